@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs whatever is missing for `npm start` and `npm test` on a fresh Debian machine:
+# Debian packages (sshd, zfs-fuse, chromium, ...), the Temporal CLI built with Go into .tools/,
+# and npm packages. Everything it installs is reused when present, so a second run is fast.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TEMPORAL_CLI_VERSION=v1.5.1
+APT_PACKAGES=(openssh-server openssh-client zfs-fuse chromium lsof e2fsprogs util-linux procps psmisc curl iproute2)
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  if [[ $EUID -ne 0 ]]; then
+    log "missing Debian packages: ${missing[*]}; run this as root (or install them) and try again"
+    exit 1
+  fi
+  log "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian's postinst may start the machine's own sshd; the lab runs its own and needs port 22 free on 127.0.0.x.
+  if [[ -f /run/sshd.pid ]] && ! grep -q "lab" /proc/"$(cat /run/sshd.pid)"/cmdline 2>/dev/null; then :; fi
+fi
+
+if [[ ! -x .tools/bin/temporal ]]; then
+  command -v go >/dev/null || { log "Go is needed to build the Temporal CLI (https://go.dev/dl/)"; exit 1; }
+  log "building the Temporal CLI ${TEMPORAL_CLI_VERSION} with go install (a few minutes the first time)"
+  mkdir -p .tools/bin
+  GOBIN="$PWD/.tools/bin" GOFLAGS=-mod=mod go install "github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}"
+fi
+
+if [[ ! -d node_modules/@temporalio/worker || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  log "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi

@@ -1,0 +1,39 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { sh } from '../ssh/command';
+import { HostSession } from '../ssh/session';
+import { sharedPool } from '../ssh/shared-pool';
+import type { StepOutput } from '../../workflows/engine/types';
+import { drillDoCommand, drillUndoCommand } from './commands';
+
+export async function drillDo(host: string, dir: string, step: number, stepSeconds: number): Promise<StepOutput<string>> {
+  const session = new HostSession(sharedPool(), host);
+  const r = await session.check(drillDoCommand(dir, step, stepSeconds), { timeoutMs: (stepSeconds + 60) * 1000 });
+  return session.output(r.stdout.trim());
+}
+
+export async function drillUndo(host: string, dir: string, step: number): Promise<StepOutput<string>> {
+  const session = new HostSession(sharedPool(), host);
+  const r = await session.check(drillUndoCommand(dir, step));
+  return session.output(r.stdout.trim());
+}
+
+export async function drillTrue(host: string): Promise<StepOutput<null>> {
+  const session = new HostSession(sharedPool(), host);
+  await session.check(sh`true`);
+  return session.output(null);
+}
+
+/** Fails like a real command failure: the audit gets the command and its exit code. */
+export async function drillFail(host: string, step: number): Promise<StepOutput<never>> {
+  const session = new HostSession(sharedPool(), host);
+  const r = await session.run(sh`echo ${`step ${step} fails on purpose`} >&2; exit 3`);
+  throw ApplicationFailure.create({ message: `drill step ${step} failed on purpose (exit ${r.record.exitCode})`, type: 'DrillFailure', nonRetryable: true, details: [r.record] });
+}
+
+/** Read-only: the marker log, for verify steps and tests. */
+export async function drillReadLog(host: string, dir: string): Promise<StepOutput<string[]>> {
+  const session = new HostSession(sharedPool(), host);
+  const r = await session.check(sh`cat ${`${dir}/log`} 2>/dev/null || true`);
+  return session.output(r.stdout.split('\n').filter(Boolean));
+}
+

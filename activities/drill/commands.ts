@@ -1,0 +1,19 @@
+import { sh, type ShellCommand } from '../ssh/command';
+
+// The engine drill's side effects: a marker log on a host, written at most once per step even when a
+// worker dies mid-step and the step is retried while the first attempt's remote command still runs.
+// Pure: workflows import these to show a plan's exact commands.
+
+export function drillDoCommand(dir: string, step: number, stepSeconds: number): ShellCommand {
+  const done = `${dir}/step-${step}.done`;
+  // flock serialises a retry behind an orphaned first attempt; the .done check makes the retry a no-op.
+  const script = sh`if [ -e ${done} ]; then echo already-done; else sleep ${stepSeconds}; echo ${`do ${step}`} >> ${`${dir}/log`}; touch ${done}; echo done; fi`;
+  return sh`mkdir -p ${dir} && flock ${`${dir}/lock`} sh -c ${script.text}`;
+}
+
+export function drillUndoCommand(dir: string, step: number): ShellCommand {
+  const done = `${dir}/step-${step}.done`;
+  const script = sh`if [ -e ${done} ]; then echo ${`undo ${step}`} >> ${`${dir}/log`}; rm -f ${done}; echo undone; else echo nothing-to-undo; fi`;
+  return sh`mkdir -p ${dir} && flock ${`${dir}/lock`} sh -c ${script.text}`;
+}
+

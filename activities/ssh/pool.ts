@@ -1,0 +1,99 @@
+import { readFileSync } from 'node:fs';
+import { ApplicationFailure } from '@temporalio/common';
+import { Client, type ClientChannel } from 'ssh2';
+import type { InventoryHost } from './inventory';
+import { InventoryProvider } from './inventory-provider';
+import { fingerprintOfBlob, fingerprintOfPublicKeyLine } from './host-key';
+import { hostKeyMismatch, HOST_UNREACHABLE, MISSING_CREDENTIALS } from './errors';
+
+function readPrivateKey(host: string, entry: InventoryHost): Buffer {
+  if ('file' in entry.key) {
+    try {
+      return readFileSync(entry.key.file);
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable(`cannot read the private key for ${host} from ${entry.key.file}: ${(err as Error).message}`, MISSING_CREDENTIALS);
+    }
+  }
+  const value = process.env[entry.key.env];
+  if (!value) throw ApplicationFailure.nonRetryable(`the private key for ${host} is expected in $${entry.key.env}, which is not set on this worker`, MISSING_CREDENTIALS);
+  return Buffer.from(value);
+}
+
+interface Pooled {
+  client: Client;
+  ready: Promise<Client>;
+}
+
+/**
+ * One ssh2 connection per host per worker, shared by every activity that talks to that host.
+ * A connection that closes or errors leaves the pool, and the next command reconnects.
+ */
+export class SshPool {
+  private readonly connections = new Map<string, Pooled>();
+
+  constructor(readonly inventory = new InventoryProvider()) {}
+
+  connection(host: string): Promise<Client> {
+    const existing = this.connections.get(host);
+    if (existing) return existing.ready;
+    const pooled = this.connect(host);
+    this.connections.set(host, pooled);
+    pooled.ready.catch(() => this.forget(host, pooled));
+    return pooled.ready;
+  }
+
+  /** Open an exec channel, reconnecting once if the pooled connection turned out to be dead. */
+  async exec(host: string, command: string): Promise<ClientChannel> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.connection(host);
+      try {
+        return await new Promise<ClientChannel>((resolve, reject) => client.exec(command, (err, channel) => (err ? reject(err) : resolve(channel))));
+      } catch (err) {
+        const pooled = this.connections.get(host);
+        if (pooled?.client === client) this.forget(host, pooled);
+        if (attempt >= 2) throw ApplicationFailure.retryable(`cannot open a command channel on ${host}: ${(err as Error).message}`, HOST_UNREACHABLE);
+      }
+    }
+  }
+
+  private forget(host: string, pooled: Pooled): void {
+    if (this.connections.get(host) === pooled) this.connections.delete(host);
+    pooled.client.end();
+  }
+
+  private connect(host: string): Pooled {
+    const entry = this.inventory.host(host);
+    const privateKey = readPrivateKey(host, entry);
+    const pinned = fingerprintOfPublicKeyLine(entry.hostKey);
+    const client = new Client();
+    let presented: string | undefined;
+    const ready = new Promise<Client>((resolve, reject) => {
+      client.once('ready', () => resolve(client));
+      client.once('error', (err) => {
+        if (presented !== undefined && presented !== pinned) reject(hostKeyMismatch(host, pinned, presented));
+        else reject(ApplicationFailure.retryable(`cannot connect to ${host} (${entry.address}:${entry.port}): ${err.message}`, HOST_UNREACHABLE));
+      });
+    });
+    const pooled: Pooled = { client, ready };
+    client.on('close', () => this.forget(host, pooled));
+    client.on('error', () => this.forget(host, pooled));
+    client.connect({
+      host: entry.address,
+      port: entry.port,
+      username: entry.user,
+      privateKey,
+      readyTimeout: 10_000,
+      keepaliveInterval: 5_000,
+      keepaliveCountMax: 3,
+      hostVerifier: (key: Buffer) => {
+        presented = fingerprintOfBlob(key);
+        return presented === pinned;
+      },
+    });
+    return pooled;
+  }
+
+  close(): void {
+    for (const [host, pooled] of this.connections) this.forget(host, pooled);
+  }
+}

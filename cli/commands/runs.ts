@@ -1,0 +1,194 @@
+import { writeFileSync } from 'node:fs';
+import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { catalog, findRunbook } from '../../runbooks/catalog';
+import type { AuditLog } from '../../workflows/engine/audit';
+import { approveUpdate, auditQuery, pendingApprovalQuery } from '../../workflows/engine/messages';
+import type { RunbookResult } from '../../workflows/engine/runbook';
+import { RUNBOOKS_TASK_QUEUE } from '../../workers/task-queues';
+import { RunbookName, RunbookTargets } from '../../workflows/engine/search-attributes';
+import { CliError, EXIT } from '../exit-codes';
+import { readInputArgument, validateLocally } from '../input';
+import { followSteps } from '../progress';
+import { client } from '../temporal';
+
+export interface Output {
+  json: boolean;
+  out: (s: string) => void;
+}
+
+function defaultWorkflowId(runbook: string, targets: string[]): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${runbook}/${targets.slice(0, 3).join('+') || 'run'}/${stamp}`;
+}
+
+/** The failure message a person needs: the runbook's own, not the SDK's wrapper. */
+export function failureMessage(err: unknown): string {
+  if (err instanceof WorkflowFailedError) return err.cause?.message ?? err.message;
+  return (err as Error).message;
+}
+
+async function waitForResult(handle: WorkflowHandle, o: Output, follow: boolean): Promise<number> {
+  const result = handle.result() as Promise<RunbookResult<unknown>>;
+  if (follow && !o.json) await followSteps(handle, result, (s) => o.out(s));
+  try {
+    const r = await result;
+    if (o.json) o.out(JSON.stringify({ workflowId: handle.workflowId, status: 'COMPLETED', outcome: r.outcome, value: r.value, planned: r.planned }, null, 2));
+    else {
+      if (r.outcome === 'planned') {
+        o.out(`\nPlan (${r.planned.length} mutation${r.planned.length === 1 ? '' : 's'}):`);
+        for (const p of r.planned) {
+          o.out(`- ${p.step}${p.host ? ` on ${p.host}` : ''}: ${p.description}`);
+          for (const c of p.commands) o.out(`    $ ${c}`);
+        }
+      }
+      o.out(`\n${handle.workflowId}: ${r.outcome}`);
+    }
+    return EXIT.ok;
+  } catch (err) {
+    const message = failureMessage(err);
+    if (o.json) o.out(JSON.stringify({ workflowId: handle.workflowId, status: 'FAILED', error: message }, null, 2));
+    else o.out(`\n${handle.workflowId}: FAILED: ${message}`);
+    return EXIT.runFailed;
+  }
+}
+
+export async function startCommand(runbook: string, opts: { input?: string; plan?: boolean; wait?: boolean; id?: string; approve?: string[] }, o: Output): Promise<number> {
+  const entry = findRunbook(runbook);
+  if (!entry) throw new CliError(`unknown runbook ${runbook}; known: ${catalog.map((e) => e.name).join(', ')}`, EXIT.usage);
+  const input = readInputArgument(opts.input);
+  if (opts.plan) input.mode = 'plan';
+  if (opts.approve?.length) input.approve = [...new Set([...((input.approve as string[]) ?? []), ...opts.approve])];
+  validateLocally(entry, input);
+  const targets = entry.targets(input);
+  const workflowId = opts.id ?? entry.workflowId?.(input) ?? defaultWorkflowId(runbook, targets);
+  const c = await client();
+  const handle = await c.workflow.start(runbook, {
+    taskQueue: RUNBOOKS_TASK_QUEUE,
+    workflowId,
+    args: [input],
+    staticSummary: `${runbook}${input.mode === 'plan' ? ' (plan)' : ''} on ${targets.join(', ') || '—'}`,
+    staticDetails: `Started by \`runbook start\` with input:\n\n\`\`\`json\n${JSON.stringify(input, null, 2)}\n\`\`\``,
+    typedSearchAttributes: [
+      { key: RunbookName, value: runbook },
+      ...(targets.length ? [{ key: RunbookTargets, value: targets }] : []),
+    ],
+  });
+  if (!opts.wait) {
+    o.out(o.json ? JSON.stringify({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId }) : `started ${handle.workflowId}`);
+    return EXIT.ok;
+  }
+  if (!o.json) o.out(`started ${handle.workflowId}; following its steps (Ctrl-C stops following, not the run)`);
+  return waitForResult(handle, o, true);
+}
+
+async function existingHandle(id: string): Promise<WorkflowHandle> {
+  const c = await client();
+  const handle = c.workflow.getHandle(id);
+  try {
+    await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new CliError(`no workflow with id ${id}`, EXIT.notFound);
+    throw err;
+  }
+  return handle;
+}
+
+export async function statusCommand(id: string, o: Output): Promise<number> {
+  const handle = await existingHandle(id);
+  const d = await handle.describe();
+  let audit: AuditLog | undefined;
+  try {
+    audit = await handle.query(auditQuery);
+  } catch {
+    audit = undefined; // no worker running: status still shows what Temporal knows
+  }
+  const pending = d.status.name === 'RUNNING' ? await handle.query(pendingApprovalQuery).catch(() => null) : null;
+  if (o.json) {
+    o.out(JSON.stringify({ workflowId: id, runId: d.runId, type: d.type, status: d.status.name, startTime: d.startTime, closeTime: d.closeTime, pendingApproval: pending, audit }, null, 2));
+  } else {
+    o.out(`${id} (${d.type}): ${d.status.name}, started ${d.startTime.toISOString()}${d.closeTime ? `, closed ${d.closeTime.toISOString()}` : ''}`);
+    if (pending) o.out(`waiting for approval of "${pending.step}" since ${pending.since}`);
+    if (audit) {
+      for (const s of audit.steps) {
+        o.out(`  ${String(s.seq).padStart(2)} ${s.kind === 'compensate' ? `undo ${s.compensates}` : s.name} ${s.host ? `@${s.host} ` : ''}${s.status}${s.attempts.length > 1 ? ` (${s.attempts.length} attempts)` : ''}`);
+      }
+      if (audit.error) o.out(`error: ${audit.error}`);
+    } else o.out('(no worker answered the audit query)');
+  }
+  return d.status.name === 'FAILED' || d.status.name === 'TERMINATED' || d.status.name === 'TIMED_OUT' || d.status.name === 'CANCELLED' ? EXIT.runFailed : EXIT.ok;
+}
+
+export async function approveCommand(id: string, step: string, opts: { reject?: boolean; comment?: string; approver?: string }, o: Output): Promise<number> {
+  const handle = await existingHandle(id);
+  const approver = opts.approver ?? process.env.RUNBOOK_APPROVER ?? process.env.SUDO_USER ?? process.env.USER ?? 'unknown';
+  try {
+    const r = await handle.executeUpdate(approveUpdate, { args: [{ step, decision: opts.reject ? 'reject' : 'approve', approver, ...(opts.comment ? { comment: opts.comment } : {}) }] });
+    o.out(o.json ? JSON.stringify(r) : `${r.step}: ${r.decision} by ${r.approver}`);
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      const reason = err.cause?.message ?? err.message;
+      o.out(o.json ? JSON.stringify({ error: reason }) : `refused: ${reason}`);
+      return EXIT.runFailed;
+    }
+    throw err;
+  }
+}
+
+export async function cancelCommand(id: string, opts: { wait?: boolean }, o: Output): Promise<number> {
+  const handle = await existingHandle(id);
+  await handle.cancel();
+  if (!opts.wait) {
+    o.out(o.json ? JSON.stringify({ workflowId: id, cancelRequested: true }) : `cancellation requested for ${id}; its compensations run before it ends`);
+    return EXIT.ok;
+  }
+  try {
+    await handle.result();
+    o.out(`${id} completed before the cancellation took effect`);
+  } catch (err) {
+    o.out(o.json ? JSON.stringify({ workflowId: id, status: 'CANCELLED', error: failureMessage(err) }) : `${id}: ${failureMessage(err)}`);
+  }
+  return EXIT.ok;
+}
+
+export async function historyCommand(id: string, opts: { out?: string }, o: Output): Promise<number> {
+  const handle = await existingHandle(id);
+  const history = await handle.fetchHistory();
+  const json = historyToJSON(history);
+  const file = opts.out ?? `${id.replace(/[^A-Za-z0-9._-]+/g, '_')}.json`;
+  writeFileSync(file, json);
+  o.out(o.json ? JSON.stringify({ workflowId: id, file, events: history.events?.length ?? 0 }) : `wrote ${history.events?.length ?? 0} events to ${file}`);
+  return EXIT.ok;
+}
+
+export async function listCommand(opts: { runbook?: string; target?: string; outcome?: string; limit?: string }, o: Output): Promise<number> {
+  const c = await client();
+  const clauses = ["RunbookName IS NOT NULL"];
+  const safe = (v: string) => {
+    if (!/^[A-Za-z0-9._/-]+$/.test(v)) throw new CliError(`invalid filter value ${JSON.stringify(v)}`, EXIT.usage);
+    return v;
+  };
+  if (opts.runbook) clauses.push(`RunbookName = '${safe(opts.runbook)}'`);
+  if (opts.target) clauses.push(`RunbookTargets = '${safe(opts.target)}'`);
+  if (opts.outcome) clauses.push(`RunbookOutcome = '${safe(opts.outcome)}'`);
+  const limit = Number(opts.limit ?? 20);
+  const rows: Array<Record<string, unknown>> = [];
+  for await (const w of c.workflow.list({ query: clauses.join(' AND ') })) {
+    const sa = w.typedSearchAttributes;
+    rows.push({
+      workflowId: w.workflowId,
+      type: w.type,
+      status: w.status.name,
+      startTime: w.startTime.toISOString(),
+      step: sa.get(RunbookName) ? (sa.getAll().find((p) => p.key.name === 'RunbookStep')?.value ?? '') : '',
+      outcome: sa.getAll().find((p) => p.key.name === 'RunbookOutcome')?.value ?? '',
+      targets: sa.get(RunbookTargets) ?? [],
+    });
+    if (rows.length >= limit) break;
+  }
+  if (o.json) o.out(JSON.stringify(rows, null, 2));
+  else if (!rows.length) o.out('no runbook runs');
+  else for (const r of rows) o.out(`${String(r.startTime)}  ${String(r.status).padEnd(10)} ${String(r.outcome).padEnd(10)} ${String(r.type).padEnd(18)} ${r.workflowId}  ${(r.targets as string[]).join(',')}`);
+  return EXIT.ok;
+}

@@ -1,0 +1,102 @@
+import { Command, Option } from 'commander';
+import { CliError, EXIT } from './exit-codes';
+import { approveCommand, cancelCommand, historyCommand, listCommand, startCommand, statusCommand, type Output } from './commands/runs';
+import { labCheckCommand, labDownCommand, labStatusCommand, labUpCommand } from './commands/lab';
+import { devCommand } from './commands/dev';
+import { catalog } from '../runbooks/catalog';
+
+const program = new Command();
+program
+  .name('runbook')
+  .description('Durable runbooks for storage and VM infrastructure, on Temporal.\nConnection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS* (default 127.0.0.1:7233).')
+  .option('--json', 'machine-readable output for scripts')
+  .showHelpAfterError()
+  .addHelpText('after', `\nExit codes: 0 success, 1 run failed/cancelled or approval refused, 2 bad usage or input, 3 Temporal unreachable, 4 no such workflow.\nRunbooks: ${catalog.map((e) => e.name).join(', ')}`);
+
+function output(): Output {
+  return { json: Boolean(program.opts().json), out: (s) => process.stdout.write(`${s}\n`) };
+}
+
+let exitCode: number = EXIT.ok;
+const run = (fn: (...a: any[]) => Promise<number>) => async (...args: any[]) => {
+  exitCode = await fn(...args);
+};
+
+program
+  .command('start')
+  .description('start a runbook; --wait follows its steps and exits 0 only if it succeeds')
+  .argument('<runbook>', 'workflow type, e.g. hostFacts')
+  .requiredOption('-i, --input <json|file>', 'the runbook input: one JSON object or a file holding one')
+  .option('--plan', 'plan mode: read-only, returns the mutations with their exact commands')
+  .option('--wait', 'follow the steps live and wait for the result')
+  .option('--id <workflowId>', 'workflow id (default: <runbook>/<targets>/<time>)')
+  .option('--approve <step...>', 'pre-approve these gated steps')
+  .addHelpText('after', '\nExamples:\n  runbook start hostFacts --input runbooks/hostFacts/examples/lab.json --wait\n  runbook start engineDrill --input \'{"host":"node1","dir":"/var/tmp/engine-drill/x"}\' --plan --wait --json')
+  .action(run((runbook, opts) => startCommand(runbook, opts, output())));
+
+program.command('list').description('recent runbook runs, newest first')
+  .option('--runbook <name>').option('--target <host>').option('--outcome <running|succeeded|failed|cancelled|planned>').option('--limit <n>', 'at most n rows', '20')
+  .action(run((opts) => listCommand(opts, output())));
+
+program.command('status').description('a run\'s status and step table').argument('<workflowId>')
+  .action(run((id) => statusCommand(id, output())));
+
+program.command('approve').description('approve (or --reject) the step a run is waiting on').argument('<workflowId>').argument('<step>')
+  .option('--reject', 'reject instead: the run fails and compensates')
+  .option('--comment <text>', 'why; kept in the audit log')
+  .option('--approver <name>', 'who decides (default: $RUNBOOK_APPROVER, $SUDO_USER or $USER)')
+  .action(run((id, step, opts) => approveCommand(id, step, opts, output())));
+
+program.command('cancel').description('cancel a run; it compensates what it did before it ends').argument('<workflowId>')
+  .option('--wait', 'wait until it has ended')
+  .action(run((id, opts) => cancelCommand(id, opts, output())));
+
+program.command('history').description('export a run\'s full event history as JSON (replayable)').argument('<workflowId>')
+  .option('-o, --out <file.json>', 'where to write it')
+  .action(run((id, opts) => historyCommand(id, opts, output())));
+
+program.command('worker').description('run the runbooks worker in the foreground')
+  .action(run(async () => {
+    await import('../workers/main');
+    await new Promise(() => undefined);
+    return EXIT.ok;
+  }));
+
+const lab = program.command('lab').description('the embedded lab datacenter (needs root)');
+lab.command('up').description('start lab hosts (sshd in namespaces) and write the inventory')
+  .addOption(new Option('--scenario <name...>', 'scenarios to add to the base hosts'))
+  .option('--full-size', 'build scenarios at the incident\'s real size')
+  .option('--rebuild', 'rebuild the scenarios\' hosts even if up (a freshly broken host)')
+  .action(run((opts) => labUpCommand(opts, output())));
+lab.command('down').description('stop exactly what lab up started').action(run(() => labDownCommand(output())));
+lab.command('status').description('lab hosts and whether they are up').action(run(() => labStatusCommand(output())));
+lab.command('check').description('a scenario\'s independent health check').argument('<scenario>').action(run((s) => labCheckCommand(s, output())));
+
+program.command('dev').description('what `npm start` runs: Temporal, the lab, a worker and a hostFacts run; serves until Ctrl-C')
+  .addOption(new Option('--scenario <name...>', 'lab scenarios to add'))
+  .action(run((opts) => devCommand(opts, output())));
+
+const server = program.command('server').description('the local Temporal dev server');
+server.command('start').action(run(async () => {
+  const { ensureTemporalDevServer, uiUrl } = await import('../lab/temporal-dev-server');
+  await ensureTemporalDevServer((l) => console.log(l));
+  console.log(`UI: ${uiUrl}`);
+  return EXIT.ok;
+}));
+server.command('stop').action(run(async () => {
+  const { stopTemporalDevServer } = await import('../lab/temporal-dev-server');
+  await stopTemporalDevServer((l) => console.log(l));
+  return EXIT.ok;
+}));
+
+program.parseAsync(process.argv).then(
+  () => process.exit(exitCode),
+  (err) => {
+    if (err instanceof CliError) {
+      process.stderr.write(`runbook: ${err.message}\n`);
+      process.exit(err.exitCode);
+    }
+    process.stderr.write(`runbook: ${(err as Error).stack ?? err}\n`);
+    process.exit(EXIT.runFailed);
+  },
+);

@@ -1,0 +1,38 @@
+import path from 'node:path';
+import type { z } from 'zod';
+import { engineDrillInputSchema } from './engineDrill/schema';
+import { hostFactsInputSchema } from './hostFacts/schema';
+
+export interface CatalogEntry {
+  /** The workflow type: what the UI's Start Workflow form and `temporal workflow start --type` take. */
+  name: string;
+  summary: string;
+  schema: z.ZodType;
+  /** Targets for the summary and a default workflow id. */
+  targets: (input: Record<string, unknown>) => string[];
+  /** A fixed workflow id makes the id a lock (one run per project, one guard per volume). */
+  workflowId?: (input: Record<string, unknown>) => string;
+}
+
+export const catalog: CatalogEntry[] = [
+  {
+    name: 'hostFacts',
+    summary: 'Collect hostname, kernel, df, findmnt, lsblk and loop devices from hosts (read-only).',
+    schema: hostFactsInputSchema,
+    targets: (i) => (Array.isArray(i.hosts) ? i.hosts.map(String) : []),
+  },
+  {
+    name: 'engineDrill',
+    summary: 'Exercise the engine on a lab host: marker steps with compensations, gates and a failure on demand.',
+    schema: engineDrillInputSchema,
+    targets: (i) => (typeof i.host === 'string' ? [i.host] : []),
+  },
+];
+
+export function findRunbook(name: string): CatalogEntry | undefined {
+  return catalog.find((e) => e.name === name);
+}
+
+export function examplesDir(name: string): string {
+  return path.join(__dirname, name, 'examples');
+}

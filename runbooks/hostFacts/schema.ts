@@ -1,0 +1,11 @@
+import { z } from 'zod';
+import { hostNameSchema } from '../../workflows/engine/identifiers';
+import { commonInputFields } from '../../workflows/engine/input';
+
+export const hostFactsInputSchema = z
+  .object({
+    hosts: z.array(hostNameSchema).min(1, 'name at least one host').max(200),
+    ...commonInputFields,
+  })
+  .strict();
+export type HostFactsInput = z.infer<typeof hostFactsInputSchema>;

@@ -1,0 +1,74 @@
+import { randomUUID } from 'node:crypto';
+import type { RunbookResult } from '../workflows/engine/runbook';
+import { hostLines } from './helpers/lab-host';
+import { closeTestClient, runFailure, scheduledActivityTypes, startRunbook, waitForAudit } from './helpers/temporal';
+
+const host = 'node1';
+const drillDir = () => `/var/tmp/engine-drill/${randomUUID()}`;
+
+afterAll(closeTestClient);
+
+test('a multi-step run completes and its audit log has each command, exit code and timing', async () => {
+  const dir = drillDir();
+  const handle = await startRunbook('engineDrill', { host, dir, steps: 3 });
+  const result = (await handle.result()) as RunbookResult<{ log: string[] }>;
+  expect(result.outcome).toBe('succeeded');
+  expect(result.value.log).toEqual(['do 1', 'do 2', 'do 3']);
+  expect(await hostLines(host, `${dir}/log`)).toEqual(['do 1', 'do 2', 'do 3']);
+
+  const steps = result.audit.steps.filter((s) => s.name.startsWith('step-'));
+  expect(steps.map((s) => [s.name, s.status])).toEqual([
+    ['step-1', 'completed'],
+    ['step-2', 'completed'],
+    ['step-3', 'completed'],
+  ]);
+  for (const s of steps) {
+    expect(s.attempts).toHaveLength(1);
+    expect(Date.parse(s.endedAt!)).toBeGreaterThanOrEqual(Date.parse(s.startedAt));
+    expect(s.commands).toHaveLength(1);
+    const [c] = s.commands;
+    expect(c.host).toBe(host);
+    expect(c.exitCode).toBe(0);
+    expect(c.command).toContain(`${dir}/lock`);
+    expect(c.durationMs).toBeGreaterThanOrEqual(0);
+    expect(Number.isNaN(Date.parse(c.startedAt))).toBe(false);
+    expect(c.stdoutTail.trim()).toBe('done');
+  }
+  expect(result.audit.outcome).toBe('succeeded');
+});
+
+test('a failure at step k of n compensates steps k-1..1 in reverse order', async () => {
+  const dir = drillDir();
+  const handle = await startRunbook('engineDrill', { host, dir, steps: 4, failAtStep: 3 });
+  const failure = await runFailure(handle);
+  expect(failure.message).toMatch(/engineDrill failed at step step-3: drill step 3 failed on purpose \(exit 3\)/);
+  expect(await hostLines(host, `${dir}/log`)).toEqual(['do 1', 'do 2', 'undo 2', 'undo 1']);
+  // step 4 never ran
+  const types = await scheduledActivityTypes(handle);
+  expect(types.filter((t) => t === 'drillDo')).toHaveLength(2);
+  expect(types.filter((t) => t === 'drillUndo')).toHaveLength(2);
+  // The failed command is in the audit, with its exit code and stderr.
+  const audit = (failure as { details?: unknown[] }).details?.[0] as RunbookResult<unknown>['audit'];
+  const failed = audit.steps.find((s) => s.name === 'step-3')!;
+  expect(failed.status).toBe('failed');
+  expect(failed.commands[0].exitCode).toBe(3);
+  expect(failed.commands[0].stderrTail).toContain('step 3 fails on purpose');
+  expect(audit.steps.filter((s) => s.kind === 'compensate').map((s) => s.compensates)).toEqual(['step-2', 'step-1']);
+  expect(audit.outcome).toBe('failed');
+});
+
+test('cancelling a run mid-way compensates what it did, in reverse order', async () => {
+  const dir = drillDir();
+  const handle = await startRunbook('engineDrill', { host, dir, steps: 5, stepSeconds: 1 });
+  await waitForAudit(handle, (a) => a.steps.some((s) => s.name === 'step-3' && s.status === 'running'));
+  await handle.cancel();
+  const failure = await runFailure(handle);
+  expect(failure.name).toBe('CancelledFailure');
+  const lines = await hostLines(host, `${dir}/log`);
+  // step-3 was running when cancelled: its remote command may or may not have written before it was stopped,
+  // but it never registered a compensation, so only steps 1 and 2 are undone, newest first.
+  expect(lines.slice(0, 2)).toEqual(['do 1', 'do 2']);
+  expect(lines.filter((l) => l.startsWith('undo'))).toEqual(['undo 2', 'undo 1']);
+  const description = await handle.describe();
+  expect(description.status.name).toBe('CANCELLED');
+});

@@ -1,0 +1,22 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ensureTemporalDevServer } from '../lab/temporal-dev-server';
+import { labUp } from '../lab/lab';
+import { repoRoot, stateFile } from './helpers/paths';
+import { startWorkerProcess } from './helpers/worker-process';
+
+/**
+ * The suite runs against the real Temporal dev server (started here unless one already answers), the
+ * lab's base hosts, and one shared worker process on task queue `runbooks`. global-teardown stops
+ * exactly what this started.
+ */
+export default async function globalSetup(): Promise<void> {
+  mkdirSync(path.join(repoRoot, '.data'), { recursive: true });
+  const log = (l: string) => process.stderr.write(`[setup] ${l}\n`);
+  const server = await ensureTemporalDevServer(log);
+  const lab = await labUp({ scenarios: ['base'], log });
+  const worker = await startWorkerProcess({ logFile: path.join(repoRoot, '.data', 'test-worker.log') });
+  worker.child.unref();
+  worker.child.stdout?.destroy();
+  writeFileSync(stateFile, JSON.stringify({ startedServer: server.started, workerPid: worker.pid, labHosts: lab.hosts.map((h) => h.name) }));
+}

@@ -1,0 +1,52 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync } from 'node:fs';
+import path from 'node:path';
+import { repoRoot, tsxCli } from './paths';
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  pid: number;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * A real worker process (workers/main.ts), so a test can SIGKILL it like a crashed machine.
+ * Resolves once it polls its task queue.
+ */
+export async function startWorkerProcess(opts: { taskQueue?: string; env?: Record<string, string>; logFile?: string } = {}): Promise<WorkerProcess> {
+  const logFile = opts.logFile ?? path.join(repoRoot, '.data', `worker-${opts.taskQueue ?? 'runbooks'}-${Date.now()}.log`);
+  const out = openSync(logFile, 'a');
+  const child = spawn(process.execPath, [tsxCli, path.join(repoRoot, 'workers', 'main.ts')], {
+    cwd: repoRoot,
+    env: { ...process.env, ...(opts.taskQueue ? { RUNBOOK_TASK_QUEUE: opts.taskQueue } : {}), ...opts.env },
+    stdio: ['ignore', 'pipe', out],
+    detached: true,
+  });
+  const pid = child.pid!;
+  await new Promise<void>((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`worker did not start within 60 s; see ${logFile}`)), 60_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (seen.includes('polling task queue')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`worker exited with ${code} at start; see ${logFile}`));
+    });
+  });
+  child.stdout!.resume();
+  return {
+    child,
+    pid,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      process.kill(pid, signal);
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,67 @@
+import type { CommandRecord, PlannedMutation } from './types';
+
+export type StepKind = 'inspect' | 'mutate' | 'compensate';
+export type StepStatus = 'running' | 'waiting-approval' | 'completed' | 'failed' | 'planned' | 'cancelled';
+export type Outcome = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'planned';
+
+export interface AttemptRecord {
+  attempt: number;
+  startedAt: string;
+  endedAt?: string;
+  error?: { message: string; type?: string };
+}
+
+export type ApprovalDecision = 'approved' | 'rejected' | 'timed-out' | 'pre-approved';
+
+export interface ApprovalRecord {
+  step: string;
+  decision: ApprovalDecision;
+  approver?: string;
+  comment?: string;
+  requestedAt: string;
+  decidedAt: string;
+  waitedMs: number;
+}
+
+/** An approval the validator refused (wrong step, nothing waiting). Temporal keeps no record of these. */
+export interface RefusedApproval {
+  at: string;
+  step: string;
+  decision: string;
+  approver?: string;
+  reason: string;
+}
+
+export interface StepRecord {
+  seq: number;
+  name: string;
+  kind: StepKind;
+  host?: string;
+  description?: string;
+  status: StepStatus;
+  startedAt: string;
+  endedAt?: string;
+  durationMs?: number;
+  attempts: AttemptRecord[];
+  commands: CommandRecord[];
+  approval?: ApprovalRecord;
+  /** For a compensation: the step it undoes. */
+  compensates?: string;
+  /** A one-line result for the step table. */
+  summary?: string;
+}
+
+export interface AuditLog {
+  runbook: string;
+  workflowId: string;
+  runId: string;
+  mode: 'apply' | 'plan';
+  targets: string[];
+  outcome: Outcome;
+  startedAt: string;
+  endedAt?: string;
+  error?: string;
+  steps: StepRecord[];
+  refusedApprovals: RefusedApproval[];
+  planned: PlannedMutation[];
+}

@@ -1,0 +1,28 @@
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { z } from 'zod';
+import type { AuditLog } from './audit';
+
+export const approvalRequestSchema = z
+  .object({
+    step: z.string().min(1),
+    decision: z.enum(['approve', 'reject']),
+    approver: z.string().min(1).max(200),
+    comment: z.string().max(2000).optional(),
+  })
+  .strict();
+export type ApprovalRequest = z.infer<typeof approvalRequestSchema>;
+
+export interface ApprovalResponse {
+  step: string;
+  decision: 'approved' | 'rejected';
+  approver: string;
+}
+
+/** Approve or reject the step that is waiting. Refused (and audited) for any other step. */
+export const approveUpdate = defineUpdate<ApprovalResponse, [ApprovalRequest]>('approve');
+
+/** The run's audit log: every step, attempt, command, approval and compensation so far. */
+export const auditQuery = defineQuery<AuditLog>('audit');
+
+/** Which step is waiting for approval, if any (for scripts and the CLI). */
+export const pendingApprovalQuery = defineQuery<{ step: string; since: string; timeout: string; description?: string } | null>('pendingApproval');

@@ -1,0 +1,50 @@
+import type * as activities from '../activities';
+import { drillDoCommand, drillUndoCommand } from '../activities/drill/commands';
+import { sh } from '../activities/ssh/command';
+import { engineDrillInputSchema } from '../runbooks/engineDrill/schema';
+import { Runbook, type RunbookResult } from './engine/runbook';
+
+/**
+ * engineDrill: a harmless runbook for exercising the engine on a lab host. Each step appends a
+ * marker line once (idempotent even across worker crashes) and its compensation appends an undo
+ * line, so a test (or an operator trying the engine out) can count exactly what ran.
+ */
+export async function engineDrill(input: unknown): Promise<RunbookResult<{ log: string[] }>> {
+  return Runbook.run({ name: 'engineDrill', schema: engineDrillInputSchema, targets: (i) => [i.host] }, input, async (rb, i) => {
+    const acts = rb.on<typeof activities>(i.host, { startToCloseTimeout: `${Math.ceil(i.stepSeconds) + 120} seconds` });
+    for (let step = 1; step <= i.steps; step++) {
+      const name = `step-${step}`;
+      if (i.failAtStep === step) {
+        await rb.mutate({
+          name,
+          host: i.host,
+          description: `fail on purpose (failAtStep=${step})`,
+          plan: () => [sh`exit 3`.display],
+          run: () => acts.drillFail(i.host, step),
+        });
+        continue;
+      }
+      if (i.action === 'true') {
+        await rb.mutate({ name, host: i.host, description: 'run `true`', plan: () => ['true'], run: () => acts.drillTrue(i.host) });
+        continue;
+      }
+      await rb.mutate({
+        name,
+        host: i.host,
+        description: `append "do ${step}" to ${i.dir}/log once`,
+        approval: i.gatedSteps.includes(name),
+        plan: () => [drillDoCommand(i.dir, step, i.stepSeconds).display],
+        run: () => acts.drillDo(i.host, i.dir, step, i.stepSeconds),
+        compensate: () => ({
+          description: `append "undo ${step}" and remove the step's marker`,
+          run: () => acts.drillUndo(i.host, i.dir, step),
+        }),
+        summarize: (r) => r,
+      });
+    }
+    const log = await rb.inspect({ name: 'read-log', host: i.host, run: () => acts.drillReadLog(i.host, i.dir) });
+    // Plan mode schedules only read-only activities; the undo command is shown for completeness.
+    if (rb.planning) void drillUndoCommand;
+    return { log };
+  });
+}

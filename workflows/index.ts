@@ -1,0 +1,4 @@
+// Every runbook workflow. The worker bundles this file; the exported names are the workflow types
+// that the CLI, scripts and the Web UI's Start Workflow form use.
+export { hostFacts } from './hostFacts';
+export { engineDrill } from './engineDrill';

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { deviceSizeBytes } from './devices';
+import { deviceSizeBytes, writePvLabel } from './devices';
 import { toSegments, type ExtentRef } from './model';
 import { DEFAULT_EXTENT_BYTES, DEFAULT_PE_START_BYTES, emptyState, newUuid, type EmuState, type PvState } from './state';
 
@@ -113,4 +113,9 @@ export function buildState(spec: StateSpec): EmuState {
   }
   for (const o of spec.orphans ?? []) state.pvs.push(pvFromSpec(o, null, DEFAULT_EXTENT_BYTES));
   return state;
+}
+
+/** Write the LVM2 label of every PV in the state onto its device (as pvcreate did), so blkid sees LVM2_member. */
+export function labelPvs(state: EmuState): void {
+  for (const pv of state.pvs) writePvLabel(pv.device, pv.uuid, deviceSizeBytes(pv.device), pv.peStartBytes);
 }

@@ -5,6 +5,7 @@ import { count, has, parseArgs, value, yesNo, type OptionSpec } from '../args';
 import { deviceSizeBytes, isBlockDevice, isDeviceOpen, wipePvLabel, writePvLabel } from '../devices';
 import { ECMD_FAILED, EINVALID_CMD_LINE, LvmError, findPvByDevice, pvAllocCount, pvExtentMap, requireVg } from '../model';
 import { error, print, printUnlessQuiet, verbose, warn } from '../output';
+import { requireLv } from '../resolve';
 import { displaySize, parseSizeArg } from '../sizes';
 import { DEFAULT_PE_START_BYTES, newUuid, SECTOR, updateState, type EmuState, type PvState, type VgState } from '../state';
 
@@ -439,10 +440,7 @@ export function lvchange(argv: string[]): number {
   if (args.positional.length === 0) throw new LvmError('Please give logical volume path(s)', EINVALID_CMD_LINE);
   return updateState((state) => {
     for (const arg of args.positional) {
-      const [vgName, lvName] = arg.replace(/^\/dev\//, '').split('/');
-      const vg = requireVg(state, vgName);
-      const lv = vg.lvs.find((l) => l.name === lvName);
-      if (!lv) throw new LvmError(`Failed to find logical volume "${vgName}/${lvName}"`);
+      const { vg, lv } = requireLv(state, arg);
       if (activate === false) deactivateLv(state, vg, lv);
       else activateLv(state, vg, lv);
     }

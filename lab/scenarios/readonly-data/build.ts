@@ -58,6 +58,9 @@ export async function buildReadonlyData(ctx: ScenarioContext, opts: ScenarioOpti
   const sizes = readonlyDataSizes(opts);
   const p = paths(ctx.hostDir);
   const { fsType, reason } = chooseFilesystem();
+  if (fsType === 'xfs' && !['/usr/sbin/mkfs.xfs', '/sbin/mkfs.xfs'].some((f) => existsSync(f))) {
+    throw new Error(`readonly-data build: /data must be xfs on this machine (${reason}), but mkfs.xfs is missing; install xfsprogs (apt-get install xfsprogs)`);
+  }
   ctx.log(`building readonly-data at scale 1/${sizes.scale} (disks of ${sizes.diskBytes / MiB} MiB); /data is ${reason}`);
 
   // Leftovers of a crashed earlier build (a namespace that died without teardown) first.

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TEMPORAL_CLI_VERSION=v1.5.1
-APT_PACKAGES=(openssh-server openssh-client zfs-fuse chromium lsof e2fsprogs util-linux procps psmisc curl iproute2)
+APT_PACKAGES=(openssh-server openssh-client zfs-fuse chromium lsof e2fsprogs xfsprogs util-linux procps psmisc curl iproute2 python3)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -23,8 +23,6 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # Debian's postinst may start the machine's own sshd; the lab runs its own and needs port 22 free on 127.0.0.x.
-  if [[ -f /run/sshd.pid ]] && ! grep -q "lab" /proc/"$(cat /run/sshd.pid)"/cmdline 2>/dev/null; then :; fi
 fi
 
 if [[ ! -x .tools/bin/temporal ]]; then

@@ -8,7 +8,7 @@ export default async function globalTeardown(): Promise<void> {
   if (!existsSync(stateFile)) return;
   const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { startedServer: boolean; workerPid: number };
   try {
-    process.kill(state.workerPid, 'SIGTERM');
+    process.kill(-state.workerPid, 'SIGTERM'); // its process group: tsx and the worker it runs
   } catch {
     /* already gone */
   }

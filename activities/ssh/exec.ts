@@ -32,6 +32,42 @@ export interface RemoteRunResult {
 
 const TERM_GRACE_MS = 2_000;
 
+// sshd makes each session's shell a process-group leader, and OpenSSH refuses "signal" requests for
+// root sessions ("session signalling requires privilege separation"). So every command first reports
+// its process group on stderr, and stopping it means `kill -- -<pgid>` over a second channel.
+const PGID_MARK = '\x1erbpgid:';
+const PGID_END = '\x1e';
+const PGID_PREFIX = `printf '\\036rbpgid:%s\\036' "$$" >&2; `;
+
+/** Strips the process-group report from the start of stderr. */
+class PgidReader {
+  pgid?: number;
+  private pending: Buffer | undefined = Buffer.alloc(0);
+
+  /** Returns the stderr bytes that belong to the command. */
+  feed(chunk: Buffer): Buffer {
+    if (!this.pending) return chunk;
+    const buf = Buffer.concat([this.pending, chunk]);
+    const text = buf.toString('latin1');
+    if (!text.startsWith(PGID_MARK.slice(0, Math.min(PGID_MARK.length, text.length)))) {
+      this.pending = undefined; // not our report (a shell that printed first): pass through
+      return buf;
+    }
+    const end = text.indexOf(PGID_END, PGID_MARK.length);
+    if (end < 0) {
+      if (buf.length > 64) {
+        this.pending = undefined;
+        return buf;
+      }
+      this.pending = buf;
+      return Buffer.alloc(0);
+    }
+    this.pgid = Number(text.slice(PGID_MARK.length, end));
+    this.pending = undefined;
+    return buf.subarray(end + PGID_END.length);
+  }
+}
+
 /**
  * Run one command on a host over the pooled connection. Output streams in; the record keeps redacted
  * tails for the audit log. A timeout or a cancellation sends TERM, then KILL, to the remote process.
@@ -42,7 +78,8 @@ export async function runRemote(pool: SshPool, host: string, command: ShellComma
   const tailChars = opts.tailChars ?? 4_096;
   const startedAt = new Date();
   const started = Date.now();
-  const channel = await pool.exec(host, command.text);
+  const { channel, exit } = await pool.exec(host, PGID_PREFIX + command.text);
+  const pgidReader = new PgidReader();
 
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
@@ -61,21 +98,25 @@ export async function runRemote(pool: SshPool, host: string, command: ShellComma
     lastLine = lastNonEmptyLine(chunk) ?? lastLine;
     opts.onStdout?.(chunk);
   });
-  channel.stderr.on('data', (chunk: Buffer) => {
+  channel.stderr.on('data', (raw: Buffer) => {
+    const chunk = pgidReader.feed(raw);
+    if (chunk.length === 0) return;
     stderrBytes += chunk.length;
     keep(stderr, chunk, stderrBytes);
     lastLine = lastNonEmptyLine(chunk) ?? lastLine;
     opts.onStderr?.(chunk);
   });
 
+  let closed = false;
   const stop = () => {
-    // OpenSSH delivers "signal" channel requests to the session's process; closing the channel
-    // afterwards makes sure nothing of ours keeps the connection busy.
-    channel.signal('TERM');
+    const pgid = pgidReader.pgid;
+    if (pgid && pgid > 1) {
+      const kill = `kill -TERM -- -${pgid} 2>/dev/null; sleep ${TERM_GRACE_MS / 1000}; kill -KILL -- -${pgid} 2>/dev/null; true`;
+      pool.exec(host, kill).then(({ channel: c }) => c.resume().end(), () => undefined);
+    } else channel.signal('TERM'); // no report yet: the best we can do (works for non-root sessions)
     setTimeout(() => {
-      channel.signal('KILL');
-      channel.close();
-    }, TERM_GRACE_MS).unref();
+      if (!closed) channel.close();
+    }, TERM_GRACE_MS + 1_000).unref();
   };
   const timer = setTimeout(() => {
     timedOut = true;
@@ -94,13 +135,8 @@ export async function runRemote(pool: SshPool, host: string, command: ShellComma
   if (opts.stdin !== undefined) channel.end(opts.stdin);
   else channel.end();
 
-  const { code, signal } = await new Promise<{ code: number | null; signal?: string }>((resolve) => {
-    let exit: { code: number | null; signal?: string } = { code: null };
-    channel.on('exit', (code: number | null, signalName?: string) => {
-      exit = { code: code ?? null, signal: signalName ?? undefined };
-    });
-    channel.on('close', () => resolve(exit));
-  });
+  const { code, signal } = await exit;
+  closed = true;
   clearTimeout(timer);
   if (progress) clearInterval(progress);
   opts.signal?.removeEventListener('abort', onAbort);

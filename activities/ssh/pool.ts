@@ -19,6 +19,17 @@ function readPrivateKey(host: string, entry: InventoryHost): Buffer {
   return Buffer.from(value);
 }
 
+export interface ExitStatus {
+  code: number | null;
+  signal?: string;
+}
+
+export interface OpenedChannel {
+  channel: ClientChannel;
+  /** Settles when the channel closes, with the exit status if the command sent one. */
+  exit: Promise<ExitStatus>;
+}
+
 interface Pooled {
   client: Client;
   ready: Promise<Client>;
@@ -42,12 +53,28 @@ export class SshPool {
     return pooled.ready;
   }
 
-  /** Open an exec channel, reconnecting once if the pooled connection turned out to be dead. */
-  async exec(host: string, command: string): Promise<ClientChannel> {
+  /**
+   * Open an exec channel, reconnecting once if the pooled connection turned out to be dead. The exit
+   * status is captured inside ssh2's callback: for a quick command, exit-status can arrive in the same
+   * read as the channel confirmation and be emitted before any later listener exists.
+   */
+  async exec(host: string, command: string): Promise<OpenedChannel> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.connection(host);
       try {
-        return await new Promise<ClientChannel>((resolve, reject) => client.exec(command, (err, channel) => (err ? reject(err) : resolve(channel))));
+        return await new Promise<OpenedChannel>((resolve, reject) =>
+          client.exec(command, (err, channel) => {
+            if (err) return reject(err);
+            const exit = new Promise<ExitStatus>((resolveExit) => {
+              let status: ExitStatus = { code: null };
+              channel.once('exit', (code: number | null, signal?: string) => {
+                status = { code: code ?? null, ...(signal ? { signal } : {}) };
+              });
+              channel.once('close', () => resolveExit(status));
+            });
+            resolve({ channel, exit });
+          }),
+        );
       } catch (err) {
         const pooled = this.connections.get(host);
         if (pooled?.client === client) this.forget(host, pooled);

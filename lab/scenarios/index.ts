@@ -1,4 +1,6 @@
 import { baseScenario } from './base';
+import { readonlyDataScenario } from './readonly-data';
+import { zfsProjectsScenario } from './zfs-projects';
 import type { LabScenario } from './types';
 
 // The scenario registry. To add a scenario: import its LabScenario below the base import, and put
@@ -9,6 +11,8 @@ import type { LabScenario } from './types';
 const all: LabScenario[] = [
   baseScenario,
   // ── scenarios added by their owners, one line each ──
+  readonlyDataScenario,
+  zfsProjectsScenario,
 ];
 
 export const scenarios: Record<string, LabScenario> = Object.fromEntries(all.map((s) => [s.name, s]));

@@ -45,7 +45,9 @@ export async function startWorkerProcess(opts: { taskQueue?: string; env?: Recor
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
-      process.kill(pid, signal);
+      // tsx runs the worker in a child process: signal the whole group (the worker is spawned detached,
+      // so it leads one), or a SIGKILL would leave the real worker running.
+      process.kill(-pid, signal);
       await exited;
     },
   };

@@ -1,0 +1,82 @@
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { repoRoot, tsxCli } from './helpers/paths';
+import { closeTestClient, waitForAudit } from './helpers/temporal';
+import { testClient } from './helpers/temporal';
+
+afterAll(closeTestClient);
+
+function runbook(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [tsxCli, path.join(repoRoot, 'cli', 'main.ts'), ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('start --wait --json succeeds with exit 0 and prints the result', () => {
+  const r = runbook('--json', 'start', 'hostFacts', '--input', 'runbooks/hostFacts/examples/lab.json', '--wait');
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  const out = JSON.parse(r.stdout);
+  expect(out.status).toBe('COMPLETED');
+  expect(out.value.hosts.map((h: { hostname: string }) => h.hostname)).toEqual(['node1', 'node2']);
+});
+
+test('bad input exits 2 before anything starts, listing every problem', () => {
+  const r = runbook('start', 'hostFacts', '--input', '{"hosts":["BAD HOST"],"mode":"maybe"}');
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain('hosts[0]: a host name');
+  expect(r.stderr).toContain('mode:');
+});
+
+test('unknown runbook and non-JSON input are usage errors', () => {
+  expect(runbook('start', 'noSuchRunbook', '--input', '{}').code).toBe(2);
+  expect(runbook('start', 'hostFacts', '--input', '{not json').code).toBe(2);
+});
+
+test('a failed run exits 1; status, approve (refused), cancel and history behave for scripts', async () => {
+  const dir = `/var/tmp/engine-drill/${randomUUID()}`;
+  const id = `cli-test/${randomUUID()}`;
+  const started = runbook('--json', 'start', 'engineDrill', '--id', id, '--input', JSON.stringify({ host: 'node1', dir, steps: 3, gatedSteps: ['step-2'] }));
+  expect(started.code).toBe(0);
+  expect(JSON.parse(started.stdout).workflowId).toBe(id);
+  const handle = (await testClient()).workflow.getHandle(id);
+  await waitForAudit(handle, (a) => a.steps.some((s) => s.name === 'step-2' && s.status === 'waiting-approval'));
+
+  const status = runbook('--json', 'status', id);
+  expect(status.code).toBe(0);
+  expect(JSON.parse(status.stdout).pendingApproval.step).toBe('step-2');
+
+  const refused = runbook('approve', id, 'step-3', '--approver', 'ci');
+  expect(refused.code).toBe(1);
+  expect(refused.stdout).toContain('"step-3" is not waiting for approval');
+
+  const approved = runbook('--json', 'approve', id, 'step-2', '--approver', 'ci', '--comment', 'ok');
+  expect(approved.code).toBe(0);
+  expect(JSON.parse(approved.stdout)).toEqual({ step: 'step-2', decision: 'approved', approver: 'ci' });
+  await handle.result();
+
+  const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'history-')), 'h.json');
+  const history = runbook('history', id, '--out', out);
+  expect(history.code).toBe(0);
+  expect(existsSync(out)).toBe(true);
+  expect(JSON.parse(readFileSync(out, 'utf8')).events.length).toBeGreaterThan(5);
+
+  const failing = runbook('start', 'engineDrill', '--wait', '--input', JSON.stringify({ host: 'node1', dir: `${dir}-f`, steps: 2, failAtStep: 2 }));
+  expect(failing.code).toBe(1);
+  expect(failing.stdout).toContain('FAILED: engineDrill failed at step step-2');
+
+  expect(runbook('status', 'no-such-workflow-id').code).toBe(4);
+});
+
+test('cancel requests cancellation and the run compensates', async () => {
+  const dir = `/var/tmp/engine-drill/${randomUUID()}`;
+  const id = `cli-test/${randomUUID()}`;
+  expect(runbook('start', 'engineDrill', '--id', id, '--input', JSON.stringify({ host: 'node1', dir, steps: 3, gatedSteps: ['step-3'] })).code).toBe(0);
+  const handle = (await testClient()).workflow.getHandle(id);
+  await waitForAudit(handle, (a) => a.steps.some((s) => s.name === 'step-3' && s.status === 'waiting-approval'));
+  const r = runbook('cancel', id, '--wait');
+  expect(r.code).toBe(0);
+  expect((await handle.describe()).status.name).toBe('CANCELLED');
+});

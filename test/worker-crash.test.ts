@@ -1,0 +1,51 @@
+import { randomUUID } from 'node:crypto';
+import type { RunbookResult } from '../workflows/engine/runbook';
+import { execInHost } from '../lab/exec';
+import { shq } from '../lab/shell-quote';
+import { hostLines } from './helpers/lab-host';
+import { closeTestClient, startRunbook, waitForAudit } from './helpers/temporal';
+import { startWorkerProcess, type WorkerProcess } from './helpers/worker-process';
+
+// This run gets its own task queue and worker process, so killing that worker is like losing the
+// machine it ran on: the shared test worker cannot pick the work up behind our back.
+const taskQueue = `crash-test-${randomUUID().slice(0, 8)}`;
+let worker: WorkerProcess | undefined;
+
+async function lockHeld(host: string, lock: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const r = await execInHost(host, `flock -n ${shq(lock)} true`);
+    if (r.code !== 0) return;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  throw new Error(`${lock} was never taken on ${host}`);
+}
+
+afterAll(async () => {
+  await worker?.stop('SIGKILL');
+  await closeTestClient();
+});
+
+test('a worker killed with SIGKILL mid-run is replaced, the run completes, and no completed step ran twice', async () => {
+  const dir = `/var/tmp/engine-drill/${randomUUID()}`;
+  worker = await startWorkerProcess({ taskQueue });
+  const handle = await startRunbook('engineDrill', { host: 'node1', dir, steps: 4, stepSeconds: 2 }, { taskQueue });
+
+  // Kill it while step-2's remote command is sleeping: step-1 is complete, step-2 is in flight. The
+  // audit says step-2 began; the lock it holds on the host says its activity really is running.
+  await waitForAudit(handle, (a) => a.steps.some((s) => s.name === 'step-2' && s.status === 'running'));
+  await lockHeld('node1', `${dir}/lock`);
+  await worker.stop('SIGKILL');
+  expect(await hostLines('node1', `${dir}/log`)).toEqual(['do 1']);
+
+  worker = await startWorkerProcess({ taskQueue });
+  const result = (await handle.result()) as RunbookResult<{ log: string[] }>;
+  expect(result.outcome).toBe('succeeded');
+  // Side effects counted on the host: each step's marker exactly once.
+  expect(await hostLines('node1', `${dir}/log`)).toEqual(['do 1', 'do 2', 'do 3', 'do 4']);
+  // step-2 needed a second attempt (the first one's worker died); step-1 was not repeated.
+  const step1 = result.audit.steps.find((s) => s.name === 'step-1')!;
+  const step2 = result.audit.steps.find((s) => s.name === 'step-2')!;
+  expect(step1.attempts).toHaveLength(1);
+  expect(step2.attempts.length).toBeGreaterThanOrEqual(2);
+  expect(step2.attempts[0].error?.type).toMatch(/^Timeout/);
+});

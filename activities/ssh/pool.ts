@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import { Client, type ClientChannel } from 'ssh2';
 import type { InventoryHost } from './inventory';
@@ -104,7 +105,13 @@ export class SshPool {
     const pooled: Pooled = { client, ready };
     client.on('close', () => this.forget(host, pooled));
     client.on('error', () => this.forget(host, pooled));
+    // sshd leaves Nagle on for sessions without a pty, and with Nagle on our side too every short
+    // command waited ~40 ms for a delayed ACK (measured: 45 ms -> 3 ms per `true` with TCP_NODELAY).
+    const sock = net.connect({ host: entry.address, port: entry.port });
+    sock.setNoDelay(true);
+    sock.once('error', (err) => client.emit('error', err));
     client.connect({
+      sock,
       host: entry.address,
       port: entry.port,
       username: entry.user,

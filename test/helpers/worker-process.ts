@@ -13,10 +13,10 @@ export interface WorkerProcess {
  * A real worker process (workers/main.ts), so a test can SIGKILL it like a crashed machine.
  * Resolves once it polls its task queue.
  */
-export async function startWorkerProcess(opts: { taskQueue?: string; env?: Record<string, string>; logFile?: string } = {}): Promise<WorkerProcess> {
+export async function startWorkerProcess(opts: { taskQueue?: string; env?: Record<string, string>; logFile?: string; script?: string; args?: string[] } = {}): Promise<WorkerProcess> {
   const logFile = opts.logFile ?? path.join(repoRoot, '.data', `worker-${opts.taskQueue ?? 'runbooks'}-${Date.now()}.log`);
   const out = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [tsxCli, path.join(repoRoot, 'workers', 'main.ts')], {
+  const child = spawn(process.execPath, [tsxCli, path.join(repoRoot, opts.script ?? 'workers/main.ts'), ...(opts.args ?? [])], {
     cwd: repoRoot,
     env: { ...process.env, ...(opts.taskQueue ? { RUNBOOK_TASK_QUEUE: opts.taskQueue } : {}), ...opts.env },
     stdio: ['ignore', 'pipe', out],
@@ -28,7 +28,7 @@ export async function startWorkerProcess(opts: { taskQueue?: string; env?: Recor
     const timer = setTimeout(() => reject(new Error(`worker did not start within 60 s; see ${logFile}`)), 60_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       seen += chunk.toString();
-      if (seen.includes('polling task queue')) {
+      if (/polling (task queue )?\S+/.test(seen)) {
         clearTimeout(timer);
         resolve();
       }

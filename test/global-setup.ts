@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ensureTemporalDevServer } from '../lab/temporal-dev-server';
-import { labUp } from '../lab/lab';
+import { labStatus, labUp } from '../lab/lab';
 import { repoRoot, stateFile } from './helpers/paths';
 import { startWorkerProcess } from './helpers/worker-process';
 
@@ -14,9 +14,11 @@ export default async function globalSetup(): Promise<void> {
   mkdirSync(path.join(repoRoot, '.data'), { recursive: true });
   const log = (l: string) => process.stderr.write(`[setup] ${l}\n`);
   const server = await ensureTemporalDevServer(log);
+  // A lab someone already runs (a developer's `npm start`, another test run) is used and left up.
+  const labWasUp = labStatus().some((h) => h.running);
   const lab = await labUp({ scenarios: ['base'], log });
   const worker = await startWorkerProcess({ logFile: path.join(repoRoot, '.data', 'test-worker.log') });
   worker.child.unref();
   worker.child.stdout?.destroy();
-  writeFileSync(stateFile, JSON.stringify({ startedServer: server.started, workerPid: worker.pid, labHosts: lab.hosts.map((h) => h.name) }));
+  writeFileSync(stateFile, JSON.stringify({ startedServer: server.started, startedLab: !labWasUp, workerPid: worker.pid, labHosts: lab.hosts.map((h) => h.name) }));
 }

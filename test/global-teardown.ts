@@ -6,13 +6,13 @@ import { stateFile } from './helpers/paths';
 /** Stop exactly what global-setup started: the shared worker (by pid), the lab, and the server if it started it. */
 export default async function globalTeardown(): Promise<void> {
   if (!existsSync(stateFile)) return;
-  const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { startedServer: boolean; workerPid: number };
+  const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { startedServer: boolean; startedLab: boolean; workerPid: number };
   try {
     process.kill(-state.workerPid, 'SIGTERM'); // its process group: tsx and the worker it runs
   } catch {
     /* already gone */
   }
-  if (process.env.RUNBOOK_KEEP_LAB !== '1') await labDown();
+  if (state.startedLab && process.env.RUNBOOK_KEEP_LAB !== '1') await labDown();
   if (state.startedServer && process.env.RUNBOOK_KEEP_SERVER !== '1') await stopTemporalDevServer();
   rmSync(stateFile, { force: true });
 }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
-export const stateFile = path.join(repoRoot, '.data', 'test-run.json');
+// Per jest process (global setup and teardown run in the same one), so concurrent runs stay apart.
+export const stateFile = path.join(repoRoot, '.data', `test-run-${process.pid}.json`);
 export const tsxCli = path.join(repoRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs');

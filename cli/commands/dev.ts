@@ -12,18 +12,22 @@ const repoRoot = path.resolve(__dirname, '..', '..');
  */
 export async function devCommand(opts: { scenario?: string[] }, o: Output): Promise<number> {
   const { ensureTemporalDevServer, uiUrl } = await import('../../lab/temporal-dev-server');
-  const { labUp, labDown } = await import('../../lab/lab');
+  const { labUp, labDown, labStatus } = await import('../../lab/lab');
   await ensureTemporalDevServer((l) => o.out(l));
+  // A lab that is already up (a test run, another terminal) is used and left up on Ctrl-C.
+  const labWasUp = labStatus().some((h) => h.running);
   await labUp({ scenarios: ['base', ...(opts.scenario ?? [])], log: (l) => o.out(l) });
   const worker = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(repoRoot, 'workers', 'main.ts')], { stdio: ['ignore', 'inherit', 'inherit'] });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    o.out('\nstopping the worker and the lab (the Temporal server keeps running; `npm run runbook -- server stop` stops it)');
-    worker.kill('SIGTERM');
-    await new Promise((r) => worker.once('exit', r));
-    await labDown({ log: (l) => o.out(l) });
+    o.out(`\nstopping the worker${labWasUp ? '' : ' and the lab'} (the Temporal server keeps running; \`npm run runbook -- server stop\` stops it)`);
+    if (worker.exitCode === null) {
+      worker.kill('SIGTERM');
+      await new Promise((r) => worker.once('exit', r));
+    }
+    if (!labWasUp) await labDown({ log: (l) => o.out(l) });
     process.exit(0);
   };
   process.on('SIGINT', stop);

@@ -30,6 +30,24 @@ test('bad input exits 2 before anything starts, listing every problem', () => {
   expect(r.stderr).toContain('mode:');
 });
 
+test('an unreachable Temporal (TEMPORAL_ADDRESS) is exit 3 with a clear message', () => {
+  const r = spawnSync(process.execPath, [tsxCli, path.join(repoRoot, 'cli', 'main.ts'), 'list'], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    env: { ...process.env, TEMPORAL_ADDRESS: '127.0.0.1:1' },
+  });
+  expect(r.status).toBe(3);
+  expect(r.stderr).toContain('cannot reach Temporal at 127.0.0.1:1');
+});
+
+test('list filters by search attributes', () => {
+  const r = runbook('--json', 'list', '--runbook', 'hostFacts', '--outcome', 'succeeded', '--limit', '3');
+  expect(r.code).toBe(0);
+  const rows = JSON.parse(r.stdout) as Array<{ type: string; outcome: string }>;
+  expect(rows.length).toBeGreaterThan(0);
+  for (const row of rows) expect(row).toMatchObject({ type: 'hostFacts', outcome: 'succeeded' });
+});
+
 test('unknown runbook and non-JSON input are usage errors', () => {
   expect(runbook('start', 'noSuchRunbook', '--input', '{}').code).toBe(2);
   expect(runbook('start', 'hostFacts', '--input', '{not json').code).toBe(2);

@@ -6,7 +6,7 @@ import type { AuditLog } from '../../workflows/engine/audit';
 import { approveUpdate, auditQuery, pendingApprovalQuery } from '../../workflows/engine/messages';
 import type { RunbookResult } from '../../workflows/engine/runbook';
 import { RUNBOOKS_TASK_QUEUE } from '../../workers/task-queues';
-import { RunbookName, RunbookTargets } from '../../workflows/engine/search-attributes';
+import { RunbookName, RunbookOutcome, RunbookStep, RunbookTargets } from '../../workflows/engine/search-attributes';
 import { CliError, EXIT } from '../exit-codes';
 import { readInputArgument, validateLocally } from '../input';
 import { followSteps } from '../progress';
@@ -101,7 +101,7 @@ export async function statusCommand(id: string, o: Output): Promise<number> {
   try {
     audit = await handle.query(auditQuery);
   } catch {
-    audit = undefined; // no worker running: status still shows what Temporal knows
+    audit = d.status.name === 'RUNNING' ? undefined : await auditFromOutcome(handle); // no worker: a closed run still has its record
   }
   const pending = d.status.name === 'RUNNING' ? await handle.query(pendingApprovalQuery).catch(() => null) : null;
   if (o.json) {
@@ -117,6 +117,17 @@ export async function statusCommand(id: string, o: Output): Promise<number> {
     } else o.out('(no worker answered the audit query)');
   }
   return d.status.name === 'FAILED' || d.status.name === 'TERMINATED' || d.status.name === 'TIMED_OUT' || d.status.name === 'CANCELLED' ? EXIT.runFailed : EXIT.ok;
+}
+
+/** A closed run's audit log, from its result or its failure's details, without a worker. */
+async function auditFromOutcome(handle: WorkflowHandle): Promise<AuditLog | undefined> {
+  try {
+    return ((await handle.result()) as RunbookResult<unknown>).audit;
+  } catch (err) {
+    const details = (err as { cause?: { details?: unknown[] } }).cause?.details;
+    const first = details?.[0] as AuditLog | undefined;
+    return first && typeof first === 'object' && 'steps' in first ? first : undefined;
+  }
 }
 
 export async function approveCommand(id: string, step: string, opts: { reject?: boolean; comment?: string; approver?: string }, o: Output): Promise<number> {
@@ -181,8 +192,8 @@ export async function listCommand(opts: { runbook?: string; target?: string; out
       type: w.type,
       status: w.status.name,
       startTime: w.startTime.toISOString(),
-      step: sa.get(RunbookName) ? (sa.getAll().find((p) => p.key.name === 'RunbookStep')?.value ?? '') : '',
-      outcome: sa.getAll().find((p) => p.key.name === 'RunbookOutcome')?.value ?? '',
+      step: sa.get(RunbookStep) ?? '',
+      outcome: sa.get(RunbookOutcome) ?? '',
       targets: sa.get(RunbookTargets) ?? [],
     });
     if (rows.length >= limit) break;

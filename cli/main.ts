@@ -3,6 +3,8 @@ import { CliError, EXIT } from './exit-codes';
 import { approveCommand, cancelCommand, historyCommand, listCommand, startCommand, statusCommand, type Output } from './commands/runs';
 import { labCheckCommand, labDownCommand, labStatusCommand, labUpCommand } from './commands/lab';
 import { devCommand } from './commands/dev';
+import { replayCommand } from './commands/replay';
+import { retroCommand } from './commands/retro';
 import { catalog } from '../runbooks/catalog';
 
 const program = new Command();
@@ -54,6 +56,21 @@ program.command('cancel').description('cancel a run; it compensates what it did 
 program.command('history').description('export a run\'s full event history as JSON (replayable)').argument('<workflowId>')
   .option('-o, --out <file.json>', 'where to write it')
   .action(run((id, opts) => historyCommand(id, opts, output())));
+
+program.command('replay').description('replay recorded histories against this checkout\'s workflow code; names the step where one diverges')
+  .argument('<history...>', 'history JSON files, folders of them, or workflow ids (fetched from Temporal)')
+  .option('--run-id <runId>', 'with a workflow id: that run, not the latest')
+  .option('--workflows <path>', 'another workflows entry file to replay against (default: workflows/index.ts)')
+  .addHelpText('after', '\nExamples:\n  runbook replay test/histories/\n  runbook replay archive/engineDrill/\n  runbook replay engineDrill/node1/20261121T094200Z --json')
+  .action(run((refs, opts) => replayCommand(refs, opts, output())));
+
+program.command('retro').description('write a retrospective of a run from its history: steps, attempts, commands, approvals, compensations, timeline')
+  .argument('<history>', 'a workflow id (fetched from Temporal) or a history JSON file (runbook history, archive/)')
+  .option('--format <md|html>', 'markdown (default) or a self-contained HTML page with a timeline')
+  .option('-o, --out <file>', 'write it here instead of stdout')
+  .option('--run-id <runId>', 'with a workflow id: that run, not the latest')
+  .addHelpText('after', '\nExamples:\n  runbook retro engineDrill/node1/20261121T094200Z --format html --out retro.html\n  runbook retro archive/engineDrill/<file>.json > retro.md')
+  .action(run((ref, opts) => retroCommand(ref, opts, output())));
 
 program.command('worker').description('run the runbooks worker in the foreground')
   .action(run(async () => {

@@ -1,7 +1,7 @@
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import * as activities from '../activities';
 import { closeSharedPool } from '../activities/ssh/shared-pool';
-import { connectWorkerConnection } from './connection';
+import { connectWorkerConnection, temporalSettings } from './connection';
 import { runbookDataConverter } from './data-converter';
 import { workerTaskQueue } from './task-queues';
 
@@ -18,7 +18,10 @@ function nondeterminismPolicy(): Pick<WorkerOptions, 'workflowFailureErrorTypes'
 
 /** The one worker for every runbook: workflows and activities on task queue `runbooks`. */
 export async function createRunbooksWorker(overrides: Partial<WorkerOptions> = {}): Promise<Worker> {
-  const { connection, namespace } = await connectWorkerConnection();
+  // A caller that brings its own connection (a test, a script) owns it; opening another would leak it.
+  const { connection, namespace } = overrides.connection
+    ? { connection: overrides.connection, namespace: overrides.namespace ?? temporalSettings().namespace }
+    : await connectWorkerConnection();
   return Worker.create({
     connection,
     namespace,

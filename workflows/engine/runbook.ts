@@ -18,6 +18,7 @@ import type { ApprovalRecord, AuditLog, StepRecord } from './audit';
 import { renderDetails } from './details';
 import { parseRunbookInput, type CommonInput } from './input';
 import { approvalRequestSchema, approveUpdate, auditQuery, pendingApprovalQuery, type ApprovalRequest, type ApprovalResponse } from './messages';
+import { activitySummary, timerSummary, type ActivityTag } from './event-summary';
 import { backoffMs, commandRecordsOf, DEFAULT_STEP_RETRY, describeError, isRetryable, type StepRetry } from './retry';
 import { RunbookName, RunbookOutcome, RunbookStep, RunbookTargets } from './search-attributes';
 import type { PlannedMutation, StepOutput } from './types';
@@ -112,6 +113,10 @@ export class Runbook<I extends CommonInput = CommonInput> {
   private readonly sites = new Map<string, string | undefined>();
   private readonly proxies = new Map<string, unknown>();
   private seq = 0;
+  /** The step attempt whose author code is running synchronously right now: its activities get its summary. */
+  private current?: ActivityTag;
+  /** Attempts in progress. With only one, an activity called after an await inside it is still its own. */
+  private readonly active = new Set<ActivityTag>();
 
   constructor(readonly name: string) {
     const info = workflowInfo();
@@ -140,10 +145,43 @@ export class Runbook<I extends CommonInput = CommonInput> {
     const key = `${taskQueue ?? ''}|${JSON.stringify(options)}`;
     let proxy = this.proxies.get(key);
     if (!proxy) {
-      proxy = proxyActivities<Record<string, never>>({ ...DEFAULT_ACTIVITY_OPTIONS, ...options, ...(taskQueue ? { taskQueue } : {}), retry: { maximumAttempts: 1 } });
+      proxy = this.tagged(proxyActivities({ ...DEFAULT_ACTIVITY_OPTIONS, ...options, ...(taskQueue ? { taskQueue } : {}), retry: { maximumAttempts: 1 } }));
       this.proxies.set(key, proxy);
     }
     return proxy as A;
+  }
+
+  /**
+   * Activities called through this proxy carry a one-line summary naming their step and attempt
+   * (see event-summary.ts), so the UI's timeline and a retrospective built from the history alone can
+   * tell parallel steps, retries, verifies and compensations apart.
+   */
+  private tagged<A extends object>(raw: A): A {
+    return new Proxy(raw, {
+      get: (target, name) => {
+        const fn = Reflect.get(target, name) as { executeWithOptions(o: ActivityOptions, args: unknown[]): Promise<unknown> };
+        if (typeof name !== 'string') return fn;
+        return (...args: unknown[]) => {
+          // Parallel steps (Promise.all) make "the" active attempt ambiguous after an await: no tag then.
+          const tag = this.current ?? (this.active.size === 1 ? [...this.active][0] : undefined);
+          return tag ? fn.executeWithOptions({ summary: activitySummary(tag) }, args) : (fn as unknown as (...a: unknown[]) => Promise<unknown>)(...args);
+        };
+      },
+    });
+  }
+
+  /** Run author code that schedules a step's activity; the tag is only valid while it runs synchronously. */
+  private withTag<T>(tag: ActivityTag, call: () => T): T {
+    this.current = tag;
+    try {
+      return call();
+    } finally {
+      this.current = undefined;
+    }
+  }
+
+  private tagOf(record: StepRecord, attempt: number, verify = false): ActivityTag {
+    return { seq: record.seq, step: record.name, host: record.host, kind: record.kind, attempt, ...(verify ? { verify } : {}) };
   }
 
   installHandlers(): void {
@@ -208,7 +246,14 @@ export class Runbook<I extends CommonInput = CommonInput> {
       record.attempts.push(entry);
       this.render();
       try {
-        const value = await fn(attempt);
+        const tag = this.tagOf(record, attempt);
+        this.active.add(tag);
+        let value: T;
+        try {
+          value = await this.withTag(tag, () => fn(attempt));
+        } finally {
+          this.active.delete(tag);
+        }
         entry.endedAt = nowIso();
         return value;
       } catch (err) {
@@ -217,7 +262,7 @@ export class Runbook<I extends CommonInput = CommonInput> {
         record.commands.push(...commandRecordsOf(err));
         this.render();
         if (!isRetryable(err, retry) || attempt >= retry.maximumAttempts) throw err;
-        await sleep(backoffMs(retry, attempt));
+        await sleep(backoffMs(retry, attempt), { summary: timerSummary({ seq: record.seq, step: record.name, host: record.host, purpose: 'backoff', attempt: attempt + 1 }) });
       }
     }
   }
@@ -262,7 +307,8 @@ export class Runbook<I extends CommonInput = CommonInput> {
       const value = await this.withAttempts(record, step.retry, async (attempt) => {
         const v = this.absorb(record, await step.run(attempt));
         if (step.verify) {
-          const verdict = this.absorb(record, await step.verify(v));
+          const verify = step.verify;
+          const verdict = this.absorb(record, await this.withTag(this.tagOf(record, attempt, true), () => verify(v)));
           if (!verdict.ok) throw ApplicationFailure.retryable(`verify of ${step.name} failed: ${verdict.detail}`, VERIFY_FAILED);
         }
         return v;
@@ -289,7 +335,9 @@ export class Runbook<I extends CommonInput = CommonInput> {
     record.status = 'waiting-approval';
     this.render();
     try {
-      const decided = await condition(() => this.decision !== undefined, timeout as Duration);
+      const decided = await condition(() => this.decision !== undefined, timeout as Duration, {
+        summary: timerSummary({ seq: record.seq, step: record.name, host: record.host, purpose: 'approval', timeout }),
+      });
       const decidedAt = nowIso();
       const waitedMs = Date.parse(decidedAt) - Date.parse(requestedAt);
       if (!decided) {
@@ -354,7 +402,7 @@ export class Runbook<I extends CommonInput = CommonInput> {
       name: 'resolve-hosts',
       description: 'look the hosts up in the inventory',
       retry: { maximumAttempts: 3 },
-      run: () => engine.describeHosts(unresolved),
+      run: () => this.tagged(engine).describeHosts(unresolved),
       summarize: (hs) => hs.map((h) => `${h.name}${h.site ? `@${h.site}` : ''}`).join(', '),
     });
     for (const h of described) this.sites.set(h.name, h.site);

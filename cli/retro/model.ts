@@ -1,0 +1,92 @@
+import type { CommandRecord, PlannedMutation } from '../../workflows/engine/types';
+import type { StepKind } from '../../workflows/engine/audit';
+
+// The retrospective of one run, built from its history alone (cli/retro/build.ts) and rendered to
+// markdown or HTML. Times are ISO strings; durations milliseconds.
+
+export type RunStatus = 'completed' | 'failed' | 'cancelled' | 'terminated' | 'timed-out' | 'continued-as-new' | 'running';
+export type RetroStepStatus = 'running' | 'waiting-approval' | 'completed' | 'failed' | 'planned' | 'cancelled' | 'unknown';
+
+export interface RetroAttempt {
+  attempt: number;
+  startedAt: string;
+  endedAt?: string;
+  error?: { message: string; type?: string };
+}
+
+export interface RetroApproval {
+  step: string;
+  decision: 'approved' | 'rejected' | 'timed-out' | 'pre-approved' | 'pending' | 'abandoned';
+  approver?: string;
+  comment?: string;
+  requestedAt?: string;
+  decidedAt?: string;
+  waitedMs?: number;
+}
+
+export interface RefusedApproval {
+  at: string;
+  step: string;
+  decision: string;
+  approver?: string;
+  reason: string;
+}
+
+export interface RetroStep {
+  seq: number;
+  name: string;
+  kind: StepKind;
+  host?: string;
+  description?: string;
+  status: RetroStepStatus;
+  startedAt: string;
+  endedAt?: string;
+  durationMs?: number;
+  attempts: RetroAttempt[];
+  commands: CommandRecord[];
+  approval?: RetroApproval;
+  /** The wait for approval, as the timeline draws it. */
+  approvalWait?: { from: string; to?: string };
+  /** Waits between attempts (the engine's backoff timers). */
+  backoffs: Array<{ from: string; to?: string }>;
+  /** For a compensation: the step it undoes. */
+  compensates?: string;
+  summary?: string;
+  /** First and last history event of this step (for mapping a replay divergence to it). */
+  events: { first: number; last: number };
+}
+
+export interface Retro {
+  workflowId: string;
+  runId?: string;
+  runbook: string;
+  taskQueue?: string;
+  status: RunStatus;
+  /** The engine's own outcome (RunbookOutcome): running, succeeded, failed, cancelled, planned. */
+  outcome?: string;
+  mode?: string;
+  targets: string[];
+  staticSummary?: string;
+  startedAt: string;
+  endedAt?: string;
+  durationMs?: number;
+  /** The input, with anything that looks like a secret replaced by ***. */
+  input: unknown;
+  steps: RetroStep[];
+  approvals: RetroApproval[];
+  refusedApprovals: RefusedApproval[];
+  planned: PlannedMutation[];
+  cancellation?: { requestedAt: string; identity?: string; reason?: string };
+  termination?: { at: string; identity?: string; reason?: string };
+  /** The run's final error message (failed, cancelled, timed out, terminated). */
+  error?: string;
+  /** Workflow task failures: a nondeterminism error on a live worker shows up here. */
+  workflowTaskFailures: Array<{ at: string; message: string }>;
+  children: Array<{ workflowId: string; type?: string; status: string }>;
+  signals: Array<{ at: string; name: string }>;
+  /** audit: the engine's audit log, carried by the result or failure; events: rebuilt from the events. */
+  source: 'audit' | 'events';
+  /** What the history cannot tell, said plainly. */
+  notes: string[];
+  history: { events: number; lastEventAt: string; source: string };
+}

@@ -2,3 +2,4 @@
 export { describeHosts } from './engine';
 export { collectHostFacts } from './facts/host-facts';
 export { drillDo, drillUndo, drillTrue, drillFail, drillReadLog } from './drill/activities';
+export * from './zfs-replication/activities';

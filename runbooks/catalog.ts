@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { engineDrillInputSchema } from './engineDrill/schema';
 import { hostFactsInputSchema } from './hostFacts/schema';
+import { replicationEntries } from './replicateProjects/entries';
 
 export interface CatalogEntry {
   /** The workflow type: what the UI's Start Workflow form and `temporal workflow start --type` take. */
@@ -27,6 +28,7 @@ export const catalog: CatalogEntry[] = [
     schema: engineDrillInputSchema,
     targets: (i) => (typeof i.host === 'string' ? [i.host] : []),
   },
+  ...replicationEntries,
 ];
 
 export function findRunbook(name: string): CatalogEntry | undefined {

@@ -379,11 +379,11 @@ describe('zfs recv failures (captured stderr) → what they mean', () => {
 });
 
 describe('snapshot names', () => {
-  test('rb-<ISO-8601 UTC with dashes>, round-trips, and is a valid snapshot name', () => {
+  test('rb-<ISO-8601 UTC, basic format>, round-trips, and is a valid snapshot name', () => {
     const at = new Date('2026-11-21T09:15:00.789Z');
-    expect(replicationSnapshotShortName(at)).toBe('rb-2026-11-21T09-15-00Z');
-    expect(replicationSnapshotName(U1, at)).toBe(`${U1}@rb-2026-11-21T09-15-00Z`);
-    expect(parseReplicationSnapshotTime(`${U1}@rb-2026-11-21T09-15-00Z`)?.toISOString()).toBe('2026-11-21T09:15:00.000Z');
+    expect(replicationSnapshotShortName(at)).toBe('rb-20261121T091500Z');
+    expect(replicationSnapshotName(U1, at)).toBe(`${U1}@rb-20261121T091500Z`);
+    expect(parseReplicationSnapshotTime(`${U1}@rb-20261121T091500Z`)?.toISOString()).toBe('2026-11-21T09:15:00.000Z');
     expect(snapshotNameSchema.safeParse(replicationSnapshotName(U1, at)).success).toBe(true);
     expect(fx('snapshot-first').command).toContain('@rb-2026-11-21T09-15-00Z');
     expect(fx('snapshot-first').exitCode).toBe(0);
@@ -393,7 +393,9 @@ describe('snapshot names', () => {
     expect(fx('snapshot-colon-accepted').exitCode).toBe(0);
     expect(parseReplicationSnapshotTime('2026-11-21T09:15:00Z')).toBeNull();
     expect(parseReplicationSnapshotTime('manual-by-operator')).toBeNull();
-    expect(parseReplicationSnapshotTime('rb-2026-02-31T09-15-00Z')).toBeNull();
+    expect(parseReplicationSnapshotTime('rb-20260231T091500Z')).toBeNull();
+    // The extended format with dashes for colons (the fixtures' older captures) is not ISO-8601.
+    expect(parseReplicationSnapshotTime('rb-2026-11-21T09-15-00Z')).toBeNull();
     expect(() => replicationSnapshotName('projects/x y', new Date())).toThrow();
   });
 });

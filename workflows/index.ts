@@ -2,3 +2,4 @@
 // that the CLI, scripts and the Web UI's Start Workflow form use.
 export { hostFacts } from './hostFacts';
 export { engineDrill } from './engineDrill';
+export * from './replication';

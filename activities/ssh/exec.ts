@@ -37,10 +37,10 @@ const TERM_GRACE_MS = 2_000;
 // its process group on stderr, and stopping it means `kill -- -<pgid>` over a second channel.
 const PGID_MARK = '\x1erbpgid:';
 const PGID_END = '\x1e';
-const PGID_PREFIX = `printf '\\036rbpgid:%s\\036' "$$" >&2; `;
+export const PGID_PREFIX = `printf '\\036rbpgid:%s\\036' "$$" >&2; `;
 
-/** Strips the process-group report from the start of stderr. */
-class PgidReader {
+/** Strips the process-group report from the start of stderr. Exported for streams (activities/zfs-replication). */
+export class PgidReader {
   pgid?: number;
   private pending: Buffer | undefined = Buffer.alloc(0);
 

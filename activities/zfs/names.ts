@@ -60,19 +60,20 @@ export function splitZfsName(name: string): { dataset: string; kind: ZfsObjectKi
 /** Snapshots the runbook makes start with this, so retention never touches an operator's own snapshots. */
 export const REPLICATION_SNAPSHOT_PREFIX = 'rb-';
 
-const REPLICATION_SNAPSHOT = /^rb-(\d{4})-(\d{2})-(\d{2})T(\d{2})-(\d{2})-(\d{2})Z$/;
+const REPLICATION_SNAPSHOT = /^rb-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 
 /**
- * `rb-2026-11-21T09-15-00Z`: ISO-8601 UTC with the time's colons as dashes. Both zfs-fuse and OpenZFS
- * accept `:` in snapshot names (verified on zfs-fuse, see lab/zfs/README.md), but a colon is the
- * host separator for scp/rsync and is not allowed in names shown through SMB's .zfs/snapshot, so we
- * keep names that are also safe file names. Second resolution: one runbook run per project at a time
- * (the workflow id is the lock), and a same-second collision is refused by `zfs snapshot` itself.
+ * `rb-20261121T091500Z`: ISO-8601 UTC in the standard's basic format (no separators). Both zfs-fuse
+ * and OpenZFS accept `:` in snapshot names (verified on zfs-fuse, see lab/zfs/README.md), but a colon
+ * is the host separator for scp/rsync and is not allowed in names shown through SMB's .zfs/snapshot,
+ * and the extended format with the colons swapped for dashes would no longer be ISO-8601; the basic
+ * format is both. Second resolution: one runbook run per project at a time (the workflow id is the
+ * lock), and a same-second collision is refused by `zfs snapshot` itself.
  */
 export function replicationSnapshotShortName(at: Date): string {
   if (Number.isNaN(at.getTime())) throw new Error('replicationSnapshotShortName: invalid date');
   const iso = at.toISOString(); // 2026-11-21T09:15:00.123Z
-  return `${REPLICATION_SNAPSHOT_PREFIX}${iso.slice(0, 10)}T${iso.slice(11, 19).replace(/:/g, '-')}Z`;
+  return `${REPLICATION_SNAPSHOT_PREFIX}${iso.slice(0, 10).replace(/-/g, '')}T${iso.slice(11, 19).replace(/:/g, '')}Z`;
 }
 
 /** `<dataset>@rb-<ISO UTC>` for one dataset. */

@@ -1,0 +1,116 @@
+import { sh, type ShellCommand } from '../ssh/command';
+import { parseZfsGet, zfsGetCommand, type SnapshotRef, type ZfsObject } from '../zfs/get';
+import { datasetNameSchema } from '../zfs/names';
+import { LEDGER_PROPERTIES, ledgerFromProperties, type Ledger } from './ledger';
+
+// One copy of a project (the source's dataset, or a replica's) as ONE `zfs get -Hp -d 1` shows it:
+// the dataset and its snapshots with guid and createtxg (the only safe way to relate copies), the
+// mount state, the quota and the ledger. One round trip per copy, whatever the number of snapshots.
+// Pure: the worker runs the command, workflows and tests may parse.
+
+export interface CopySnapshot extends SnapshotRef {
+  /** Holds on the snapshot (zfs-fuse's `zfs holds` is broken, `userrefs` is not). */
+  userrefs: number;
+}
+
+export interface CopyState {
+  host: string;
+  dataset: string;
+  exists: boolean;
+  mounted: boolean | null;
+  canmount: 'on' | 'off' | 'noauto' | null;
+  readonly: boolean | null;
+  mountpoint: string | null;
+  /** Bytes, 0 for none. */
+  quota: number | null;
+  referenced: number | null;
+  /** OpenZFS only: bytes written since the newest snapshot (any name); null where the property does not exist. */
+  written: number | null;
+  /** Oldest first, by this pool's createtxg. */
+  snapshots: CopySnapshot[];
+  ledger: Ledger;
+}
+
+const BASE_PROPERTIES = ['type', 'guid', 'createtxg', 'creation', 'referenced', 'quota', 'mounted', 'mountpoint', 'canmount', 'readonly', 'userrefs'];
+
+/**
+ * `zfs get -Hp -d 1 ... <dataset>`, with `written` only where the host has it (an unknown property
+ * fails the whole command on zfs-fuse). `2>&1` is not used: stderr tells a missing dataset apart.
+ */
+export function inspectCopyCommand(dataset: string, withWritten: boolean): ShellCommand {
+  datasetNameSchema.parse(dataset);
+  const props = [...BASE_PROPERTIES, ...(withWritten ? ['written'] : []), ...LEDGER_PROPERTIES];
+  return zfsGetCommand(props, dataset, { kind: 'depth', depth: 1 });
+}
+
+/** zfs's words for "there is no such dataset" (zfs-fuse and OpenZFS alike). */
+export function isMissingDataset(stderr: string): boolean {
+  return /dataset does not exist/.test(stderr);
+}
+
+export function missingCopy(host: string, dataset: string): CopyState {
+  return { host, dataset, exists: false, mounted: null, canmount: null, readonly: null, mountpoint: null, quota: null, referenced: null, written: null, snapshots: [], ledger: {} };
+}
+
+/** Parse the output of inspectCopyCommand. */
+export function parseCopyState(host: string, dataset: string, stdout: string): CopyState {
+  const copy = copiesFromObjects(host, parseZfsGet(stdout), [dataset]).get(dataset);
+  if (!copy?.exists) throw new Error(`zfs get printed nothing about ${dataset} on ${host}`);
+  return copy;
+}
+
+/**
+ * Several copies from one `zfs get -Hp -d 1 ... ds1 ds2 ...` (zfs get takes many targets: a sweep reads
+ * every copy a host holds in a batch with one command). A dataset zfs printed nothing about is missing.
+ */
+export function copiesFromObjects(host: string, objects: readonly ZfsObject[], datasets: readonly string[]): Map<string, CopyState> {
+  const byDataset = new Map<string, ZfsObject[]>();
+  for (const o of objects) {
+    const list = byDataset.get(o.dataset) ?? [];
+    list.push(o);
+    byDataset.set(o.dataset, list);
+  }
+  const copies = new Map<string, CopyState>();
+  for (const dataset of datasets) {
+    const mine = byDataset.get(dataset) ?? [];
+    const fs = mine.find((o) => o.name === dataset);
+    if (!fs) {
+      copies.set(dataset, missingCopy(host, dataset));
+      continue;
+    }
+    const snapshots = mine
+      .filter((o) => o.kind === 'snapshot')
+      .map((o): CopySnapshot => {
+        if (o.guid === null || o.createtxg === null) throw new Error(`${o.name} on ${host} has no guid/createtxg`);
+        return { name: o.name, shortName: o.shortName ?? '', guid: o.guid, createtxg: o.createtxg, creation: o.creation, userrefs: o.userrefs ?? 0 };
+      })
+      .sort((a, b) => a.createtxg - b.createtxg);
+    copies.set(dataset, {
+      host,
+      dataset,
+      exists: true,
+      mounted: fs.mounted,
+      canmount: fs.canmount,
+      readonly: fs.readonly,
+      mountpoint: fs.mountpoint,
+      quota: fs.quota,
+      referenced: fs.referenced,
+      written: fs.written,
+      snapshots,
+      ledger: ledgerFromProperties(fs.userProperties),
+    });
+  }
+  return copies;
+}
+
+/** inspectCopyCommand for many datasets at once. */
+export function inspectCopiesCommand(datasets: readonly string[], withWritten: boolean): ShellCommand {
+  if (datasets.length === 0) throw new Error('inspectCopiesCommand: no datasets');
+  for (const d of datasets) datasetNameSchema.parse(d);
+  return sh`${inspectCopyCommand(datasets[0], withWritten)} ${datasets.slice(1)}`;
+}
+
+/** The newest snapshot of a copy (by its own createtxg), or null. */
+export function newestSnapshot(copy: Pick<CopyState, 'snapshots'>): CopySnapshot | null {
+  return copy.snapshots.length ? copy.snapshots[copy.snapshots.length - 1] : null;
+}

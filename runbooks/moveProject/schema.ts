@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { hostNameSchema, uuidSchema } from '../../workflows/engine/identifiers';
+import { commonInputFields } from '../../workflows/engine/input';
+import { durationSchema, replicationOptionFields } from '../replicateProject/schema';
+
+const { allowRollback: _notHere, ...moveOptions } = replicationOptionFields;
+
+export const moveProjectInputSchema = z
+  .object({
+    project: uuidSchema,
+    /** The host that serves the project now (it may be unreachable: that is when a move is urgent). */
+    from: hostNameSchema,
+    /** Hosts holding replicas, to choose from. */
+    candidates: z.array(hostNameSchema).min(1).max(16),
+    /** Move to this replica (on request); default: the one with the newest snapshot, least loaded among equals. */
+    to: hostNameSchema.optional(),
+    ...moveOptions,
+    /**
+     * An unreachable old source is waited for this long; when it answers, it is rolled back to the
+     * new source's history and becomes a replica, after approval of step `rollback-<from>`.
+     */
+    waitForOldSource: durationSchema.default('1h'),
+    /** How often an unreachable old source is tried again. */
+    pollInterval: durationSchema.default('30s'),
+    ...commonInputFields,
+  })
+  .strict()
+  .superRefine((i, ctx) => {
+    if (i.candidates.includes(i.from)) ctx.addIssue({ code: 'custom', path: ['candidates'], message: `${i.from} is the current source, not a candidate` });
+    if (i.to && !i.candidates.includes(i.to)) ctx.addIssue({ code: 'custom', path: ['to'], message: `${i.to} is not one of candidates` });
+  });
+export type MoveProjectInput = z.infer<typeof moveProjectInputSchema>;

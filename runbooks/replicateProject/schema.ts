@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { zfsFeaturesSchema } from '../../activities/zfs/features';
+import { poolNameSchema } from '../../activities/zfs/names';
+import { hostNameSchema, uuidSchema } from '../../workflows/engine/identifiers';
+import { commonInputFields } from '../../workflows/engine/input';
+
+/** 90s, 30m, 6h, 7d: the engine's duration form. */
+export const durationSchema = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 90s, 30m, 6h');
+
+/** Replication options shared by replicateProject, replicateProjects (passed on to each child) and moveProject. */
+export const replicationOptionFields = {
+  /** The pool holding `<pool>/<project>` on every host. */
+  pool: poolNameSchema.default('projects'),
+  /** Runbook snapshots (rb-<ISO time>) kept on the source and on each replica; bases a replica still needs are kept too. */
+  keepSnapshots: z.number().int().min(1).max(1000).default(7),
+  /**
+   * Allow rolling back (or replacing) a replica that diverged from the source. Even then each one
+   * waits for the approval of its step `rollback-<host>` / `replace-<host>` (or `approve` lists it).
+   */
+  allowRollback: z.boolean().default(false),
+  /** Cap on each stream's average rate through the worker (bytes/s); none by default. */
+  bandwidthLimitBytesPerSecond: z.number().int().positive().optional(),
+  /** Longest a single stream may take before it is stopped (and retried). */
+  streamTimeout: durationSchema.default('6h'),
+};
+
+export const replicateProjectInputSchema = z
+  .object({
+    /** The project's UUID; its dataset is `<pool>/<project>` on every host. */
+    project: uuidSchema,
+    /** The host that serves the project. */
+    source: hostNameSchema,
+    /** The hosts that keep a replica. */
+    replicas: z.array(hostNameSchema).min(1, 'name at least one replica host').max(16),
+    ...replicationOptionFields,
+    /**
+     * What each host's ZFS can do, as a sweep that already probed it passes it on, so a child run
+     * does not probe again. Omitted: this run probes each host once.
+     */
+    features: z.record(z.string(), zfsFeaturesSchema).optional(),
+    ...commonInputFields,
+  })
+  .strict()
+  .superRefine((i, ctx) => {
+    if (i.replicas.includes(i.source)) ctx.addIssue({ code: 'custom', path: ['replicas'], message: `the source ${i.source} cannot also be a replica` });
+    if (new Set(i.replicas).size !== i.replicas.length) ctx.addIssue({ code: 'custom', path: ['replicas'], message: 'a replica host is listed twice' });
+  });
+export type ReplicateProjectInput = z.infer<typeof replicateProjectInputSchema>;

@@ -1,0 +1,128 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { startSshd, stopSshd } from '../lab/lab';
+import { LEDGER } from '../activities/zfs-replication/ledger';
+import { rankCandidates } from '../activities/zfs-replication/move';
+import type { CopySnapshot, CopyState } from '../activities/zfs-replication/copy-state';
+import type { RunbookResult } from '../workflows/engine/runbook';
+import { approveUpdate, pendingApprovalQuery } from '../workflows/engine/messages';
+import type { MoveProjectResult } from '../workflows/moveProject';
+import type { ReplicateProjectResult } from '../workflows/replicateProject';
+import type { ProjectManifest } from '../lab/scenarios/zfs-projects';
+import { closeTestClient, waitForAudit } from './helpers/temporal';
+import { snapshotsOn, startReplicationLab, zfsProperty, type ReplicationLab } from './helpers/replication-lab';
+
+// moveProject with the source's sshd stopped: the replica with the newest snapshot takes over, the
+// move says what it lost, the other replica follows the new source, and the old source, when it
+// answers again, becomes a replica only after approval of the rollback that discards its changes.
+
+let lab: ReplicationLab;
+let p: ProjectManifest;
+
+beforeAll(async () => {
+  lab = await startReplicationLab('move-project', 170);
+  const m = await lab.generate({ count: 6, seed: 'move-project' });
+  p = m.projects.find((x) => x.source === 'compute1')!;
+}, 120_000);
+
+afterAll(async () => {
+  await startSshd('compute1').catch(() => undefined);
+  await lab?.stop();
+  await closeTestClient();
+}, 60_000);
+
+test('the source host is unreachable: the newest replica is promoted, the loss reported, the old source rejoins after approval', async () => {
+  const replicas = p.replicas.map((r) => r.host);
+  const replicate = async (to: string[]) =>
+    ((await (await lab.start('replicateProject', { project: p.id, source: 'compute1', replicas: to }, `replicate/${p.id}`)).result()) as RunbookResult<ReplicateProjectResult>).value;
+  await replicate(replicas);
+  // A change reaches only compute2, so compute2 holds the newest snapshot; then one more change
+  // that nothing replicates: the move must report it lost.
+  await lab.sh('compute1', `echo only-on-compute2 > /projects/${p.id}/newer.txt`);
+  const newer = await replicate(['compute2']);
+  await lab.sh('compute1', `echo lost > /projects/${p.id}/lost.txt`);
+  await stopSshd('compute1');
+
+  const handle = await lab.start('moveProject', { project: p.id, from: 'compute1', candidates: ['compute3', 'compute2'], waitForOldSource: '5m', pollInterval: '2s' }, `replicate/${p.id}`);
+  await waitForAudit(handle, (a) => a.steps.some((s) => s.name === 'wait-for-old-source' && s.status === 'running'), 120_000);
+
+  // Promoted: compute2 serves the project from its newest snapshot, and says so in its ledger.
+  expect(await zfsProperty(lab, 'compute2', p.dataset, 'mounted')).toMatchObject({ value: 'yes' });
+  expect(await zfsProperty(lab, 'compute2', p.dataset, 'readonly')).toMatchObject({ value: 'off' });
+  expect((await zfsProperty(lab, 'compute2', p.dataset, LEDGER.role)).value).toBe('source');
+  expect((await zfsProperty(lab, 'compute2', p.dataset, LEDGER.promotedFrom)).value).toBe('compute1');
+  expect((await zfsProperty(lab, 'compute2', p.dataset, LEDGER.promotedSnapshot)).value).toBe(newer.snapshot!.name);
+  // compute3 followed the new source.
+  expect((await snapshotsOn(lab, 'compute3', p.dataset)).at(-1)?.guid).toBe(newer.snapshot!.guid);
+  expect((await zfsProperty(lab, 'compute3', p.dataset, LEDGER.receivedFrom)).value).toBe('compute2');
+  // The project's lock is held by the move: no replication of it can start meanwhile.
+  await expect(lab.start('replicateProject', { project: p.id, source: 'compute2', replicas: ['compute3'] }, `replicate/${p.id}`)).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
+
+  // The old source answers again: it waits for approval, its unreplicated change still there.
+  await startSshd('compute1');
+  let pending = null;
+  for (let i = 0; i < 150 && !pending; i++) {
+    pending = await handle.query(pendingApprovalQuery).catch(() => null);
+    if (!pending) await new Promise((r) => setTimeout(r, 200));
+  }
+  expect(pending?.step).toBe('rollback-compute1');
+  expect(pending?.description).toContain(`ROLL BACK ${p.dataset} on compute1 to @${newer.snapshot!.name}`);
+  expect(await lab.sh('compute1', `cat /projects/${p.id}/lost.txt`)).toBe('lost\n');
+  await handle.executeUpdate(approveUpdate, { args: [{ step: 'rollback-compute1', decision: 'approve', approver: 'test', comment: 'compute2 serves it now' }] });
+
+  const result = ((await handle.result()) as RunbookResult<MoveProjectResult>).value;
+  expect(result).toMatchObject({ from: 'compute1', to: 'compute2', reason: 'source-unreachable', snapshot: { name: newer.snapshot!.name, guid: newer.snapshot!.guid } });
+  expect(result.candidates.map((c) => [c.host, c.eligible])).toEqual([
+    ['compute2', true],
+    ['compute3', true],
+  ]);
+  expect(result.lost).toContain(`everything written to ${p.dataset} on compute1 after @${newer.snapshot!.name}`);
+  expect(result.oldSource).toMatchObject({ host: 'compute1', state: 'replica' });
+
+  // Independently: compute2 is the source, compute1 and compute3 are its replicas, same files.
+  const check = await lab.check([{ id: p.id, source: 'compute2', replicas: ['compute1', 'compute3'] }]);
+  expect(check.checks.filter((c) => !c.ok)).toEqual([]);
+  expect((await zfsProperty(lab, 'compute1', p.dataset, LEDGER.role)).value).toBe('replica');
+  expect((await zfsProperty(lab, 'compute1', p.dataset, 'canmount')).value).toBe('noauto');
+}, 300_000);
+
+describe('choosing the replica (pure)', () => {
+  const snap = (shortName: string, guid: string, creation: number): CopySnapshot => ({ name: `projects/x@${shortName}`, shortName, guid, createtxg: creation, creation, userrefs: 0 });
+  const copy = (host: string, snapshots: CopySnapshot[], ledgerGuid?: string): CopyState => ({
+    host,
+    dataset: 'projects/x',
+    exists: true,
+    mounted: false,
+    canmount: 'noauto',
+    readonly: true,
+    mountpoint: '/projects/x',
+    quota: 0,
+    referenced: 0,
+    written: null,
+    snapshots,
+    ledger: ledgerGuid ? { lastGuid: ledgerGuid } : {},
+  });
+  const a = snap('rb-20261121T100000Z', '1', 100);
+  const b = snap('rb-20261121T110000Z', '2', 200);
+
+  test('equally up to date: the least loaded wins', () => {
+    const ranked = rankCandidates(null, [
+      { host: 'compute2', copy: copy('compute2', [a, b]), serves: 40 },
+      { host: 'compute3', copy: copy('compute3', [a, b]), serves: 12 },
+    ]);
+    expect(ranked.map((r) => r.host)).toEqual(['compute3', 'compute2']);
+  });
+
+  test('newer wins over less loaded; a snapshot taken by hand on a replica counts for nothing; unreachable ones last', () => {
+    const manual = snap('manual-on-replica', '9', 900);
+    const ranked = rankCandidates(null, [
+      { host: 'compute4', copy: null, serves: null, error: 'connect ECONNREFUSED' },
+      { host: 'compute3', copy: copy('compute3', [a, manual]), serves: 1 },
+      { host: 'compute2', copy: copy('compute2', [a, b], '2'), serves: 99 },
+    ]);
+    expect(ranked.map((r) => [r.host, r.eligible, r.newest?.shortName ?? null])).toEqual([
+      ['compute2', true, b.shortName],
+      ['compute3', true, a.shortName],
+      ['compute4', false, null],
+    ]);
+  });
+});

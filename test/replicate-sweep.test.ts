@@ -1,0 +1,126 @@
+import type { WorkflowHandle } from '@temporalio/client';
+import type { RunbookResult } from '../workflows/engine/runbook';
+import { sweepProgressQuery, type SweepProgress, type SweepResult } from '../workflows/replicateProjects';
+import type { ProjectsManifest } from '../lab/scenarios/zfs-projects';
+import { closeTestClient, testClient } from './helpers/temporal';
+import { startReplicationLab, type ReplicationLab } from './helpers/replication-lab';
+
+// replicateProjects over the zfs-projects lab: child replicateProject runs under limits overall and
+// per host, a failure threshold that stops scheduling, continue-as-new between batches, live progress,
+// and a summary that gives every failure's reason. Judged by the scenario's independent check.
+
+let lab: ReplicationLab;
+let threshold: ProjectsManifest;
+let big: ProjectsManifest;
+const HOSTS = ['compute1', 'compute2', 'compute3'];
+const EVERY_GATE = HOSTS.flatMap((h) => [`rollback-${h}`, `replace-${h}`]);
+
+beforeAll(async () => {
+  lab = await startReplicationLab('replicate-sweep', 167);
+}, 120_000);
+
+afterAll(async () => {
+  await lab?.stop();
+  await closeTestClient();
+}, 60_000);
+
+type Result = RunbookResult<SweepResult>;
+
+/** Poll the sweep's progress query while it runs; returns every answer seen. */
+function watch(handle: WorkflowHandle): { seen: SweepProgress[]; stop: () => Promise<void> } {
+  const seen: SweepProgress[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const p = await handle.query(sweepProgressQuery).catch(() => null);
+      if (p) seen.push(p);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  })();
+  return {
+    seen,
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+test('a sweep stops scheduling once its failure threshold is reached, and names every failure', async () => {
+  threshold = await lab.generate({ count: 20, seed: 'sweep-threshold', divergedSnapshot: 10 });
+  const handle = await lab.start('replicateProjects', { hosts: HOSTS, concurrency: 2, perHostConcurrency: 2, maxFailures: 3, batchSize: 100 });
+  const r = (await handle.result()) as Result;
+  expect(r.value.status).toBe('stopped');
+  expect(r.value.totals.failed).toBeGreaterThanOrEqual(3);
+  // Projects go in id order; after the third failure at most the two running children finish.
+  const order = threshold.projects.map((p) => p.id).sort();
+  const diverged = new Set(threshold.projects.filter((p) => p.replicas.some((x) => x.state === 'diverged-snapshot')).map((p) => p.id));
+  const thirdFailure = order.filter((id) => diverged.has(id))[2];
+  expect(r.value.totals.scheduled).toBeLessThan(20);
+  expect(r.value.totals.scheduled).toBeLessThanOrEqual(order.indexOf(thirdFailure) + 1 + 2);
+  for (const f of r.value.failures) {
+    expect(diverged.has(f.project)).toBe(true);
+    expect(f.reason).toContain('REFUSED');
+    expect(f.reason).toContain('@manual-on-replica');
+    expect(f.workflowId).toBe(`replicate/${f.project}`);
+  }
+  expect(r.value.failures).toHaveLength(r.value.totals.failed);
+}, 180_000);
+
+describe('200 projects', () => {
+  let first: Result;
+
+  beforeAll(async () => {
+    big = await lab.generate({ count: 200, seed: 'sweep-200', divergedWrite: 1, divergedSnapshot: 1, missingBaseOlderCommon: 1, missingBaseNoCommon: 1 });
+  }, 300_000);
+
+  test('with concurrency 8 in batches of 60: continue-as-new between batches, limits held, every project replicated', async () => {
+    const input = { hosts: HOSTS, concurrency: 8, perHostConcurrency: 6, maxFailures: 20, batchSize: 60, allowRollback: true, childApprove: EVERY_GATE };
+    const handle = await lab.start('replicateProjects', input);
+    const progress = watch(handle);
+    first = (await handle.result()) as Result;
+    await progress.stop();
+    const all = 220; // the threshold test's 20 (10 diverged, healed here by pre-approved rollbacks) and these 200
+
+    expect(first.value.status).toBe('complete');
+    expect(first.value.totals).toMatchObject({ failed: 0, locked: 0 });
+    expect(first.value.totals.scheduled).toBeGreaterThan(60); // changed projects, and every replica's first ledger
+    expect(first.value.totals.replicated + first.value.totals.unchanged).toBe(all);
+    expect(first.value.totals.bytesSent).toBeGreaterThan(0);
+    expect(first.value.failures).toEqual([]);
+    // Four runs, the first three ended by continue-as-new.
+    expect(first.value.runs).toBe(Math.ceil(all / 60));
+    const client = await testClient();
+    const firstRun = await client.workflow.getHandle(handle.workflowId, (handle as unknown as { firstExecutionRunId: string }).firstExecutionRunId).describe();
+    expect(firstRun.status.name).toBe('CONTINUED_AS_NEW');
+    // Live progress was visible, and the limits held whenever we looked.
+    expect(progress.seen.length).toBeGreaterThan(3);
+    expect(Math.max(...progress.seen.map((p) => p.running.length))).toBeGreaterThan(1);
+    for (const p of progress.seen) {
+      expect(p.running.length).toBeLessThanOrEqual(8);
+      for (const n of Object.values(p.busy)) expect(n).toBeLessThanOrEqual(6);
+    }
+
+    // Independently: every replica of every project at its source's newest snapshot by guid, unmounted, with its quota...
+    const placements = [...threshold.projects, ...big.projects].map((p) => ({ id: p.id, source: p.source, replicas: p.replicas.map((x) => x.host) }));
+    const structure = await lab.check(placements, { compareContent: 'none' });
+    expect(structure.checks.filter((c) => !c.ok)).toEqual([]);
+    // ...and the same files, for a sample and every project that had a broken replica.
+    const broken = [...threshold.projects, ...big.projects].filter((p) => p.replicas.some((x) => x.state !== 'in-sync')).map((p) => p.id);
+    const content = await lab.check(placements.filter((p, k) => k % 10 === 0 || broken.includes(p.id)));
+    expect(content.checks.filter((c) => !c.ok)).toEqual([]);
+  }, 600_000);
+
+  test('a no-change sweep skips every project: no snapshot, no stream', async () => {
+    const handle = await lab.start('replicateProjects', { hosts: HOSTS, concurrency: 8, batchSize: 120 });
+    const r = (await handle.result()) as Result;
+    // The batch check found nothing to do: no child ran at all.
+    expect(r.value.totals).toMatchObject({ scheduled: 0, unchanged: 220, replicated: 0, failed: 0, bytesSent: 0 });
+    const childStarts = ((await handle.fetchHistory()).events ?? []).filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes);
+    expect(childStarts).toHaveLength(0);
+    // The UI's current details show the counts.
+    const meta = (await handle.query('__temporal_workflow_metadata')) as { currentDetails?: string };
+    expect(meta.currentDetails).toContain('skipped unchanged');
+    expect(meta.currentDetails).toContain('| 0 | 0 | 220 | 0 / 10 |');
+  }, 600_000);
+});

@@ -1,0 +1,248 @@
+import {
+  condition,
+  continueAsNew,
+  defineQuery,
+  ParentClosePolicy,
+  setCurrentDetails,
+  setHandler,
+  startChild,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type * as replication from '../activities/zfs-replication/activities';
+import type { Placement } from '../activities/zfs-replication/placement';
+import type { ZfsFeatures } from '../activities/zfs/features';
+import { replicationSnapshotShortName } from '../activities/zfs/names';
+import { replicateProjectsInputSchema, type ReplicateProjectsInput, type SweepState } from '../runbooks/replicateProjects/schema';
+import { renderDetails } from './engine/details';
+import { Runbook, type RunbookResult } from './engine/runbook';
+import { replicateProject, type ReplicateProjectResult } from './replicateProject';
+
+// replicateProjects: a sweep. It lists the projects on the hosts (one `zfs get -d 1` per host per
+// batch), places each (source, replicas), and runs one replicateProject child per project, with the
+// child's workflow id `replicate/<project>` as the project's lock, under a limit overall and per
+// host. It stops scheduling once `maxFailures` projects failed. After each batch it continues as
+// new, carrying only a cursor and counters, so 18,000 projects never sit in one history. The UI's
+// current details show live counts; the result lists every failure with its reason.
+
+export interface SweepResult {
+  /** complete: every project was scheduled; stopped: the failure threshold was reached. */
+  status: 'complete' | 'stopped' | 'planned';
+  runs: number;
+  startedAt: string;
+  endedAt: string;
+  totals: SweepState['totals'];
+  failures: SweepState['failures'];
+  unreachableHosts: Array<{ host: string; error: string }>;
+  /** Plan mode: the first batch's placements. */
+  planned?: Placement[];
+}
+
+export const sweepProgressQuery = defineQuery<SweepProgress>('sweepProgress');
+
+export interface SweepProgress {
+  run: number;
+  totals: SweepState['totals'];
+  running: string[];
+  /** Children running per host (a child counts on its source and each replica). */
+  busy: Record<string, number>;
+  queued: number;
+  remainingAfterBatch: number;
+  stopped: boolean;
+  failures: SweepState['failures'];
+}
+
+function freshState(): SweepState {
+  return { run: 1, startedAt: new Date(Date.now()).toISOString(), totals: { scheduled: 0, replicated: 0, unchanged: 0, failed: 0, locked: 0, bytesSent: 0 }, failures: [] };
+}
+
+/** Features without their evidence: the child only needs the answers (keeps every child's input small). */
+function answersOnly(f: ZfsFeatures): ZfsFeatures {
+  return { ...f, evidence: {} };
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+function progressMarkdown(i: ReplicateProjectsInput, p: SweepProgress): string {
+  const t = p.totals;
+  const lines = [
+    `**replicateProjects** on ${i.only ? `projects served by ${i.only}` : i.hosts.join(', ')}: run ${p.run}${p.stopped ? ' — **stopped: failure threshold reached**' : ''}`,
+    '',
+    '| scheduled | replicated | skipped unchanged | failed | locked (another run) | running | queued in batch | after batch | sent |',
+    '|---|---|---|---|---|---|---|---|---|',
+    `| ${t.scheduled} | ${t.replicated} | ${t.unchanged} | ${t.failed} / ${i.maxFailures} | ${t.locked} | ${p.running.length} | ${p.queued} | ${p.remainingAfterBatch} | ${mib(t.bytesSent)} |`,
+  ];
+  if (p.failures.length) {
+    lines.push('', `Failures (${p.failures.length}, newest last):`, '');
+    for (const f of p.failures.slice(-10)) lines.push(`- \`${f.project}\`${f.source ? ` on ${f.source}` : ''}: ${f.reason.replace(/\n/g, ' ').slice(0, 300)}`);
+  }
+  return lines.join('\n');
+}
+
+function failureReason(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown };
+  // ChildWorkflowFailure → ApplicationFailure (RunbookFailed: "<runbook> failed at step <s>: <reason>").
+  while (e?.cause && typeof e.cause === 'object') e = e.cause as { message?: string; cause?: unknown };
+  return e?.message ?? String(err);
+}
+
+export async function replicateProjects(input: unknown): Promise<RunbookResult<SweepResult>> {
+  let next: ReplicateProjectsInput | undefined;
+  let rerender: (() => void) | undefined;
+  const result = await Runbook.run(
+    { name: 'replicateProjects', schema: replicateProjectsInputSchema, targets: (i) => i.hosts },
+    input,
+    async (rb, i): Promise<SweepResult> => {
+      const state: SweepState = i.resume ?? freshState();
+      const acts = rb.on<typeof replication>(undefined);
+      const progress: SweepProgress = { run: state.run, totals: state.totals, running: [], busy: {}, queued: 0, remainingAfterBatch: 0, stopped: false, failures: state.failures };
+      const render = () => setCurrentDetails(`${progressMarkdown(i, progress)}\n\n${renderDetails(rb.audit)}`);
+      rerender = render;
+      setHandler(sweepProgressQuery, () => progress, { description: 'Live counts: scheduled, replicated, unchanged, failed, locked, bytes sent; running children; failures with reasons.' });
+
+      // Each host's ZFS features, once per run, handed to every child so no child probes again.
+      const features: Record<string, ZfsFeatures> = {};
+      const probed = await Promise.allSettled(
+        i.hosts.map(async (host) => {
+          features[host] = answersOnly(
+            await rb.inspect({
+              name: 'probe-zfs',
+              host,
+              retry: { maximumAttempts: 2 },
+              run: () => rb.on<typeof replication>(host).zfsProbeFeatures(host, i.pool),
+              summarize: (f) => `${f.implementation}; written ${f.writtenProperty ? 'yes' : 'no'}`,
+            }),
+          );
+        }),
+      );
+      const down = i.hosts.filter((_, k) => probed[k].status === 'rejected');
+      const batch = await rb.inspect({
+        name: 'list-projects',
+        description: `project copies on ${i.hosts.length} hosts (one zfs get -d 1 each), placed, next ${i.batchSize} after ${state.after ?? 'the start'}`,
+        run: () => acts.zfsSweepBatch({ hosts: i.hosts.filter((h) => !down.includes(h)), pool: i.pool, replicationFactor: i.replicationFactor, only: i.only, after: state.after, limit: i.batchSize }),
+        summarize: (b) => `${b.placements.length} projects in this batch, ${b.problems.length} unplaceable, ${b.remaining} after it`,
+      });
+      const unreachableHosts = [...down.map((host) => ({ host, error: 'the feature probe failed (host unreachable?)' })), ...batch.unreachable];
+      progress.remainingAfterBatch = batch.remaining;
+      render();
+
+      if (rb.planning) {
+        return { status: 'planned', runs: state.run, startedAt: state.startedAt, endedAt: new Date(Date.now()).toISOString(), totals: state.totals, failures: batch.problems.map((p) => ({ project: p.project, source: null, reason: p.reason, workflowId: null })), unreachableHosts, planned: batch.placements };
+      }
+
+      // The cheap pass: projects with nothing to do are counted here and get no child at all.
+      const checked = batch.placements.length
+        ? await rb.mutate({
+            name: 'check-batch',
+            description: `read every copy of the batch (one zfs get per host) and probe the sources for changes (a probe snapshot each, destroyed again)`,
+            plan: () => ['zfs get -Hp -d 1 ... <every copy on the host> (one per host)', 'zfs snapshot / send -i | zstreamdump / destroy per project (one script per source host)'],
+            run: () =>
+              acts.zfsSweepCheck({
+                pool: i.pool,
+                projects: batch.placements.map((p) => ({ project: p.project, source: p.source, replicas: p.replicas })),
+                features,
+                probe: `sweep-probe-${replicationSnapshotShortName(new Date(Date.now())).slice(3)}`,
+              }),
+            summarize: (c) => `${c.skip.length} unchanged and in sync, ${c.work.length} to replicate`,
+          })
+        : { skip: [], work: [] };
+      const toDo = new Set((checked ?? { work: [] }).work.map((w) => w.project));
+      state.totals.unchanged += (checked ?? { skip: [] }).skip.length;
+
+      const fail = (project: string, source: string | null, reason: string, workflowId: string | null) => {
+        state.totals.failed++;
+        state.failures.push({ project, source, reason, workflowId });
+      };
+      for (const p of batch.problems) fail(p.project, null, p.reason, null);
+
+      // Schedule children under the overall and per-host limits, until the failure threshold.
+      const queue = batch.placements.filter((p) => toDo.has(p.project));
+      const busy = new Map<string, number>();
+      const running = new Set<string>();
+      const hostsOf = (p: Placement) => [p.source, ...p.replicas];
+      const fits = (p: Placement) => hostsOf(p).every((h) => (busy.get(h) ?? 0) < i.perHostConcurrency);
+      const stopped = () => state.totals.failed >= i.maxFailures;
+      const update = () => {
+        progress.running = [...running];
+        progress.busy = Object.fromEntries([...busy].filter(([, n]) => n > 0));
+        progress.queued = queue.length;
+        progress.stopped = stopped();
+        render();
+      };
+      while (queue.length > 0 && !stopped()) {
+        await condition(() => stopped() || (running.size < i.concurrency && queue.some(fits)));
+        if (stopped()) break;
+        const p = queue.splice(queue.findIndex(fits), 1)[0];
+        const workflowId = `replicate/${p.project}`;
+        let handle;
+        try {
+          handle = await startChild(replicateProject, {
+            workflowId,
+            parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+            args: [
+              {
+                project: p.project,
+                source: p.source,
+                replicas: p.replicas,
+                pool: i.pool,
+                keepSnapshots: i.keepSnapshots,
+                allowRollback: i.allowRollback,
+                ...(i.bandwidthLimitBytesPerSecond ? { bandwidthLimitBytesPerSecond: i.bandwidthLimitBytesPerSecond } : {}),
+                streamTimeout: i.streamTimeout,
+                features: Object.fromEntries(hostsOf(p).filter((h) => features[h]).map((h) => [h, features[h]])),
+                approve: i.childApprove,
+                approvalTimeout: i.approvalTimeout,
+              },
+            ],
+          });
+        } catch (err) {
+          if (err instanceof WorkflowExecutionAlreadyStartedError) {
+            // The lock is held: another run of this project (an operator's, a moveProject) is open.
+            state.totals.locked++;
+            update();
+            continue;
+          }
+          throw err;
+        }
+        state.totals.scheduled++;
+        running.add(p.project);
+        for (const h of hostsOf(p)) busy.set(h, (busy.get(h) ?? 0) + 1);
+        update();
+        void handle
+          .result()
+          .then(
+            (r) => {
+              const v = (r as RunbookResult<ReplicateProjectResult>).value;
+              if (v.outcome === 'unchanged') state.totals.unchanged++;
+              else state.totals.replicated++;
+              state.totals.bytesSent += v.bytesSent;
+            },
+            (err) => fail(p.project, p.source, failureReason(err), workflowId),
+          )
+          .finally(() => {
+            running.delete(p.project);
+            for (const h of hostsOf(p)) busy.set(h, (busy.get(h) ?? 1) - 1);
+            update();
+          });
+      }
+      await condition(() => running.size === 0);
+      update();
+
+      const more = batch.remaining > 0 || queue.length > 0;
+      // Every project of the batch was scheduled (children were picked out of order to respect the
+      // per-host limits), so the next batch starts after the batch's last project.
+      state.after = [batch.placements.at(-1)?.project, batch.problems.at(-1)?.project, state.after].filter((x): x is string => !!x).sort().at(-1);
+      if (more && !stopped()) next = { ...i, resume: { ...state, run: state.run + 1 } };
+      const status: SweepResult['status'] = stopped() && more ? 'stopped' : 'complete';
+      return { status, runs: state.run, startedAt: state.startedAt, endedAt: new Date(Date.now()).toISOString(), totals: state.totals, failures: state.failures, unreachableHosts };
+    },
+  );
+  // The engine rendered its step table with the outcome; put the counts back on top.
+  rerender?.();
+  if (next) {
+    // Outside Runbook.run: continue-as-new is how this run ends, not a failure to compensate.
+    await continueAsNew<typeof replicateProjects>(next);
+  }
+  return result;
+}

@@ -184,7 +184,7 @@ export async function moveProject(input: unknown): Promise<RunbookResult<MovePro
           oldSource = {
             host: i.from,
             state: 'unreachable',
-            detail: `${i.from} did not answer within ${i.waitForOldSource}. When it does, it still serves its stale copy: run replicateProject {"project":"${i.project}","source":"${to}","replicas":["${i.from}"],"allowRollback":true} and approve rollback-${i.from}. Until then sweeps report the project as served twice and leave it alone.`,
+            detail: `${i.from} did not answer within ${i.waitForOldSource}. When it does, it still serves its stale copy: run replicateProject {"project":"${i.project}","source":"${to}","replicas":["${i.from}"],"allowRollback":true} and approve rollback-${i.from}. Until then sweeps let the newer promotion win and refuse ${i.from}'s copy as a diverged replica.`,
             replication: null,
           };
         } else if (!back.exists) {

@@ -52,7 +52,7 @@ export interface SweepProgress {
 }
 
 function freshState(): SweepState {
-  return { run: 1, startedAt: new Date(Date.now()).toISOString(), totals: { scheduled: 0, replicated: 0, unchanged: 0, failed: 0, locked: 0, bytesSent: 0 }, failures: [] };
+  return { run: 1, startedAt: new Date(Date.now()).toISOString(), totals: { scheduled: 0, replicated: 0, unchanged: 0, failed: 0, locked: 0, bytesSent: 0, roundTrips: 0 }, failures: [] };
 }
 
 /** Features without their evidence: the child only needs the answers (keeps every child's input small). */
@@ -217,6 +217,7 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
               if (v.outcome === 'unchanged') state.totals.unchanged++;
               else state.totals.replicated++;
               state.totals.bytesSent += v.bytesSent;
+              state.totals.roundTrips += Object.values(v.roundTrips).reduce((a, b) => a + b, 0);
             },
             (err) => fail(p.project, p.source, failureReason(err), workflowId),
           )
@@ -229,6 +230,7 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
       await condition(() => running.size === 0);
       update();
 
+      for (const step of rb.audit.steps) state.totals.roundTrips += step.commands.length;
       const more = batch.remaining > 0 || queue.length > 0;
       // Every project of the batch was scheduled (children were picked out of order to respect the
       // per-host limits), so the next batch starts after the batch's last project.

@@ -17,6 +17,8 @@ export const sweepStateSchema = z.object({
     failed: z.number().int().nonnegative(),
     locked: z.number().int().nonnegative(),
     bytesSent: z.number().int().nonnegative(),
+    /** SSH commands (one round trip each) of the sweep's own steps and its children that succeeded. */
+    roundTrips: z.number().int().nonnegative().default(0),
   }),
   failures: z.array(z.object({ project: z.string(), source: z.string().nullable(), reason: z.string(), workflowId: z.string().nullable() })),
 });

@@ -13,7 +13,8 @@ export async function retroCommand(ref: string, opts: { format?: string; out?: s
   const format = opts.format ?? (opts.out?.endsWith('.html') ? 'html' : 'md');
   if (format !== 'md' && format !== 'html') throw new CliError(`--format must be md or html, not ${format}`, EXIT.usage);
   const { history, source } = await loadHistory(ref, opts.runId);
-  const retro = await retroFromHistory(history, source, runbookDataConverter);
+  // A run fetched live is described as of now: its open waits run to the moment of the fetch.
+  const retro = await retroFromHistory(history, source, runbookDataConverter, source.startsWith('temporal:') ? { asOf: new Date().toISOString() } : {});
   const text = renderRetro(retro, format);
   if (opts.out) {
     writeFileSync(opts.out, text);

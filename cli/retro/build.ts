@@ -55,7 +55,7 @@ function searchAttributes(events: RunEvent[]): Record<string, unknown> {
  * Build the retrospective of one run from its decoded history events. Pure: the same events always
  * give the same retro, so tests can check it against the history it came from.
  */
-export function buildRetro(events: RunEvent[], source: string): Retro {
+export function buildRetro(events: RunEvent[], source: string, opts: { asOf?: string } = {}): Retro {
   const first = events[0];
   if (!first?.started) throw new Error(`${source}: the history does not begin with WorkflowExecutionStarted`);
   const last = events.at(-1)!;
@@ -67,7 +67,7 @@ export function buildRetro(events: RunEvent[], source: string): Retro {
   const planMode = inputObject.mode === 'plan';
 
   const audit = findAuditLog([last.type === 'WorkflowExecutionCompleted' ? last.result : undefined, ...(last.failure?.details ?? [])]);
-  const rebuilt = reconstructSteps(events, { open, planMode });
+  const rebuilt = reconstructSteps(events, { open, planMode, closeStatus: status });
   const steps = audit ? stepsFromAudit(audit, rebuilt) : rebuilt.steps;
   const approvals: RetroApproval[] = audit ? audit.steps.flatMap((s) => (s.approval ? [{ ...s.approval }] : [])) : rebuilt.approvals;
 
@@ -81,7 +81,7 @@ export function buildRetro(events: RunEvent[], source: string): Retro {
         'Refused approvals (which Temporal does not record), pre-approvals and step summaries live only in the engine\'s audit log: ask a running run with the `audit` query.',
     );
   }
-  if (open) notes.push(`The run is still open; this is its state at the last event (${last.time}).`);
+  if (open) notes.push(`The run is still open; this is its state as of ${opts.asOf && opts.asOf > last.time ? `${opts.asOf}, when its history was fetched` : `its last event (${last.time})`}.`);
   if (status === 'terminated') notes.push('The run was terminated: no workflow code ran after that, so no compensation ran. Check the targets by hand.');
 
   const workflowTaskFailures = events
@@ -134,6 +134,7 @@ export function buildRetro(events: RunEvent[], source: string): Retro {
     source: audit ? 'audit' : 'events',
     notes,
     history: { events: events.length, lastEventAt: last.time, source },
+    asOf: endedAt ?? (opts.asOf && opts.asOf > last.time ? opts.asOf : last.time),
   };
 }
 

@@ -10,9 +10,9 @@ export type { Retro } from './model';
 export { buildRetro, renderHtml, renderMarkdown };
 
 /** History → retrospective, decoding payloads with the workers' data converter. */
-export async function retroFromHistory(history: History, source: string, dataConverter: DataConverter): Promise<Retro> {
+export async function retroFromHistory(history: History, source: string, dataConverter: DataConverter, opts: { asOf?: string } = {}): Promise<Retro> {
   const events = await new HistoryDecoder(dataConverter).history(history);
-  return buildRetro(events, source);
+  return buildRetro(events, source, opts);
 }
 
 export function renderRetro(retro: Retro, format: 'md' | 'html'): string {

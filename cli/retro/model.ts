@@ -89,4 +89,6 @@ export interface Retro {
   /** What the history cannot tell, said plainly. */
   notes: string[];
   history: { events: number; lastEventAt: string; source: string };
+  /** The moment this retro describes: the run's end, or for an open run when it was fetched (or its last event). */
+  asOf: string;
 }

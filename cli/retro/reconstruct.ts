@@ -51,7 +51,7 @@ function ms(a: string, b: string): number {
   return Date.parse(b) - Date.parse(a);
 }
 
-export function reconstructSteps(events: RunEvent[], opts: { open: boolean; planMode: boolean }): Reconstruction {
+export function reconstructSteps(events: RunEvent[], opts: { open: boolean; planMode: boolean; closeStatus?: string }): Reconstruction {
   const steps = new Map<number, StepBuild>();
   const activities = new Map<number, ActivityState>();
   const timers = new Map<number, { tag?: TimerTag; seq?: number }>();
@@ -241,6 +241,7 @@ export function reconstructSteps(events: RunEvent[], opts: { open: boolean; plan
     }
   }
   flushUpserts();
+  settleUpsertOnlySteps([...steps.values()], opts);
 
   const approvals: RetroApproval[] = [];
   for (const b of steps.values()) {
@@ -267,6 +268,22 @@ export function reconstructSteps(events: RunEvent[], opts: { open: boolean; plan
     }
   }
   return { steps: [...steps.values()].map((b) => b.step).sort((a, b) => a.seq - b.seq), approvals, stepOfEvent };
+}
+
+/**
+ * A step that scheduled nothing (its work was workflow code alone, or plan mode) shows only by its
+ * RunbookStep upsert. Steps run one after another, so one that a later step followed had ended well;
+ * the last one ended as the run did.
+ */
+function settleUpsertOnlySteps(builds: StepBuild[], opts: { open: boolean; planMode: boolean; closeStatus?: string }): void {
+  if (opts.planMode) return;
+  const lastSeq = Math.max(0, ...builds.filter((b) => b.step.kind !== 'compensate').map((b) => b.step.seq));
+  for (const b of builds) {
+    if (!b.fromUpsertOnly) continue;
+    if (b.step.seq < lastSeq) b.step.status = 'completed';
+    else if (opts.open) b.step.status = 'running';
+    else b.step.status = ({ completed: 'completed', failed: 'failed', cancelled: 'cancelled' } as Record<string, RetroStep['status']>)[opts.closeStatus ?? ''] ?? 'unknown';
+  }
 }
 
 function statusOf(b: StepBuild, open: boolean): RetroStep['status'] {

@@ -24,8 +24,9 @@ function attemptColor(s: RetroStep, a: RetroStep['attempts'][number]): string {
 
 export function renderTimelineSvg(r: Retro): string {
   const t0 = Date.parse(r.startedAt);
-  const t1 = Math.max(Date.parse(r.endedAt ?? r.history.lastEventAt), t0 + 1);
-  const x = (iso: string | undefined) => LABEL_W + ((Math.min(Math.max(Date.parse(iso ?? r.history.lastEventAt), t0), t1) - t0) / (t1 - t0)) * CHART_W;
+  const t1 = Math.max(Date.parse(r.asOf), t0 + 1);
+  // Whatever has not ended (a running attempt, a wait for approval) runs to the retro's moment.
+  const x = (iso: string | undefined) => LABEL_W + ((Math.min(Math.max(Date.parse(iso ?? r.asOf), t0), t1) - t0) / (t1 - t0)) * CHART_W;
   const rows = r.steps.length || 1;
   const height = TOP + rows * ROW_H + 56;
   const width = LABEL_W + CHART_W + PAD * 2;

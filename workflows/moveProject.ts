@@ -137,12 +137,13 @@ export async function moveProject(input: unknown): Promise<RunbookResult<MovePro
 
       let oldSource: MoveProjectResult['oldSource'];
       if (source) {
+        const releaseOn = [...source.snapshots.map((x) => x.shortName), ...(snapshot.shortName && !source.snapshots.some((x) => x.shortName === snapshot.shortName) ? [snapshot.shortName] : [])];
         await rb.mutate({
           name: 'demote-old-source',
           host: i.from,
           description: `${i.from} (fenced, at @${snapshot.shortName} like ${to}) becomes a read-only replica`,
-          plan: () => [demoteFencedSourceCommand(dataset).display],
-          run: () => acts(i.from).zfsDemoteFencedSource(i.from, dataset),
+          plan: () => [demoteFencedSourceCommand(dataset, releaseOn, everyTag).display],
+          run: () => acts(i.from).zfsDemoteFencedSource(i.from, dataset, releaseOn, everyTag),
         });
         oldSource = { host: i.from, state: 'replica', detail: `fenced, synced to @${snapshot.shortName}, now a replica`, replication: null };
       } else {

@@ -225,7 +225,7 @@ export async function replicateProjectBody(rb: Runbook<CommonInput>, a: Replicat
   // In sync: fix what differs (quota, canmount, readonly) and record the ledger if it is not current.
   const fixInSync = async (host: string, replicaCopy: CopyState, outcome: ReplicaOutcome) => {
     const fixes = replicaPropertyFixes(source, replicaCopy);
-    const ledgerFix = ledgerCurrent(replicaCopy, tgt) ? {} : receivedLedger(tgt.shortName, tgt.guid, new Date(Date.now()).toISOString(), a.source);
+    const ledgerFix = ledgerCurrent(replicaCopy, tgt, a.source) ? {} : receivedLedger(tgt.shortName, tgt.guid, new Date(Date.now()).toISOString(), a.source);
     if (Object.keys(fixes).length === 0 && Object.keys(ledgerFix).length === 0) return;
     const props = { ...fixes, ...ledgerFix };
     // The replica's base on the source gets its hold the first time the runbook records the replica.

@@ -245,9 +245,9 @@ export async function zfsUnfenceSource(host: string, dataset: string): Promise<S
   return s.output(null);
 }
 
-export async function zfsDemoteFencedSource(host: string, dataset: string): Promise<StepOutput<null>> {
+export async function zfsDemoteFencedSource(host: string, dataset: string, releaseOn: string[], releaseTags: string[]): Promise<StepOutput<null>> {
   const s = new HostSession(sharedPool(), host);
-  await s.check(demoteFencedSourceCommand(dataset), { tailChars: TAIL, what: `make ${dataset} on ${host} a replica` });
+  await s.check(demoteFencedSourceCommand(dataset, releaseOn, releaseTags), { tailChars: TAIL, what: `make ${dataset} on ${host} a replica` });
   return s.output(null);
 }
 

@@ -156,9 +156,12 @@ export function unfenceSourceCommand(dataset: string): ShellCommand {
 }
 
 /** moveProject, on request: the old source, fenced and at the new source's snapshot, becomes a replica. */
-export function demoteFencedSourceCommand(dataset: string): ShellCommand {
+export function demoteFencedSourceCommand(dataset: string, releaseOn: readonly string[], releaseTags: readonly string[]): ShellCommand {
   datasetNameSchema.parse(dataset);
+  // Holds belong on sources: the ones it kept for its replicas would only pin snapshots now.
+  const releases = releaseOn.flatMap((s) => releaseTags.map((t) => sh`{ ${releaseCommand(t, `${dataset}@${s}`)} 2>/dev/null || true; }`));
   return and(
+    ...releases,
     sh`zfs set readonly=on ${dataset}`,
     sh`zfs set ${`${LEDGER.role}=replica`} ${dataset}`,
     ...[LEDGER.promotedAt, LEDGER.promotedFrom, LEDGER.promotedSnapshot].map((p) => sh`zfs inherit ${p} ${dataset}`),

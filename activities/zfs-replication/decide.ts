@@ -110,9 +110,10 @@ export function replicaPropertyFixes(source: CopyState, replica: CopyState | nul
   return fixes;
 }
 
-/** True when the replica's ledger already records `target` as its last received snapshot. */
-export function ledgerCurrent(replica: CopyState, target: CopySnapshot): boolean {
-  return replica.ledger.lastGuid === target.guid && replica.ledger.role === 'replica' && replica.ledger.receivedAt !== undefined;
+/** True when the replica's ledger already records `target`, from this source, as its last received snapshot. */
+export function ledgerCurrent(replica: CopyState, target: CopySnapshot, sourceHost: string): boolean {
+  const l = replica.ledger;
+  return l.lastGuid === target.guid && l.role === 'replica' && l.receivedAt !== undefined && l.receivedFrom === sourceHost;
 }
 
 export interface RetentionInput {

@@ -60,7 +60,7 @@ export function whyNotInSync(source: CopyState, replicas: readonly CopyState[], 
     if (action.kind !== 'in-sync') return `${r.host}: ${action.kind === 'send' ? (action.from ? `behind (base @${action.from})` : 'no replica yet') : action.reason}`;
     const fixes = Object.keys(replicaPropertyFixes(source, r));
     if (fixes.length) return `${r.host}: ${fixes.join(', ')} to set`;
-    if (!ledgerCurrent(r, newest)) return `${r.host}: ledger not current`;
+    if (!ledgerCurrent(r, newest, source.host)) return `${r.host}: ledger not current`;
   }
   return null;
 }

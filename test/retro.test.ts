@@ -319,7 +319,8 @@ describe('from a live run', () => {
   test('archiveClosedRuns writes each ended run once, replayable and readable', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'archive-'));
     // Without a checkpoint the archiver exports everything the server keeps (24 h): start from now.
-    writeFileSync(path.join(dir, '.checkpoint.json'), JSON.stringify({ closedSince: new Date(Date.now() - 60_000).toISOString() }));
+    const checkpoint = JSON.stringify({ closedSince: new Date(Date.now() - 1000).toISOString() });
+    writeFileSync(path.join(dir, '.checkpoint.json'), checkpoint);
     try {
       const handle = await startRunbook('hostFacts', { hosts: ['node1'] });
       await handle.result();
@@ -328,6 +329,8 @@ describe('from a live run', () => {
       const mine = first.filter((f) => f.includes(handle.workflowId.replace(/[^A-Za-z0-9._-]+/g, '_')));
       expect(mine).toHaveLength(1);
       expect(mine[0]).toContain(path.join(dir, 'hostFacts'));
+      // The same window again (other test runs fill the usual overlap): what is archived is not rewritten.
+      writeFileSync(path.join(dir, '.checkpoint.json'), checkpoint);
       const second = await archiveClosedRuns(client, dir);
       expect(second.filter((f) => mine.includes(f))).toEqual([]);
       const r = await retroFromHistory(parseHistoryFile(mine[0]).history, mine[0], runbookDataConverter);

@@ -11,7 +11,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 export const defaultArchiveDir = path.resolve(__dirname, '..', 'archive');
 const CHECKPOINT = '.checkpoint.json';
 /** Visibility is eventually consistent: a run that closed just before a scan may show up after it. */
-const OVERLAP_MS = 5 * 60_000;
+const OVERLAP_MS = 60_000;
 /** With no checkpoint, everything the server still keeps. */
 const FIRST_LOOK_BACK_MS = 24 * 3600_000;
 

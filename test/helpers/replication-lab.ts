@@ -46,12 +46,26 @@ export async function startReplicationLab(name: string, base: number): Promise<R
   const hosts = [1, 2, 3].map((n) => ({ name: `compute${n}`, address: `127.0.0.${base + n - 1}` }));
   scenarios[scenarioName] = createZfsProjectsScenario({ name: scenarioName, hosts, projects: null, poolBytes: 8 * 2 ** 30 });
   const log = (l: string) => (process.env.REPLICATION_TEST_LOG ? process.stderr.write(`[${name}] ${l}\n`) : undefined);
-  await labUp({ scenarios: [scenarioName], log });
+  const restore = () => {
+    delete scenarios[scenarioName];
+    if (previousLabDir === undefined) delete process.env.RUNBOOK_LAB_DIR;
+    else process.env.RUNBOOK_LAB_DIR = previousLabDir;
+  };
   const ctx = Object.fromEntries(hosts.map((h) => [h.name, scenarioContext(h.name, log)]));
   const taskQueue = `${name}-${randomUUID().slice(0, 8)}`;
   const env = { RUNBOOK_INVENTORY: path.join(labDir, 'inventory.json'), RUNBOOK_LAB_DIR: labDir, RUNBOOK_ARCHIVE: '0' };
   const logFile = path.join(repoRoot, '.data', `worker-${taskQueue}.log`);
-  let worker = await startWorkerProcess({ taskQueue, env, logFile });
+  let worker: WorkerProcess;
+  try {
+    await labUp({ scenarios: [scenarioName], log });
+    worker = await startWorkerProcess({ taskQueue, env, logFile });
+  } catch (err) {
+    // Leave no half-built lab, and no RUNBOOK_LAB_DIR pointing at it for the next test file.
+    await labDown({ log }).catch(() => undefined);
+    restore();
+    rmSync(labDir, { recursive: true, force: true });
+    throw err;
+  }
   const lab: ReplicationLab = {
     hosts: hosts.map((h) => h.name),
     taskQueue,
@@ -81,9 +95,7 @@ export async function startReplicationLab(name: string, base: number): Promise<R
         await worker.stop('SIGKILL');
         if (readdirSync(path.join(labDir, 'hosts')).some((h) => readManifest(h))) await labDown({ log });
       } finally {
-        delete scenarios[scenarioName];
-        if (previousLabDir === undefined) delete process.env.RUNBOOK_LAB_DIR;
-        else process.env.RUNBOOK_LAB_DIR = previousLabDir;
+        restore();
         rmSync(labDir, { recursive: true, force: true });
       }
     },

@@ -73,7 +73,11 @@ test('a failed run exits 1; status, approve (refused), cancel and history behave
   const approved = runbook('--json', 'approve', id, 'step-2', '--approver', 'ci', '--comment', 'ok');
   expect(approved.code).toBe(0);
   expect(JSON.parse(approved.stdout)).toEqual({ step: 'step-2', decision: 'approved', approver: 'ci' });
-  await handle.result();
+  const result = (await handle.result()) as { audit: { refusedApprovals: Array<Record<string, unknown>> } };
+  // The refused attempt is in the audit AND in the history (the CLI signals it back), so a replay keeps it.
+  expect(result.audit.refusedApprovals).toEqual([expect.objectContaining({ step: 'step-3', approver: 'ci', decision: 'approve', durable: true })]);
+  const signals = ((await handle.fetchHistory()).events ?? []).map((e) => e.workflowExecutionSignaledEventAttributes?.signalName).filter(Boolean);
+  expect(signals).toEqual(['approvalRefused']);
 
   const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'history-')), 'h.json');
   const history = runbook('history', id, '--out', out);

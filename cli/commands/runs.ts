@@ -3,7 +3,7 @@ import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, 
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { catalog, findRunbook } from '../../runbooks/catalog';
 import type { AuditLog } from '../../workflows/engine/audit';
-import { approveUpdate, auditQuery, pendingApprovalQuery } from '../../workflows/engine/messages';
+import { approvalRefusedSignal, approveUpdate, auditQuery, pendingApprovalQuery } from '../../workflows/engine/messages';
 import type { RunbookResult } from '../../workflows/engine/runbook';
 import { RUNBOOKS_TASK_QUEUE } from '../../workers/task-queues';
 import { RunbookName, RunbookOutcome, RunbookStep, RunbookTargets } from '../../workflows/engine/search-attributes';
@@ -140,6 +140,10 @@ export async function approveCommand(id: string, step: string, opts: { reject?: 
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
       const reason = err.cause?.message ?? err.message;
+      // Temporal keeps no record of a refused update; report it back so the run's audit keeps it.
+      if ((err.cause as { type?: string } | undefined)?.type === 'ApprovalRefused') {
+        await handle.signal(approvalRefusedSignal, { step, decision: opts.reject ? 'reject' : 'approve', approver, reason }).catch(() => undefined);
+      }
       o.out(o.json ? JSON.stringify({ error: reason }) : `refused: ${reason}`);
       return EXIT.runFailed;
     }

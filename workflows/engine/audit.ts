@@ -30,6 +30,12 @@ export interface RefusedApproval {
   decision: string;
   approver?: string;
   reason: string;
+  /**
+   * True once the approver's client reported the refusal back as the `approvalRefused` signal, which
+   * puts it in the history. Without it the entry lives only in the running workflow's memory (a
+   * validator cannot issue a durable command) and a replay would lose it.
+   */
+  durable?: boolean;
 }
 
 export interface StepRecord {

@@ -1,4 +1,4 @@
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { AuditLog } from './audit';
 
@@ -26,3 +26,19 @@ export const auditQuery = defineQuery<AuditLog>('audit');
 
 /** Which step is waiting for approval, if any (for scripts and the CLI). */
 export const pendingApprovalQuery = defineQuery<{ step: string; since: string; timeout: string; description?: string } | null>('pendingApproval');
+
+export const refusedApprovalReportSchema = z
+  .object({
+    step: z.string().min(1).max(200),
+    decision: z.string().max(50),
+    approver: z.string().max(200).optional(),
+    reason: z.string().min(1).max(2000),
+  })
+  .strict();
+export type RefusedApprovalReport = z.infer<typeof refusedApprovalReportSchema>;
+
+/**
+ * Sent by an approver's client (the `runbook approve` CLI) after the `approve` update was refused, so the
+ * refusal is in the history: Temporal keeps no record of rejected updates.
+ */
+export const approvalRefusedSignal = defineSignal<[RefusedApprovalReport]>('approvalRefused');

@@ -17,7 +17,7 @@ import type { z } from 'zod';
 import type { ApprovalRecord, AuditLog, StepRecord } from './audit';
 import { renderDetails } from './details';
 import { parseRunbookInput, type CommonInput } from './input';
-import { approvalRequestSchema, approveUpdate, auditQuery, pendingApprovalQuery, type ApprovalRequest, type ApprovalResponse } from './messages';
+import { approvalRefusedSignal, approvalRequestSchema, approveUpdate, auditQuery, pendingApprovalQuery, refusedApprovalReportSchema, type ApprovalRequest, type ApprovalResponse } from './messages';
 import { activitySummary, timerSummary, type ActivityTag } from './event-summary';
 import { backoffMs, commandRecordsOf, DEFAULT_STEP_RETRY, describeError, isRetryable, type StepRetry } from './retry';
 import { RunbookName, RunbookOutcome, RunbookStep, RunbookTargets } from './search-attributes';
@@ -187,6 +187,20 @@ export class Runbook<I extends CommonInput = CommonInput> {
   installHandlers(): void {
     setHandler(auditQuery, () => this.audit, { description: 'The audit log: every step, attempt, command (exit code, output tail), approval and compensation so far.' });
     setHandler(pendingApprovalQuery, () => this.waiting ?? null, { description: 'The step waiting for approval, or null.' });
+    setHandler(
+      approvalRefusedSignal,
+      (report) => {
+        const parsed = refusedApprovalReportSchema.safeParse(report);
+        if (!parsed.success || this.audit.refusedApprovals.length >= 200) return; // a flood or junk: not worth a record
+        const r = parsed.data;
+        // The validator may already hold this refusal in memory (same run, no replay since): mark it durable.
+        const inMemory = this.audit.refusedApprovals.find((e) => !e.durable && e.step === r.step && e.decision === r.decision && e.approver === r.approver && e.reason === r.reason);
+        if (inMemory) inMemory.durable = true;
+        else this.audit.refusedApprovals.push({ at: nowIso(), ...r, durable: true });
+        this.render();
+      },
+      { description: 'Record an approval that the `approve` update refused (sent by the approver\'s client, so the record survives replay).' },
+    );
     setHandler(
       approveUpdate,
       (request): ApprovalResponse => {

@@ -2,4 +2,6 @@
 export { describeHosts } from './engine';
 export { collectHostFacts } from './facts/host-facts';
 export { drillDo, drillUndo, drillTrue, drillFail, drillReadLog } from './drill/activities';
+export * from './lvm';
+export * from './objectService';
 export * from './zfs-replication/activities';

@@ -2,6 +2,8 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { engineDrillInputSchema } from './engineDrill/schema';
 import { hostFactsInputSchema } from './hostFacts/schema';
+import { fixReadonlyDataEntry } from './fixReadonlyData/entry';
+import { autoGrowGuardEntry } from './autoGrowGuard/entry';
 import { replicationEntries } from './replicateProjects/entries';
 
 export interface CatalogEntry {
@@ -28,6 +30,8 @@ export const catalog: CatalogEntry[] = [
     schema: engineDrillInputSchema,
     targets: (i) => (typeof i.host === 'string' ? [i.host] : []),
   },
+  fixReadonlyDataEntry,
+  autoGrowGuardEntry,
   ...replicationEntries,
 ];
 

@@ -2,4 +2,6 @@
 // that the CLI, scripts and the Web UI's Start Workflow form use.
 export { hostFacts } from './hostFacts';
 export { engineDrill } from './engineDrill';
+export { fixReadonlyData } from './fixReadonlyData';
+export { autoGrowGuard } from './autoGrowGuard';
 export * from './replication';

@@ -34,5 +34,7 @@ fi
 
 if [[ ! -d node_modules/@temporalio/worker || package-lock.json -nt node_modules/.package-lock.json ]]; then
   log "installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  # Not `npm ci`: npm 11 writes lock files without other platforms' optional packages (@swc/core-darwin-*,
+  # ...) and then its own `npm ci` refuses them as out of sync. `npm install` follows the lock just the same.
+  npm install --no-audit --no-fund --loglevel=error
 fi

@@ -74,10 +74,12 @@ export async function startReplicationLab(name: string, base: number): Promise<R
     get worker() {
       return worker;
     },
+    // The seed gets this lab's suffix: project ids (and so the workflow ids `replicate/<project>`)
+    // must not collide with runs an aborted earlier test left open on the server.
     generate: (opts) =>
       generateProjects(
         hosts.map((h) => ctx[h.name]),
-        { divergedWrite: 0, divergedSnapshot: 0, missingBaseOlderCommon: 0, missingBaseNoCommon: 0, ...opts },
+        { divergedWrite: 0, divergedSnapshot: 0, missingBaseOlderCommon: 0, missingBaseNoCommon: 0, ...opts, seed: `${opts.seed}/${path.basename(labDir)}` },
       ),
     start: (type, input, workflowId) => startRunbook(type, input, { taskQueue, workflowId }),
     check: (projects, opts) => checkProjectReplicas(Object.values(ctx), projects, { compareContent: 'all', requireQuota: true, ...opts }),

@@ -1,5 +1,5 @@
 import type * as activities from '../activities';
-import { drillDoCommand, drillUndoCommand } from '../activities/drill/commands';
+import { drillDoCommand } from '../activities/drill/commands';
 import { sh } from '../activities/ssh/command';
 import { engineDrillInputSchema } from '../runbooks/engineDrill/schema';
 import { Runbook, type RunbookResult } from './engine/runbook';
@@ -43,8 +43,6 @@ export async function engineDrill(input: unknown): Promise<RunbookResult<{ log: 
       });
     }
     const log = await rb.inspect({ name: 'read-log', host: i.host, run: () => acts.drillReadLog(i.host, i.dir) });
-    // Plan mode schedules only read-only activities; the undo command is shown for completeness.
-    if (rb.planning) void drillUndoCommand;
     return { log };
   });
 }

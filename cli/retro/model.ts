@@ -24,13 +24,9 @@ export interface RetroApproval {
   waitedMs?: number;
 }
 
-export interface RefusedApproval {
-  at: string;
-  step: string;
-  decision: string;
-  approver?: string;
-  reason: string;
-}
+/** The engine's own record of a refused approval (one definition, so the retro cannot drift from it). */
+export type { RefusedApproval } from '../../workflows/engine/audit';
+import type { RefusedApproval } from '../../workflows/engine/audit';
 
 export interface RetroStep {
   seq: number;

@@ -2,6 +2,9 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { startSshd, stopSshd } from '../lab/lab';
 import { LEDGER } from '../activities/zfs-replication/ledger';
 import { rankCandidates } from '../activities/zfs-replication/move';
+import { promoteCommand, unpromoteCommand } from '../activities/zfs-replication/commands';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { AuditLog } from '../workflows/engine/audit';
 import type { CopySnapshot, CopyState } from '../activities/zfs-replication/copy-state';
 import type { RunbookResult } from '../workflows/engine/runbook';
 import { approveUpdate, pendingApprovalQuery } from '../workflows/engine/messages';
@@ -17,11 +20,13 @@ import { snapshotsOn, startReplicationLab, zfsProperty, type ReplicationLab } fr
 
 let lab: ReplicationLab;
 let p: ProjectManifest;
+let others: ProjectManifest[];
 
 beforeAll(async () => {
   lab = await startReplicationLab('move-project', 170);
   const m = await lab.generate({ count: 6, seed: 'move-project' });
   p = m.projects.find((x) => x.source === 'compute1')!;
+  others = m.projects.filter((x) => x !== p);
 }, 120_000);
 
 afterAll(async () => {
@@ -83,6 +88,109 @@ test('the source host is unreachable: the newest replica is promoted, the loss r
   expect(check.checks.filter((c) => !c.ok)).toEqual([]);
   expect((await zfsProperty(lab, 'compute1', p.dataset, LEDGER.role)).value).toBe('replica');
   expect((await zfsProperty(lab, 'compute1', p.dataset, 'canmount')).value).toBe('noauto');
+}, 300_000);
+
+async function replicateAll(project: ProjectManifest): Promise<ReplicateProjectResult> {
+  const handle = await lab.start('replicateProject', { project: project.id, source: project.source, replicas: project.replicas.map((r) => r.host) }, `replicate/${project.id}`);
+  return ((await handle.result()) as RunbookResult<ReplicateProjectResult>).value;
+}
+
+test('on request, with the source reachable: fenced, synced one last time, promoted, demoted; nothing is lost', async () => {
+  const q = others[0];
+  const [first, second] = q.replicas.map((r) => r.host);
+  await replicateAll(q);
+  // Written after the last replication: only the move's final sync can carry it.
+  await lab.sh(q.source, `echo written-just-before-the-move > /projects/${q.id}/last-minute.txt`);
+
+  const handle = await lab.start('moveProject', { project: q.id, from: q.source, candidates: [first, second], to: second }, `replicate/${q.id}`);
+  const r = (await handle.result()) as RunbookResult<MoveProjectResult>;
+  const result = r.value;
+  expect(result).toMatchObject({ from: q.source, to: second, reason: 'requested', lost: null, oldSource: { host: q.source, state: 'replica' } });
+  expect(result.finalSync?.snapshot?.created).toBe(true);
+  expect(result.finalSync?.replicas).toMatchObject([{ host: second, result: 'sent', stream: { kind: 'incremental' } }]);
+  expect(result.snapshot.guid).toBe(result.finalSync!.snapshot!.guid);
+  // The remaining replica followed the new source.
+  expect(result.replicas).toMatchObject({ source: second, replicas: [{ host: first }] });
+
+  // The steps, in order, and the point of no return right after the demotion.
+  const names = r.audit.steps.map((s) => s.name);
+  expect(names.indexOf('fence-source')).toBeLessThan(names.indexOf('send'));
+  expect(names.indexOf('send')).toBeLessThan(names.indexOf('promote'));
+  expect(names.indexOf('promote')).toBeLessThan(names.indexOf('demote-old-source'));
+  expect(names.indexOf('commit')).toBe(names.indexOf('demote-old-source') + 1);
+  expect(r.audit.steps.find((s) => s.name === 'commit')?.summary).toContain('undo-fence-source, undo-promote');
+
+  // The new source serves the last-minute write; the old one is a fenced, read-only replica.
+  expect(await lab.sh(second, `cat /projects/${q.id}/last-minute.txt`)).toBe('written-just-before-the-move\n');
+  expect((await zfsProperty(lab, second, q.dataset, LEDGER.role)).value).toBe('source');
+  expect((await zfsProperty(lab, second, q.dataset, 'readonly')).value).toBe('off');
+  expect((await zfsProperty(lab, q.source, q.dataset, 'mounted')).value).toBe('no');
+  expect((await zfsProperty(lab, q.source, q.dataset, 'readonly')).value).toBe('on');
+  expect((await zfsProperty(lab, q.source, q.dataset, LEDGER.role)).value).toBe('replica');
+  // Independently: same files on every copy, replicas unmounted at the new source's newest snapshot.
+  const check = await lab.check([{ id: q.id, source: second, replicas: [q.source, first] }]);
+  expect(check.checks.filter((c) => !c.ok)).toEqual([]);
+
+  // And the next replication runs from the new source without complaint.
+  await lab.sh(second, `echo after-the-move > /projects/${q.id}/after.txt`);
+  const next = ((await (await lab.start('replicateProject', { project: q.id, source: second, replicas: [q.source, first] }, `replicate/${q.id}`)).result()) as RunbookResult<ReplicateProjectResult>).value;
+  expect(next.replicas.map((x) => [x.host, x.result, x.stream?.kind])).toEqual([
+    [q.source, 'sent', 'incremental'],
+    [first, 'sent', 'incremental'],
+  ]);
+}, 300_000);
+
+test('on request, a final sync that is refused undoes the fence: the source serves again and nothing is destroyed', async () => {
+  const q = others[1];
+  const target = q.replicas[0].host;
+  await replicateAll(q);
+  await lab.sh(q.source, `echo still-here > /projects/${q.id}/kept.txt`);
+  // The chosen replica diverged: someone took a snapshot on it by hand.
+  await lab.sh(target, `zfs snapshot ${q.dataset}@by-hand-on-replica`);
+
+  const handle = await lab.start('moveProject', { project: q.id, from: q.source, candidates: q.replicas.map((r) => r.host), to: target }, `replicate/${q.id}`);
+  const err = await handle.result().then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const audit = (((err as WorkflowFailedError).cause as { details?: unknown[] })?.details?.[0] ?? null) as AuditLog | null;
+  expect(String((err as WorkflowFailedError).cause?.message)).toContain('@by-hand-on-replica');
+  expect(audit?.steps.map((s) => s.name)).not.toContain('promote');
+  expect(audit?.steps.filter((s) => s.kind === 'compensate').map((s) => [s.name, s.status])).toEqual([['undo-fence-source', 'completed']]);
+
+  // The source serves again, writable, with its latest write; the replica keeps its snapshot.
+  expect((await zfsProperty(lab, q.source, q.dataset, 'mounted')).value).toBe('yes');
+  expect((await zfsProperty(lab, q.source, q.dataset, 'canmount')).value).toBe('on');
+  expect(await lab.sh(q.source, `cat /projects/${q.id}/kept.txt`)).toBe('still-here\n');
+  expect((await snapshotsOn(lab, target, q.dataset)).map((s) => s.name)).toContain('by-hand-on-replica');
+  expect((await zfsProperty(lab, target, q.dataset, 'mounted')).value).toBe('no');
+  expect((await zfsProperty(lab, target, q.dataset, LEDGER.role)).value).toBe('replica');
+}, 300_000);
+
+test('undoing a promotion (the compensation of a requested move) leaves an unmounted, read-only replica with its ledger', async () => {
+  const q = others[2];
+  const replica = q.replicas[0].host;
+  const done = await replicateAll(q);
+  const before = { snapshot: await zfsProperty(lab, replica, q.dataset, LEDGER.lastSnapshot), guid: await zfsProperty(lab, replica, q.dataset, LEDGER.lastGuid) };
+  expect(before.guid.value).toBe(done.snapshot!.guid);
+  const promoted = { [LEDGER.role]: 'source', [LEDGER.promotedAt]: '2026-11-21T12:00:00.000Z', [LEDGER.promotedFrom]: q.source, [LEDGER.promotedSnapshot]: done.snapshot!.name };
+  await lab.sh(replica, promoteCommand(q.dataset, promoted).text);
+  expect((await zfsProperty(lab, replica, q.dataset, 'mounted')).value).toBe('yes');
+
+  const received = { [LEDGER.lastSnapshot]: before.snapshot.value, [LEDGER.lastGuid]: before.guid.value, [LEDGER.receivedAt]: '2026-11-21T11:00:00.000Z', [LEDGER.receivedFrom]: q.source };
+  await lab.sh(replica, unpromoteCommand(q.dataset, received).text);
+  // Twice: a compensation may be retried.
+  await lab.sh(replica, unpromoteCommand(q.dataset, received).text);
+  expect((await zfsProperty(lab, replica, q.dataset, 'mounted')).value).toBe('no');
+  expect((await zfsProperty(lab, replica, q.dataset, 'readonly')).value).toBe('on');
+  expect((await zfsProperty(lab, replica, q.dataset, 'canmount')).value).toBe('noauto');
+  expect((await zfsProperty(lab, replica, q.dataset, LEDGER.role)).value).toBe('replica');
+  expect((await zfsProperty(lab, replica, q.dataset, LEDGER.lastGuid)).value).toBe(before.guid.value);
+  expect((await zfsProperty(lab, replica, q.dataset, LEDGER.promotedFrom)).source).not.toBe('local');
+  // The runbook agrees it is an in-sync replica again.
+  const again = await replicateAll(q);
+  expect(again.outcome).toBe('unchanged');
 }, 300_000);
 
 describe('choosing the replica (pure)', () => {

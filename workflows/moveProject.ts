@@ -3,7 +3,7 @@ import type * as replication from '../activities/zfs-replication/activities';
 import { demoteFencedSourceCommand, fenceSourceCommand, promoteCommand, unfenceSourceCommand } from '../activities/zfs-replication/commands';
 import type { CopyState } from '../activities/zfs-replication/copy-state';
 import type { ZfsFeatures } from '../activities/zfs/features';
-import { LEDGER, replicaHoldTag } from '../activities/zfs-replication/ledger';
+import { LEDGER, receivedLedgerProperties, replicaHoldTag } from '../activities/zfs-replication/ledger';
 import { rankCandidates, type MoveCandidate, type RankedCandidate } from '../activities/zfs-replication/move';
 import { moveProjectInputSchema } from '../runbooks/moveProject/schema';
 import type { CommonInput } from './engine/input';
@@ -15,8 +15,11 @@ import { durationMs } from './replication/duration';
 // replica with the newest snapshot of the source's history (least loaded among equals), report what
 // the move loses, bring the other replicas in line from the new source, and, when the old source
 // answers again, make it a replica, which rolls back whatever it has that the new source does not,
-// so only after approval of step `rollback-<old source>`. Its workflow id is `replicate/<project>`,
-// the same lock as replicateProject's: no replication of the project runs while it moves.
+// so only after approval of step `rollback-<old source>`. On request (the source answers) nothing is
+// lost: fence the source, sync it to the chosen replica, promote, demote the old source; a failure
+// before the demotion undoes all of it, after it the move stands (rb.commit). Its workflow id is
+// `replicate/<project>`, the same lock as replicateProject's: no replication of the project runs
+// while it moves.
 
 export interface MoveProjectResult {
   project: string;
@@ -30,6 +33,8 @@ export interface MoveProjectResult {
   promotedAt: string;
   /** What the move loses, in words (null when a final sync lost nothing). */
   lost: string | null;
+  /** On request: the last sync from the fenced old source to the new one, just before the promotion. */
+  finalSync: ReplicateProjectResult | null;
   /** Bringing the other replicas in line from the new source. */
   replicas: ReplicateProjectResult | { error: string } | null;
   oldSource: { host: string; state: 'replica' | 'unreachable' | 'failed'; detail: string; replication: ReplicateProjectResult | null };
@@ -104,9 +109,20 @@ export async function moveProject(input: unknown): Promise<RunbookResult<MovePro
       let snapshot = chosen.newest;
       let lost: string | null = null;
       let replicas: MoveProjectResult['replicas'] = null;
+      let finalSync: ReplicateProjectResult | null = null;
+      const followNewSource = async (): Promise<MoveProjectResult['replicas']> => {
+        if (!others.length) return null;
+        try {
+          return await replicateProjectBody(rb, { ...options, source: to, replicas: others, allowRollback: false });
+        } catch (err) {
+          if (isCancellation(err)) throw err;
+          return { error: (err as Error).message };
+        }
+      };
 
       if (source) {
-        // 3a. On request: fence the old source, final sync, so the move loses nothing.
+        // 3a. On request: fence the old source, then a final sync to the chosen replica, so the move
+        // loses nothing. Until the old source is demoted every step here is undone on failure.
         await rb.mutate({
           name: 'fence-source',
           host: i.from,
@@ -115,17 +131,18 @@ export async function moveProject(input: unknown): Promise<RunbookResult<MovePro
           run: () => acts(i.from).zfsFenceSource(i.from, dataset),
           compensate: () => ({ description: `mount ${dataset} on ${i.from} again`, run: () => acts(i.from).zfsUnfenceSource(i.from, dataset) }),
         });
-        const sync = await replicateProjectBody(rb, { ...options, source: i.from, replicas: [to, ...others], allowRollback: false });
-        replicas = sync;
-        if (!rb.planning && sync.snapshot) snapshot = { ...snapshot, shortName: sync.snapshot.name, guid: sync.snapshot.guid, name: `${dataset}@${sync.snapshot.name}` };
+        finalSync = await replicateProjectBody(rb, { ...options, source: i.from, replicas: [to], allowRollback: false });
+        if (!rb.planning && finalSync.snapshot) snapshot = { ...snapshot, shortName: finalSync.snapshot.name, guid: finalSync.snapshot.guid, name: `${dataset}@${finalSync.snapshot.name}` };
       } else {
         const age = chosen.newest.creation !== null ? Math.max(0, Math.round(Date.now() / 1000 - chosen.newest.creation)) : null;
         lost = `${i.from} is unreachable: everything written to ${dataset} on ${i.from} after @${chosen.newest.shortName} (taken ${iso(chosen.newest.creation) ?? 'at an unknown time'}${age !== null ? `, ${age} s before this move` : ''}) is not on ${to}. When ${i.from} answers again, its extra snapshots and changes are listed in the approval of step rollback-${i.from}, before anything is rolled back.`;
       }
 
-      // 4. Promote.
+      // 4. Promote. On request it is undone if demoting the old source fails, so the project never
+      // has two writable copies: the new source becomes a replica again with the ledger it had.
       const promotedAt = new Date(Date.now()).toISOString();
       const ledger = { [LEDGER.role]: 'source', [LEDGER.promotedAt]: promotedAt, [LEDGER.promotedFrom]: i.from, [LEDGER.promotedSnapshot]: snapshot.shortName };
+      const received = finalSync?.replicas[0]?.ledger ?? receivedLedgerProperties(candidates.find((c) => c.host === to)?.copy?.ledger ?? {});
       await rb.mutate({
         name: 'promote',
         host: to,
@@ -133,6 +150,7 @@ export async function moveProject(input: unknown): Promise<RunbookResult<MovePro
         plan: () => [promoteCommand(dataset, ledger).display],
         run: () => acts(to).zfsPromoteReplica(to, dataset, ledger),
         summarize: (r) => `${r.mounted ? 'mounted' : 'NOT mounted'} at ${r.mountpoint}`,
+        compensate: () => (source ? { description: `make ${dataset} on ${to} an unmounted, read-only replica again`, run: () => acts(to).zfsUnpromote(to, dataset, received) } : undefined),
       });
 
       let oldSource: MoveProjectResult['oldSource'];
@@ -145,17 +163,13 @@ export async function moveProject(input: unknown): Promise<RunbookResult<MovePro
           plan: () => [demoteFencedSourceCommand(dataset, releaseOn, everyTag).display],
           run: () => acts(i.from).zfsDemoteFencedSource(i.from, dataset, releaseOn, everyTag),
         });
+        rb.commit(`${to} serves ${dataset} and ${i.from} is its replica`);
         oldSource = { host: i.from, state: 'replica', detail: `fenced, synced to @${snapshot.shortName}, now a replica`, replication: null };
+        // 5. The other replicas follow the new source. A failure here does not undo the move.
+        replicas = await followNewSource();
       } else {
         // 3b. The other replicas follow the new source. A failure here does not undo the promotion.
-        if (others.length) {
-          try {
-            replicas = await replicateProjectBody(rb, { ...options, source: to, replicas: others, allowRollback: false });
-          } catch (err) {
-            if (isCancellation(err)) throw err;
-            replicas = { error: (err as Error).message };
-          }
-        }
+        replicas = await followNewSource();
         // 5. Wait for the old source; when it answers, it becomes a replica, after approval.
         const waitMs = durationMs(i.waitForOldSource);
         const pollMs = durationMs(i.pollInterval);
@@ -211,6 +225,7 @@ export async function moveProject(input: unknown): Promise<RunbookResult<MovePro
         snapshot: { name: snapshot.shortName, guid: snapshot.guid, createdAt: iso(snapshot.creation) },
         promotedAt,
         lost,
+        finalSync,
         replicas,
         oldSource,
       };

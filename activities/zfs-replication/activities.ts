@@ -16,6 +16,7 @@ import {
   holdBaseCommand,
   moveHoldCommand,
   promoteCommand,
+  unpromoteCommand,
   pruneSnapshotsCommand,
   PRUNE_KEPT,
   PRUNED,
@@ -248,6 +249,12 @@ export async function zfsUnfenceSource(host: string, dataset: string): Promise<S
 export async function zfsDemoteFencedSource(host: string, dataset: string, releaseOn: string[], releaseTags: string[]): Promise<StepOutput<null>> {
   const s = new HostSession(sharedPool(), host);
   await s.check(demoteFencedSourceCommand(dataset, releaseOn, releaseTags), { tailChars: TAIL, what: `make ${dataset} on ${host} a replica` });
+  return s.output(null);
+}
+
+export async function zfsUnpromote(host: string, dataset: string, receivedLedger: Record<string, string>): Promise<StepOutput<null>> {
+  const s = new HostSession(sharedPool(), host);
+  await s.check(unpromoteCommand(dataset, receivedLedger), { tailChars: TAIL, what: `make ${dataset} on ${host} a replica again` });
   return s.output(null);
 }
 

@@ -169,6 +169,20 @@ export function demoteFencedSourceCommand(dataset: string, releaseOn: readonly s
 }
 
 /**
+ * Undo promoteCommand (a requested move failed after the promotion, before the old source was
+ * demoted): the copy becomes an unmounted, read-only replica again, with the received ledger it had.
+ */
+export function unpromoteCommand(dataset: string, receivedLedger: Record<string, string>): ShellCommand {
+  datasetNameSchema.parse(dataset);
+  return and(
+    fenceSourceCommand(dataset),
+    sh`zfs set readonly=on ${dataset}`,
+    setPropertiesCommand(dataset, { ...receivedLedger, [LEDGER.role]: 'replica' }),
+    ...[LEDGER.promotedAt, LEDGER.promotedFrom, LEDGER.promotedSnapshot].map((p) => sh`zfs inherit ${p} ${dataset}`),
+  );
+}
+
+/**
  * moveProject: make a replica the project's source: writable, mountable, mounted at its usual place,
  * and say so in the ledger (role, when, from which host, at which snapshot).
  */

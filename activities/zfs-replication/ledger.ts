@@ -67,6 +67,16 @@ export function receivedLedger(snapshot: string, guid: string, at: string, from:
   return { [LEDGER.role]: 'replica', [LEDGER.lastSnapshot]: snapshot, [LEDGER.lastGuid]: guid, [LEDGER.receivedAt]: at, [LEDGER.receivedFrom]: from };
 }
 
+/** A replica's "last received" entries as properties to set again (only those it had). */
+export function receivedLedgerProperties(l: Ledger): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (l.lastSnapshot) out[LEDGER.lastSnapshot] = l.lastSnapshot;
+  if (l.lastGuid) out[LEDGER.lastGuid] = l.lastGuid;
+  if (l.receivedAt) out[LEDGER.receivedAt] = l.receivedAt;
+  if (l.receivedFrom) out[LEDGER.receivedFrom] = l.receivedFrom;
+  return out;
+}
+
 /**
  * The hold tag a replica keeps on its base snapshot on the source, one tag per replica host (zrepl's
  * per-job cursor): retention can never destroy a snapshot a replica still needs, even retention run by

@@ -380,6 +380,18 @@ export class Runbook<I extends CommonInput = CommonInput> {
     }
   }
 
+  /**
+   * The point of no return (a saga's pivot): what is done from here on is kept even if a later step
+   * fails or the run is cancelled, because undoing it would do more harm than finishing by hand.
+   * Drops the compensations registered so far and says so in the audit.
+   */
+  commit(reason: string): void {
+    const dropped = this.compensations.splice(0).map((c) => `undo-${c.step}`);
+    const record = this.beginStep('inspect', 'commit', undefined, `point of no return: ${reason}`);
+    record.summary = dropped.length ? `${reason}; no longer undone on failure: ${dropped.join(', ')}` : reason;
+    this.endStep(record, this.planning ? 'planned' : 'completed');
+  }
+
   /** Undo, newest first, what succeeded. Runs even when the run was cancelled. */
   async compensate(): Promise<string[]> {
     const failures: string[] = [];

@@ -1,4 +1,8 @@
-import type { WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { retroFromHistory } from '../cli/retro';
+import { runbookDataConverter } from '../workers/data-converter';
+import { auditQuery } from '../workflows/engine/messages';
 import type { RunbookResult } from '../workflows/engine/runbook';
 import { sweepProgressQuery, type SweepProgress, type SweepResult } from '../workflows/replicateProjects';
 import type { ProjectsManifest } from '../lab/scenarios/zfs-projects';
@@ -44,6 +48,17 @@ function watch(handle: WorkflowHandle): { seen: SweepProgress[]; stop: () => Pro
       await loop;
     },
   };
+}
+
+/** Every run of a workflow that continued as new, first to last, with their histories. */
+async function runChain(client: Client, workflowId: string, firstRunId: string): Promise<temporal.api.history.v1.IHistory[]> {
+  const out: temporal.api.history.v1.IHistory[] = [];
+  for (let runId: string | undefined = firstRunId; runId; ) {
+    const history: temporal.api.history.v1.IHistory = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    out.push(history);
+    runId = history.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  return out;
 }
 
 test('a sweep stops scheduling once its failure threshold is reached, and names every failure', async () => {
@@ -93,6 +108,28 @@ describe('200 projects', () => {
     const client = await testClient();
     const firstRun = await client.workflow.getHandle(handle.workflowId, (handle as unknown as { firstExecutionRunId: string }).firstExecutionRunId).describe();
     expect(firstRun.status.name).toBe('CONTINUED_AS_NEW');
+    // Small histories: each child's result carries its steps but not their commands, which stay in
+    // the child's own history.
+    const runs = await runChain(client, handle.workflowId, (handle as unknown as { firstExecutionRunId: string }).firstExecutionRunId);
+    expect(runs).toHaveLength(first.value.runs);
+    const childResults = runs.flatMap((h) => (h.events ?? []).flatMap((e) => e.childWorkflowExecutionCompletedEventAttributes?.result?.payloads?.map((p) => p.data?.length ?? 0) ?? []));
+    expect(childResults).toHaveLength(first.value.totals.scheduled);
+    const historyBytes = runs.map((h) => temporal.api.history.v1.History.encode(h).finish().length);
+    const someChild = `replicate/${big.projects.find((p) => p.replicas.some((x) => x.state !== 'in-sync'))!.id}`;
+    const childHandle = client.workflow.getHandle(someChild);
+    const fullAudit = JSON.stringify(await childHandle.query(auditQuery)).length;
+    process.stderr.write(
+      `[replicate-sweep] runs: ${runs.length}; history bytes per run: ${historyBytes.join(', ')}; child results: max ${Math.max(...childResults)} B, median ${childResults.sort((a, b) => a - b)[childResults.length >> 1]} B; one child's full audit: ${fullAudit} B\n`,
+    );
+    expect(Math.max(...childResults)).toBeLessThan(16 * 1024);
+    expect(Math.max(...historyBytes)).toBeLessThan(1024 * 1024);
+    // A retrospective of a child still lists every command: from its activity events.
+    const retro = await retroFromHistory(await childHandle.fetchHistory(), someChild, runbookDataConverter);
+    expect(retro.source).toBe('audit');
+    const sends = retro.steps.filter((s) => s.name === 'send' || s.name.startsWith('rollback-') || s.name.startsWith('replace-'));
+    expect(sends.length).toBeGreaterThan(0);
+    for (const s of retro.steps.filter((x) => x.host && x.kind !== 'compensate' && x.status === 'completed' && x.attempts.length)) expect(s.commands.length).toBeGreaterThan(0);
+
     // Live progress was visible, and the limits held whenever we looked.
     expect(progress.seen.length).toBeGreaterThan(3);
     expect(Math.max(...progress.seen.map((p) => p.running.length))).toBeGreaterThan(1);

@@ -193,6 +193,9 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
                 features: Object.fromEntries(hostsOf(p).filter((h) => features[h]).map((h) => [h, features[h]])),
                 approve: i.childApprove,
                 approvalTimeout: i.approvalTimeout,
+                // Each child's result lands in this history: its steps, not their commands (those stay
+                // in the child's own history, where `runbook retro replicate/<project>` finds them).
+                resultAudit: 'steps',
               },
             ],
           });

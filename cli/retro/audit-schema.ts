@@ -54,6 +54,7 @@ export const auditLogSchema = z.looseObject({
       approval: approvalSchema.optional(),
       compensates: z.string().optional(),
       summary: z.string().optional(),
+      commandsOmitted: z.number().optional(),
     }),
   ),
   refusedApprovals: z.array(z.looseObject({ at: z.string(), step: z.string(), decision: z.string(), approver: z.string().optional(), reason: z.string() })).default([]),

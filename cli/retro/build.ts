@@ -32,7 +32,8 @@ function stepsFromAudit(audit: ParsedAuditLog, rebuilt: Reconstruction): RetroSt
       endedAt: s.endedAt,
       durationMs: s.durationMs,
       attempts: s.attempts.map((a) => ({ attempt: a.attempt, startedAt: a.startedAt, endedAt: a.endedAt, ...(a.error ? { error: { message: a.error.message, type: a.error.type } } : {}) })),
-      commands: s.commands,
+      // A result asked for steps only (resultAudit: steps) left the commands in the activity events.
+      commands: s.commandsOmitted ? (r?.commands ?? []) : s.commands,
       ...(s.approval ? { approval: { ...s.approval } } : {}),
       // The audit's own times (workflow time) keep the wait and the attempts on one clock.
       approvalWait: s.approval && s.approval.decision !== 'pre-approved' ? { from: s.approval.requestedAt, to: s.approval.decidedAt } : r?.approvalWait,

@@ -14,6 +14,13 @@ export const commonInputFields = {
   approve: z.array(stepNameSchema).default([]),
   /** How long an approval gate waits before the run fails (and compensates). */
   approvalTimeout: durationSchema.default('24h'),
+  /**
+   * How much of the audit log the result (or failure) carries. full: every step with its commands.
+   * steps: every step without its commands, which stay in this run's own history (activity results)
+   * and in the `audit` query; for runs whose result lands in a parent's history, such as a sweep's
+   * children, where thousands of full logs would swell it.
+   */
+  resultAudit: z.enum(['full', 'steps']).default('full'),
 };
 
 export const commonInputSchema = z.object(commonInputFields);

@@ -14,7 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
 import type { z } from 'zod';
-import type { ApprovalRecord, AuditLog, StepRecord } from './audit';
+import { withoutCommands, type ApprovalRecord, type AuditLog, type StepRecord } from './audit';
 import { renderDetails } from './details';
 import { parseRunbookInput, type CommonInput } from './input';
 import { approvalRefusedSignal, approvalRequestSchema, approveUpdate, auditQuery, pendingApprovalQuery, refusedApprovalReportSchema, type ApprovalRequest, type ApprovalResponse } from './messages';
@@ -392,6 +392,11 @@ export class Runbook<I extends CommonInput = CommonInput> {
     this.endStep(record, this.planning ? 'planned' : 'completed');
   }
 
+  /** The audit log as the run's result or failure carries it (see the resultAudit input). */
+  resultAudit(): AuditLog {
+    return this.input?.resultAudit === 'steps' ? withoutCommands(this.audit) : this.audit;
+  }
+
   /** Undo, newest first, what succeeded. Runs even when the run was cancelled. */
   async compensate(): Promise<string[]> {
     const failures: string[] = [];
@@ -463,7 +468,7 @@ export class Runbook<I extends CommonInput = CommonInput> {
       const value = await body(rb, input);
       rb.setOutcome(rb.planning ? 'planned' : 'succeeded');
       await condition(allHandlersFinished);
-      return { runbook: definition.name, outcome: rb.planning ? 'planned' : 'succeeded', value, planned: rb.audit.planned, audit: rb.audit };
+      return { runbook: definition.name, outcome: rb.planning ? 'planned' : 'succeeded', value, planned: rb.audit.planned, audit: rb.resultAudit() };
     } catch (err) {
       const cancelled = isCancellation(err);
       const compensationFailures = await rb.compensate();
@@ -474,7 +479,7 @@ export class Runbook<I extends CommonInput = CommonInput> {
         (compensationFailures.length ? `; MANUAL ACTION NEEDED: ${compensationFailures.join('; ')}` : '');
       rb.setOutcome(cancelled ? 'cancelled' : 'failed', message);
       if (cancelled) throw err;
-      throw ApplicationFailure.create({ message, type: RUNBOOK_FAILED, nonRetryable: true, details: [rb.audit] });
+      throw ApplicationFailure.create({ message, type: RUNBOOK_FAILED, nonRetryable: true, details: [rb.resultAudit()] });
     }
   }
 }

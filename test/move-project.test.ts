@@ -168,6 +168,55 @@ test('on request, a final sync that is refused undoes the fence: the source serv
   expect((await zfsProperty(lab, target, q.dataset, LEDGER.role)).value).toBe('replica');
 }, 300_000);
 
+test('on request, a demotion that fails undoes the promotion, then the fence: the old source serves again, alone', async () => {
+  const q = others[3];
+  const target = q.replicas[0].host;
+  await replicateAll(q);
+  // The old source's zfs refuses to make this dataset read-only (and only that), as a failing disk
+  // or a policy might: the wrapper is bind-mounted over zfs inside that host's own mount namespace.
+  const wrapper = `${lab.labDir}/zfs-refuses-readonly`;
+  await lab.sh(
+    q.source,
+    [
+      `cp /usr/sbin/zfs ${lab.labDir}/zfs.real`,
+      `printf '%s\\n' '#!/bin/sh' 'if [ "$1" = set ] && [ "$2" = readonly=on ] && [ "$3" = "${q.dataset}" ]; then echo "cannot set property for '"'"'$3'"'"': permission denied" >&2; exit 1; fi' 'exec ${lab.labDir}/zfs.real "$@"' > ${wrapper}`,
+      `chmod +x ${wrapper}`,
+      `mount --bind ${wrapper} /usr/sbin/zfs`,
+    ].join(' && '),
+  );
+  try {
+    const handle = await lab.start('moveProject', { project: q.id, from: q.source, candidates: q.replicas.map((r) => r.host), to: target }, `replicate/${q.id}`);
+    const err = await handle.result().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const audit = (((err as WorkflowFailedError).cause as { details?: unknown[] })?.details?.[0] ?? null) as AuditLog | null;
+    expect(String((err as WorkflowFailedError).cause?.message)).toContain('at step demote-old-source');
+    expect(String((err as WorkflowFailedError).cause?.message)).not.toContain('MANUAL ACTION NEEDED');
+    expect(audit?.steps.map((s) => s.name)).not.toContain('commit');
+    // Newest first: the promotion, then the fence.
+    expect(audit?.steps.filter((s) => s.kind === 'compensate').map((s) => [s.name, s.status])).toEqual([
+      ['undo-promote', 'completed'],
+      ['undo-fence-source', 'completed'],
+    ]);
+  } finally {
+    await lab.sh(q.source, `umount /usr/sbin/zfs`);
+  }
+  // One writable copy: the old source, mounted and serving; the chosen replica is a replica again.
+  expect((await zfsProperty(lab, q.source, q.dataset, 'mounted')).value).toBe('yes');
+  expect((await zfsProperty(lab, q.source, q.dataset, 'readonly')).value).toBe('off');
+  expect((await zfsProperty(lab, target, q.dataset, 'mounted')).value).toBe('no');
+  expect((await zfsProperty(lab, target, q.dataset, 'readonly')).value).toBe('on');
+  expect((await zfsProperty(lab, target, q.dataset, LEDGER.role)).value).toBe('replica');
+  expect((await zfsProperty(lab, target, q.dataset, LEDGER.promotedFrom)).source).not.toBe('local');
+  // The final sync's snapshot is now the replica's recorded last receive, so the next run finds it in sync.
+  const again = await replicateAll(q);
+  expect(again.replicas.find((r) => r.host === target)?.result).toBe('in-sync');
+  const check = await lab.check([{ id: q.id, source: q.source, replicas: q.replicas.map((r) => r.host) }]);
+  expect(check.checks.filter((c) => !c.ok)).toEqual([]);
+}, 300_000);
+
 test('undoing a promotion (the compensation of a requested move) leaves an unmounted, read-only replica with its ledger', async () => {
   const q = others[2];
   const replica = q.replicas[0].host;

@@ -280,8 +280,11 @@ describe('from a live run', () => {
       ['step-3', 'waiting-approval'],
     ]);
 
-    // a refused approval, then the cancellation
+    // two refused approvals (one from the UI's Update form, which leaves no trace in the history; one
+    // through `runbook approve`, which reports it back as a signal), then the cancellation
     await expect(handle.executeUpdate(approveUpdate, { args: [{ step: 'step-1', decision: 'approve', approver: 'eve' }] })).rejects.toThrow();
+    const refused = runbookCli('approve', id, 'step-2', '--approver', 'mallory');
+    expect(refused.code).not.toBe(0);
     await handle.cancel();
     await handle.result().catch(() => undefined);
 
@@ -292,6 +295,11 @@ describe('from a live run', () => {
     const html = readFileSync(out, 'utf8');
     expect(html).toContain('undo-step-2');
     expect(html).toContain('cancel requested');
+    // Rebuilt from events (a cancelled run's history has no audit log), with the signalled refusal.
+    const cancelled = JSON.parse(runbookCli('--json', 'retro', id).stdout) as Retro;
+    expect(cancelled.source).toBe('events');
+    expect(cancelled.refusedApprovals.map((r) => [r.step, r.approver, r.durable])).toEqual([['step-2', 'mallory', true]]);
+    expect(cancelled.refusedApprovals[0].reason).toContain('"step-3" is');
 
     // The worker's archiver (started by workers/main.ts) exports the ended run's history.
     const dir = path.join(defaultArchiveDir, 'engineDrill');

@@ -3,6 +3,8 @@ import { findAuditLog, type ParsedAuditLog } from './audit-schema';
 import type { Retro, RetroApproval, RetroStep, RunStatus } from './model';
 import { reconstructSteps, type Reconstruction } from './reconstruct';
 import { redactText, redactValue } from './redact';
+import { approvalRefusedSignal, refusedApprovalReportSchema } from '../../workflows/engine/messages';
+import type { RefusedApproval } from '../../workflows/engine/audit';
 
 const CLOSE_STATUS: Record<string, RunStatus> = {
   WorkflowExecutionCompleted: 'completed',
@@ -45,6 +47,18 @@ function stepsFromAudit(audit: ParsedAuditLog, rebuilt: Reconstruction): RetroSt
   });
 }
 
+/**
+ * Refusals the approver's client reported back with the `approvalRefused` signal: the only ones a
+ * history holds (Temporal records no rejected update), read when there is no audit log to ask.
+ */
+function refusedFromSignals(events: RunEvent[]): RefusedApproval[] {
+  return events.flatMap((e) => {
+    if (e.signal?.name !== approvalRefusedSignal.name) return [];
+    const report = refusedApprovalReportSchema.safeParse(e.signal.input[0]);
+    return report.success ? [{ at: e.time, ...report.data, durable: true }] : [];
+  });
+}
+
 /** Fold the search attributes set at start and upserted since into their last values. */
 function searchAttributes(events: RunEvent[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -79,7 +93,7 @@ export function buildRetro(events: RunEvent[], source: string, opts: { asOf?: st
     const why = open ? 'the run is still open' : status === 'completed' || status === 'failed' ? 'its result carries no engine audit log' : `the run was ${status}`;
     notes.push(
       `Rebuilt from the history's events because ${why}: steps, attempts, errors, commands and approvals come from the activity, timer and update events. ` +
-        'Refused approvals (which Temporal does not record), pre-approvals and step summaries live only in the engine\'s audit log: ask a running run with the `audit` query.',
+        'Refused approvals come from the approvers\' `approvalRefused` signals (one refused in the UI\'s Update form sends none); pre-approvals and step summaries live only in the engine\'s audit log: ask a running run with the `audit` query.',
     );
   }
   if (open) notes.push(`The run is still open; this is its state as of ${opts.asOf && opts.asOf > last.time ? `${opts.asOf}, when its history was fetched` : `its last event (${last.time})`}.`);
@@ -124,7 +138,7 @@ export function buildRetro(events: RunEvent[], source: string, opts: { asOf?: st
     input: redactValue(rawInput),
     steps: steps.map((s) => ({ ...s, commands: s.commands.map((c) => ({ ...c, command: redactText(c.command), stdoutTail: redactText(c.stdoutTail), stderrTail: redactText(c.stderrTail) })) })),
     approvals,
-    refusedApprovals: audit?.refusedApprovals ?? [],
+    refusedApprovals: audit?.refusedApprovals ?? refusedFromSignals(events),
     planned: audit?.planned ?? [],
     ...(cancel ? { cancellation: { requestedAt: cancel.time, identity: cancel.identity, reason: cancel.reason } } : {}),
     ...(terminated ? { termination: { at: terminated.time, identity: terminated.identity, reason: terminated.reason } } : {}),

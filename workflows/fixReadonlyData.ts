@@ -10,7 +10,7 @@ import { autoGrowGuard } from './autoGrowGuard';
 import { Runbook, type RunbookResult, type VerifyOutcome } from './engine/runbook';
 import type { StepOutput } from './engine/types';
 import { planRepairs, type Finding, type FindingKind, type RepairPlan } from './readonlyData/findings';
-import { each, mutateWithCleanup } from './readonlyData/helpers';
+import { each } from './readonlyData/helpers';
 import { startDowntimeProbe } from './readonlyData/probe';
 import { STEP } from './readonlyData/steps';
 
@@ -140,28 +140,25 @@ async function repair(rb: Runbook<FixReadonlyDataInput>, i: FixReadonlyDataInput
 
   // 5. PVs with an abnormal data offset: pvmove off, vgreduce, pvcreate, vgextend. Approval gate.
   if (plan.rebuild.length) {
-    const r = await mutateWithCleanup(
-      rb,
-      {
-        name: STEP.rebuild,
-        host,
-        description: `rebuild ${plan.rebuild.join(' ')}: move their extents to other PVs (pvmove), take them out of ${vg}, re-create them with a normal data offset and add them back`,
-        approval: { reason: 'moves live data between disks' },
-        plan: () => commandsFor(plan, ['pvmove-in-progress', 'pv-data-offset', 'pv-out-of-vg']),
-        run: () => each(plan.rebuild, (d) => acts.rebuildPv(host, vg, d, maxOffset)),
-        verify: async () =>
-          verified(await acts.readVolumeGroup(host, vg), (s) => [
-            ...plan.rebuild.flatMap((d) => {
-              const pv = s.pvs.find((p) => p.device === d);
-              return pv && pv.vg === vg && pv.peStartBytes <= maxOffset ? [] : [`${d} is ${pv ? `in VG "${pv.vg}" with data offset ${pv.peStartBytes}` : 'not a PV'}`];
-            }),
-            ...(s.lvs.some((l) => l.movePv) ? ['a pvmove is still in progress'] : []),
-            // No extent of the LV may be lost on the way.
-            ...((s.lvs.find((l) => l.name === lv)?.sizeBytes ?? 0) < lvBefore ? [`${vg}/${lv} shrank below ${lvBefore} bytes`] : []),
-          ]),
-        summarize: (v) => v.map((x) => `${x.device}: ${x.actions.join(', ') || 'already rebuilt'}`).join('; '),
-      },
-      {
+    const r = await rb.mutate({
+      name: STEP.rebuild,
+      host,
+      description: `rebuild ${plan.rebuild.join(' ')}: move their extents to other PVs (pvmove), take them out of ${vg}, re-create them with a normal data offset and add them back`,
+      approval: { reason: 'moves live data between disks' },
+      plan: () => commandsFor(plan, ['pvmove-in-progress', 'pv-data-offset', 'pv-out-of-vg']),
+      run: () => each(plan.rebuild, (d) => acts.rebuildPv(host, vg, d, maxOffset)),
+      verify: async () =>
+        verified(await acts.readVolumeGroup(host, vg), (s) => [
+          ...plan.rebuild.flatMap((d) => {
+            const pv = s.pvs.find((p) => p.device === d);
+            return pv && pv.vg === vg && pv.peStartBytes <= maxOffset ? [] : [`${d} is ${pv ? `in VG "${pv.vg}" with data offset ${pv.peStartBytes}` : 'not a PV'}`];
+          }),
+          ...(s.lvs.some((l) => l.movePv) ? ['a pvmove is still in progress'] : []),
+          // No extent of the LV may be lost on the way.
+          ...((s.lvs.find((l) => l.name === lv)?.sizeBytes ?? 0) < lvBefore ? [`${vg}/${lv} shrank below ${lvBefore} bytes`] : []),
+        ]),
+      summarize: (v) => v.map((x) => `${x.device}: ${x.actions.join(', ') || 'already rebuilt'}`).join('; '),
+      settle: {
         name: STEP.rebuildCleanup,
         host,
         description: `${STEP.rebuild} was cut short: finish (or abort) its pvmove and put any PV it took out back into ${vg}, so the VG is consistent and no extent is lost`,
@@ -170,7 +167,7 @@ async function repair(rb: Runbook<FixReadonlyDataInput>, i: FixReadonlyDataInput
         summarize: (v) => (v as Array<{ device: string; actions: string[] }>).map((x) => `${x.device}: ${x.actions.join(', ') || 'consistent'}`).join('; '),
         retry: { maximumAttempts: 10, maximumIntervalMs: 10_000 },
       },
-    );
+    });
     steps[STEP.rebuild] = r?.map((x) => `${x.device}: ${x.actions.join(', ') || 'already rebuilt'}`).join('; ') ?? 'planned';
   } else skip(STEP.rebuild, `no PV has a data offset above ${i.maxDataOffsetMiB} MiB`);
 
@@ -197,20 +194,17 @@ async function repair(rb: Runbook<FixReadonlyDataInput>, i: FixReadonlyDataInput
       description: `remove the disks ${STEP.disks} created (${newImages.join(', ') || 'none'}) unless the LV already has extents on them`,
       run: () => each(newImages, (img) => acts.removeAddedDisk(host, vg, img)),
     };
-    const r = await mutateWithCleanup(
-      rb,
-      {
-        name: STEP.disks,
-        host,
-        description: `add ${plan.disks.map((d) => d.image).join(', ')} to ${vg} (fallocate, losetup, pvcreate, vgextend)`,
-        plan: () => commandsFor(plan, ['too-few-pvs']),
-        run: () => each(plan.disks.map((d) => d.image), (img) => acts.ensureDiskPv(host, vg, img, i.diskSizeMiB * MiB)),
-        verify: async () => verified(await acts.readVolumeGroup(host, vg), (s) => ((s.vg?.pvCount ?? 0) >= i.pvCount ? [] : [`${vg} has ${s.vg?.pvCount ?? 0} PVs, not ${i.pvCount}`])),
-        compensate: () => removeNew,
-        summarize: (v) => v.map((d) => `${d.image} as ${d.device}${d.actions.length ? '' : ' (already there)'}`).join('; '),
-      },
-      { name: `undo-partial-${STEP.disks}`, host, plan: () => [], ...removeNew, retry: { maximumAttempts: 10, maximumIntervalMs: 10_000 } },
-    );
+    const r = await rb.mutate({
+      name: STEP.disks,
+      host,
+      description: `add ${plan.disks.map((d) => d.image).join(', ')} to ${vg} (fallocate, losetup, pvcreate, vgextend)`,
+      plan: () => commandsFor(plan, ['too-few-pvs']),
+      run: () => each(plan.disks.map((d) => d.image), (img) => acts.ensureDiskPv(host, vg, img, i.diskSizeMiB * MiB)),
+      verify: async () => verified(await acts.readVolumeGroup(host, vg), (s) => ((s.vg?.pvCount ?? 0) >= i.pvCount ? [] : [`${vg} has ${s.vg?.pvCount ?? 0} PVs, not ${i.pvCount}`])),
+      compensate: () => removeNew,
+      summarize: (v) => v.map((d) => `${d.image} as ${d.device}${d.actions.length ? '' : ' (already there)'}`).join('; '),
+      settle: { name: `undo-partial-${STEP.disks}`, host, plan: () => [], ...removeNew, retry: { maximumAttempts: 10, maximumIntervalMs: 10_000 } },
+    });
     steps[STEP.disks] = r?.map((d) => `${d.image} as ${d.device}${d.actions.length ? '' : ' (already there)'}`).join('; ') ?? 'planned';
   } else skip(STEP.disks, `${vg} has ${i.pvCount} PVs`);
 

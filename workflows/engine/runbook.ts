@@ -65,7 +65,17 @@ export interface MutateStep<T> extends StepBase<T> {
   compensate?: (value: T) => Compensation | undefined;
   /** Wait for the `approve` update before acting. */
   approval?: boolean | { timeout?: string; reason?: string };
+  /**
+   * For an act that leaves a half-done state when it is cut short (it failed after its retries, or
+   * the run was cancelled while it ran), which the compensation cannot cover because it is registered
+   * only on success: a pvmove half done, a disk half added. Runs as its own step, which a cancellation
+   * cannot stop, only if the act had started; then the act's error goes on, and the earlier steps are
+   * compensated as usual.
+   */
+  settle?: SettleStep;
 }
+
+export type SettleStep = Omit<MutateStep<unknown>, 'approval' | 'compensate' | 'settle' | 'verify'>;
 
 export interface RunbookResult<T> {
   runbook: string;
@@ -316,9 +326,11 @@ export class Runbook<I extends CommonInput = CommonInput> {
       return undefined;
     }
     const record = this.beginStep('mutate', step.name, step.host, step.description);
+    let started = false;
     try {
       if (step.approval) record.approval = await this.awaitApproval(record, step);
       const value = await this.withAttempts(record, step.retry, async (attempt) => {
+        started = true;
         const v = this.absorb(record, await step.run(attempt));
         if (step.verify) {
           const verify = step.verify;
@@ -334,7 +346,21 @@ export class Runbook<I extends CommonInput = CommonInput> {
       return value;
     } catch (err) {
       this.endStep(record, isCancellation(err) ? 'cancelled' : 'failed');
+      if (started && step.settle) await this.settle(step.name, step.settle, err);
       throw err;
+    }
+  }
+
+  /** Settle an act that was cut short (see MutateStep.settle); a failed settle needs a human. */
+  private async settle(name: string, settle: SettleStep, cause: unknown): Promise<void> {
+    try {
+      await CancellationScope.nonCancellable(() => this.mutate(settle));
+    } catch (settleErr) {
+      if (isCancellation(cause)) return; // the run stays cancelled; the audit shows the failed settle
+      throw ApplicationFailure.nonRetryable(
+        `${name} failed (${describeError(cause).message}) and settling it (${settle.name}) failed too (${describeError(settleErr).message}): MANUAL ACTION NEEDED`,
+        'SettleFailed',
+      );
     }
   }
 

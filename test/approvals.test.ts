@@ -37,6 +37,19 @@ test('a rejected gate fails the run and compensates; the rejection is audited', 
   expect(audit.steps.find((s) => s.name === 'step-2')!.approval).toMatchObject({ decision: 'rejected', approver: 'bob' });
 });
 
+test('a rejected gate settles nothing: the step never started', async () => {
+  const dir = drillDir();
+  // step-2 would fail and settle if it ran; rejected, it never starts, so there is nothing to settle.
+  const handle = await startRunbook('engineDrill', { host, dir, steps: 3, failAtStep: 2, gatedSteps: ['step-2'] });
+  await waitForAudit(handle, waitingOn('step-2'));
+  await handle.executeUpdate(approveUpdate, { args: [{ step: 'step-2', decision: 'reject', approver: 'bob' }] });
+  const failure = await runFailure(handle);
+  expect(failure.message).toContain('step "step-2" was rejected by bob');
+  expect(await hostLines(host, `${dir}/log`)).toEqual(['do 1', 'undo 1']);
+  const audit = (failure.details?.[0] ?? {}) as RunbookResult<unknown>['audit'];
+  expect(audit.steps.map((s) => s.name)).toEqual(['resolve-hosts', 'step-1', 'step-2', 'undo-step-1']);
+});
+
 test('a gate times out: the run fails, compensates, and the timeout is audited', async () => {
   const dir = drillDir();
   const handle = await startRunbook('engineDrill', { host, dir, steps: 2, gatedSteps: ['step-2'], approvalTimeout: '2s' });

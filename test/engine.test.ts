@@ -37,12 +37,12 @@ test('a multi-step run completes and its audit log has each command, exit code a
   expect(result.audit.outcome).toBe('succeeded');
 });
 
-test('a failure at step k of n compensates steps k-1..1 in reverse order', async () => {
+test('a failure at step k of n settles step k, then compensates steps k-1..1 in reverse order', async () => {
   const dir = drillDir();
   const handle = await startRunbook('engineDrill', { host, dir, steps: 4, failAtStep: 3 });
   const failure = await runFailure(handle);
   expect(failure.message).toMatch(/engineDrill failed at step step-3: drill step 3 failed on purpose \(exit 3\)/);
-  expect(await hostLines(host, `${dir}/log`)).toEqual(['do 1', 'do 2', 'undo 2', 'undo 1']);
+  expect(await hostLines(host, `${dir}/log`)).toEqual(['do 1', 'do 2', 'settle 3', 'undo 2', 'undo 1']);
   // step 4 never ran
   const types = await scheduledActivityTypes(handle);
   expect(types.filter((t) => t === 'drillDo')).toHaveLength(2);
@@ -54,6 +54,8 @@ test('a failure at step k of n compensates steps k-1..1 in reverse order', async
   expect(failed.commands[0].exitCode).toBe(3);
   expect(failed.commands[0].stderrTail).toContain('step 3 fails on purpose');
   expect(audit.steps.filter((s) => s.kind === 'compensate').map((s) => s.compensates)).toEqual(['step-2', 'step-1']);
+  // The step cut short was settled as a step of its own, right after it and before the compensations.
+  expect(audit.steps.map((s) => s.name).slice(audit.steps.indexOf(failed))).toEqual(['step-3', 'settle-step-3', 'undo-step-2', 'undo-step-1']);
   expect(audit.outcome).toBe('failed');
 });
 

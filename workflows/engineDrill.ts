@@ -1,5 +1,5 @@
 import type * as activities from '../activities';
-import { drillDoCommand } from '../activities/drill/commands';
+import { drillDoCommand, drillSettleCommand } from '../activities/drill/commands';
 import { sh } from '../activities/ssh/command';
 import { engineDrillInputSchema } from '../runbooks/engineDrill/schema';
 import { Runbook, type RunbookResult } from './engine/runbook';
@@ -7,7 +7,8 @@ import { Runbook, type RunbookResult } from './engine/runbook';
 /**
  * engineDrill: a harmless runbook for exercising the engine on a lab host. Each step appends a
  * marker line once (idempotent even across worker crashes) and its compensation appends an undo
- * line, so a test (or an operator trying the engine out) can count exactly what ran.
+ * line, and a step that fails on purpose settles ("settle <i>"), so a test (or an operator trying
+ * the engine out) can count exactly what ran.
  */
 export async function engineDrill(input: unknown): Promise<RunbookResult<{ log: string[] }>> {
   return Runbook.run({ name: 'engineDrill', schema: engineDrillInputSchema, targets: (i) => [i.host] }, input, async (rb, i) => {
@@ -19,8 +20,17 @@ export async function engineDrill(input: unknown): Promise<RunbookResult<{ log: 
           name,
           host: i.host,
           description: `fail on purpose (failAtStep=${step})`,
+          approval: i.gatedSteps.includes(name),
           plan: () => [sh`exit 3`.display],
           run: () => acts.drillFail(i.host, step),
+          // An act cut short may leave something half done that no compensation covers.
+          settle: {
+            name: `settle-${name}`,
+            host: i.host,
+            description: `append "settle ${step}" to ${i.dir}/log once`,
+            plan: () => [drillSettleCommand(i.dir, step).display],
+            run: () => acts.drillSettle(i.host, i.dir, step),
+          },
         });
         continue;
       }

@@ -3,7 +3,7 @@ import { sh } from '../ssh/command';
 import { HostSession } from '../ssh/session';
 import { sharedPool } from '../ssh/shared-pool';
 import type { StepOutput } from '../../workflows/engine/types';
-import { drillDoCommand, drillUndoCommand } from './commands';
+import { drillDoCommand, drillSettleCommand, drillUndoCommand } from './commands';
 
 export async function drillDo(host: string, dir: string, step: number, stepSeconds: number): Promise<StepOutput<string>> {
   const session = new HostSession(sharedPool(), host);
@@ -28,6 +28,13 @@ export async function drillFail(host: string, step: number): Promise<StepOutput<
   const session = new HostSession(sharedPool(), host);
   const r = await session.run(sh`echo ${`step ${step} fails on purpose`} >&2; exit 3`);
   throw ApplicationFailure.create({ message: `drill step ${step} failed on purpose (exit ${r.record.exitCode})`, type: 'DrillFailure', nonRetryable: true, details: [r.record] });
+}
+
+/** Settle a step that was cut short (the engine's MutateStep.settle). */
+export async function drillSettle(host: string, dir: string, step: number): Promise<StepOutput<string>> {
+  const session = new HostSession(sharedPool(), host);
+  const r = await session.check(drillSettleCommand(dir, step));
+  return session.output(r.stdout.trim());
 }
 
 /** Read-only: the marker log, for verify steps and tests. */

@@ -3,7 +3,6 @@ import { startSshd, stopSshd } from '../lab/lab';
 import { LEDGER } from '../activities/zfs-replication/ledger';
 import { rankCandidates } from '../activities/zfs-replication/move';
 import { promoteCommand, unpromoteCommand } from '../activities/zfs-replication/commands';
-import { WorkflowFailedError } from '@temporalio/client';
 import type { AuditLog } from '../workflows/engine/audit';
 import type { CopySnapshot, CopyState } from '../activities/zfs-replication/copy-state';
 import type { RunbookResult } from '../workflows/engine/runbook';
@@ -11,7 +10,7 @@ import { approveUpdate, pendingApprovalQuery } from '../workflows/engine/message
 import type { MoveProjectResult } from '../workflows/moveProject';
 import type { ReplicateProjectResult } from '../workflows/replicateProject';
 import type { ProjectManifest } from '../lab/scenarios/zfs-projects';
-import { closeTestClient, waitForAudit } from './helpers/temporal';
+import { closeTestClient, runFailure, waitForAudit } from './helpers/temporal';
 import { snapshotsOn, startReplicationLab, zfsProperty, type ReplicationLab } from './helpers/replication-lab';
 
 // moveProject with the source's sshd stopped: the replica with the newest snapshot takes over, the
@@ -95,6 +94,13 @@ async function replicateAll(project: ProjectManifest): Promise<ReplicateProjectR
   return ((await handle.result()) as RunbookResult<ReplicateProjectResult>).value;
 }
 
+/** A requested move of `q` to `target` that must fail: its message and the audit log it carries. */
+async function failedMove(q: ProjectManifest, target: string): Promise<{ message: string; audit: AuditLog }> {
+  const handle = await lab.start('moveProject', { project: q.id, from: q.source, candidates: q.replicas.map((r) => r.host), to: target }, `replicate/${q.id}`);
+  const failure = await runFailure(handle);
+  return { message: failure.message, audit: failure.details?.[0] as AuditLog };
+}
+
 test('on request, with the source reachable: fenced, synced one last time, promoted, demoted; nothing is lost', async () => {
   const q = others[0];
   const [first, second] = q.replicas.map((r) => r.host);
@@ -148,16 +154,10 @@ test('on request, a final sync that is refused undoes the fence: the source serv
   // The chosen replica diverged: someone took a snapshot on it by hand.
   await lab.sh(target, `zfs snapshot ${q.dataset}@by-hand-on-replica`);
 
-  const handle = await lab.start('moveProject', { project: q.id, from: q.source, candidates: q.replicas.map((r) => r.host), to: target }, `replicate/${q.id}`);
-  const err = await handle.result().then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  const audit = (((err as WorkflowFailedError).cause as { details?: unknown[] })?.details?.[0] ?? null) as AuditLog | null;
-  expect(String((err as WorkflowFailedError).cause?.message)).toContain('@by-hand-on-replica');
-  expect(audit?.steps.map((s) => s.name)).not.toContain('promote');
-  expect(audit?.steps.filter((s) => s.kind === 'compensate').map((s) => [s.name, s.status])).toEqual([['undo-fence-source', 'completed']]);
+  const { message, audit } = await failedMove(q, target);
+  expect(message).toContain('@by-hand-on-replica');
+  expect(audit.steps.map((s) => s.name)).not.toContain('promote');
+  expect(audit.steps.filter((s) => s.kind === 'compensate').map((s) => [s.name, s.status])).toEqual([['undo-fence-source', 'completed']]);
 
   // The source serves again, writable, with its latest write; the replica keeps its snapshot.
   expect((await zfsProperty(lab, q.source, q.dataset, 'mounted')).value).toBe('yes');
@@ -185,18 +185,12 @@ test('on request, a demotion that fails undoes the promotion, then the fence: th
     ].join(' && '),
   );
   try {
-    const handle = await lab.start('moveProject', { project: q.id, from: q.source, candidates: q.replicas.map((r) => r.host), to: target }, `replicate/${q.id}`);
-    const err = await handle.result().then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(WorkflowFailedError);
-    const audit = (((err as WorkflowFailedError).cause as { details?: unknown[] })?.details?.[0] ?? null) as AuditLog | null;
-    expect(String((err as WorkflowFailedError).cause?.message)).toContain('at step demote-old-source');
-    expect(String((err as WorkflowFailedError).cause?.message)).not.toContain('MANUAL ACTION NEEDED');
-    expect(audit?.steps.map((s) => s.name)).not.toContain('commit');
+    const { message, audit } = await failedMove(q, target);
+    expect(message).toContain('at step demote-old-source');
+    expect(message).not.toContain('MANUAL ACTION NEEDED');
+    expect(audit.steps.map((s) => s.name)).not.toContain('commit');
     // Newest first: the promotion, then the fence.
-    expect(audit?.steps.filter((s) => s.kind === 'compensate').map((s) => [s.name, s.status])).toEqual([
+    expect(audit.steps.filter((s) => s.kind === 'compensate').map((s) => [s.name, s.status])).toEqual([
       ['undo-promote', 'completed'],
       ['undo-fence-source', 'completed'],
     ]);

@@ -46,6 +46,20 @@ export function ourDevServerPid(): number | undefined {
 }
 
 /**
+ * Each history shard reads its transfer and timer queues at most 20 times a second by default, a
+ * token bucket: a run's first ~15 tasks go at once, then every workflow or activity task waits up to
+ * 50 ms to be handed to matching, and a runbook step (one workflow task and one activity task) costs
+ * ~100 ms instead of ~30 ms (bench/engine-step-cost.ts). A one-shard dev server has no other shard
+ * to share the load with; the limit protects a cluster's database, not SQLite on one machine.
+ */
+export const DEV_SERVER_DYNAMIC_CONFIG: Record<string, number> = {
+  'history.transferProcessorMaxPollRPS': 1000,
+  'history.timerProcessorMaxPollRPS': 1000,
+  // Search attribute upserts (RunbookStep on every step) reach the UI's list through this queue.
+  'history.visibilityProcessorMaxPollRPS': 1000,
+};
+
+/**
  * Start the real Temporal dev server (SQLite under .data/, UI on 127.0.0.1:8233, gRPC on 7233) with the
  * engine's search attributes, or reuse one that already answers. Returns whether this call started it,
  * so a caller (the test suite) stops only what it started.
@@ -66,6 +80,7 @@ export async function ensureTemporalDevServer(log: Log = () => {}): Promise<{ st
     '--db-filename', path.join(dataDir, 'temporal.db'),
     '--log-level', 'warn',
     ...RUNBOOK_SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=${a.cliType}`]),
+    ...Object.entries(DEV_SERVER_DYNAMIC_CONFIG).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${value}`]),
   ];
   log(`starting the Temporal dev server (log: ${logFile})`);
   const out = openSync(logFile, 'a');

@@ -17,7 +17,6 @@ export function drillUndoCommand(dir: string, step: number): ShellCommand {
   return sh`mkdir -p ${dir} && flock ${`${dir}/lock`} sh -c ${script.text}`;
 }
 
-
 /** What a step cut short leaves to settle: appends "settle <step>" once. */
 export function drillSettleCommand(dir: string, step: number): ShellCommand {
   const settled = `${dir}/step-${step}.settled`;

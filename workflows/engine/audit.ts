@@ -72,15 +72,12 @@ export interface AuditLog {
   steps: StepRecord[];
   refusedApprovals: RefusedApproval[];
   planned: PlannedMutation[];
-  /** in-history: the steps' commands were left out of this copy; the run's activity results hold them. */
-  commands?: 'in-steps' | 'in-history';
 }
 
 /** The audit log a result carries when its run was asked for steps only (see resultAudit). */
 export function withoutCommands(audit: AuditLog): AuditLog {
   return {
     ...audit,
-    commands: 'in-history',
     steps: audit.steps.map((s) => ({ ...s, commands: [], commandsOmitted: s.commands.length })),
   };
 }

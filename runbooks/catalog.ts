@@ -5,6 +5,7 @@ import { hostFactsInputSchema } from './hostFacts/schema';
 import { fixReadonlyDataEntry } from './fixReadonlyData/entry';
 import { autoGrowGuardEntry } from './autoGrowGuard/entry';
 import { replicationEntries } from './replicateProjects/entries';
+import type { RunbookDefinition } from './define';
 
 export interface CatalogEntry {
   /** The workflow type: what the UI's Start Workflow form and `temporal workflow start --type` take. */
@@ -34,6 +35,29 @@ export const catalog: CatalogEntry[] = [
   autoGrowGuardEntry,
   ...replicationEntries,
 ];
+
+/** A catalog entry read from a runbook's one definition (targets and id only from input that validates). */
+export function fromDefinition(definition: RunbookDefinition): CatalogEntry {
+  const parsed = (raw: Record<string, unknown>) => definition.schema.safeParse(raw);
+  const { workflowId } = definition;
+  return {
+    name: definition.name,
+    summary: definition.summary,
+    schema: definition.schema,
+    targets: (raw) => {
+      const r = parsed(raw);
+      return r.success ? definition.targets(r.data) : [];
+    },
+    ...(workflowId
+      ? {
+          workflowId: (raw: Record<string, unknown>) => {
+            const r = parsed(raw);
+            return r.success ? workflowId(r.data) : `${definition.name}/invalid-input`;
+          },
+        }
+      : {}),
+  };
+}
 
 export function findRunbook(name: string): CatalogEntry | undefined {
   return catalog.find((e) => e.name === name);

@@ -1,4 +1,4 @@
-import type { StepOutput } from '../workflows/engine/types';
+import type { StepOutput } from '../common/step';
 import { sharedPool } from './ssh/shared-pool';
 
 export interface HostDescription {

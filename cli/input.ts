@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { describeIssues } from '../workflows/engine/input';
+import { describeIssues } from '../common/input';
 import type { CatalogEntry } from '../runbooks/catalog';
 import { CliError, EXIT } from './exit-codes';
 

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { CommonInput } from '../workflows/engine/input';
+import type { CommonInput } from '../common/input';
 
 /**
  * The one definition of a runbook: the workflow passes it to `Runbook.run`, the catalog lists it, and

@@ -6,7 +6,7 @@ import type { ZfsFeatures } from '../activities/zfs/features';
 import { LEDGER, receivedLedgerProperties, replicaHoldTag } from '../activities/zfs-replication/ledger';
 import { rankCandidates, type MoveCandidate, type RankedCandidate } from '../activities/zfs-replication/move';
 import { moveProjectInputSchema } from '../runbooks/moveProject/schema';
-import type { CommonInput } from './engine/input';
+import type { CommonInput } from '../common/input';
 import { Runbook, type RunbookResult } from './engine/runbook';
 import { replicateProjectBody, type ReplicateProjectResult } from './replicateProject';
 import { durationMs } from './replication/duration';

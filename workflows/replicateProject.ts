@@ -8,7 +8,7 @@ import { LOWEST_COMMON_ZFS_FEATURES, type ZfsFeatures } from '../activities/zfs/
 import { relateReplica } from '../activities/zfs/common-snapshot';
 import { replicationSnapshotShortName } from '../activities/zfs/names';
 import { replicateProjectInputSchema } from '../runbooks/replicateProject/schema';
-import type { CommonInput } from './engine/input';
+import type { CommonInput } from '../common/input';
 import { Runbook, type RunbookResult } from './engine/runbook';
 import { durationMs } from './replication/duration';
 

@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { sh } from '../ssh/command';
 import { HostSession } from '../ssh/session';
 import { sharedPool } from '../ssh/shared-pool';
-import type { StepOutput } from '../../workflows/engine/types';
+import type { StepOutput } from '../../common/step';
 import { drillDoCommand, drillSettleCommand, drillUndoCommand } from './commands';
 
 export async function drillDo(host: string, dir: string, step: number, stepSeconds: number): Promise<StepOutput<string>> {

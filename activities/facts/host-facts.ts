@@ -1,7 +1,7 @@
 import { hostFactsCommands } from './commands';
 import { HostSession } from '../ssh/session';
 import { sharedPool } from '../ssh/shared-pool';
-import type { StepOutput } from '../../workflows/engine/types';
+import type { StepOutput } from '../../common/step';
 import { parseDf, parseFindmnt, parseLosetup, parseLsblk, type BlockDevice, type DfEntry, type LoopDevice, type Mount } from './parse';
 
 export interface HostFacts {

@@ -2,7 +2,7 @@ import { serviceCommands } from '../objectService/commands';
 import { parseLsofDeleted } from '../objectService/lsof';
 import { HostSession } from '../ssh/session';
 import { sharedPool } from '../ssh/shared-pool';
-import type { StepOutput } from '../../workflows/engine/types';
+import type { StepOutput } from '../../common/step';
 import { storageCommands as c } from './commands';
 import { readContainingMount, readDiskImages, readFsSize, readLvm, readMountpoint, readUsage } from './read';
 import type { StorageFacts } from './types';

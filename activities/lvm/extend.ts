@@ -1,6 +1,6 @@
 import { HostSession } from '../ssh/session';
 import { sharedPool } from '../ssh/shared-pool';
-import type { StepOutput } from '../../workflows/engine/types';
+import type { StepOutput } from '../../common/step';
 import { act } from './act';
 import { MiB, storageCommands as c } from './commands';
 import { parseLvs, parseVgs } from './parse';

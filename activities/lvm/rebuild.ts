@@ -4,7 +4,7 @@ import type { ShellCommand } from '../ssh/command';
 import { assertSucceeded, runRemote } from '../ssh/exec';
 import { HostSession } from '../ssh/session';
 import { sharedPool } from '../ssh/shared-pool';
-import type { StepOutput } from '../../workflows/engine/types';
+import type { StepOutput } from '../../common/step';
 import { act } from './act';
 import { storageCommands as c } from './commands';
 import { PvmoveProgressReader, type PvmoveProgress } from './parse';

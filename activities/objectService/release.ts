@@ -1,7 +1,6 @@
 import { HostSession } from '../ssh/session';
 import { sharedPool } from '../ssh/shared-pool';
-import type { StepOutput } from '../../workflows/engine/types';
-import type { VerifyOutcome } from '../../workflows/engine/runbook';
+import type { StepOutput, VerifyOutcome } from '../../common/step';
 import { readContainingMount, readUsage, refuse } from '../lvm/read';
 import type { DeletedOpenFile } from '../lvm/types';
 import { serviceCommands as c } from './commands';

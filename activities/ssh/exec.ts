@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import type { CommandRecord } from '../../workflows/engine/types';
+import type { CommandRecord } from '../../common/step';
 import type { ShellCommand } from './command';
 import { COMMAND_FAILED, COMMAND_TIMED_OUT } from './errors';
 import type { SshPool } from './pool';

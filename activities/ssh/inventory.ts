@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { hostNameSchema } from '../../workflows/engine/identifiers';
+import { hostNameSchema } from '../../common/identifiers';
 
 /**
  * Where a worker finds a private key. The key itself never enters workflow input, results or

@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import type { CommandRecord, StepOutput } from '../../workflows/engine/types';
+import type { CommandRecord, StepOutput } from '../../common/step';
 import type { ShellCommand } from './command';
 import { assertSucceeded, runRemote, type RemoteRunOptions, type RemoteRunResult } from './exec';
 import type { SshPool } from './pool';

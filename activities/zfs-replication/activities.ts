@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { CommandRecord, StepOutput } from '../../workflows/engine/types';
+import type { CommandRecord, StepOutput } from '../../common/step';
 import { sh } from '../ssh/command';
 import { HostSession } from '../ssh/session';
 import { sharedPool } from '../ssh/shared-pool';

@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import type { CommandRecord } from '../../workflows/engine/types';
+import type { CommandRecord } from '../../common/step';
 import type { ShellCommand } from '../ssh/command';
 import type { ExitStatus, SshPool } from '../ssh/pool';
 import { startRemoteProcess, type RemoteProcess } from './remote-process';

@@ -1,5 +1,5 @@
 import type { ClientChannel } from 'ssh2';
-import type { CommandRecord } from '../../workflows/engine/types';
+import type { CommandRecord } from '../../common/step';
 import type { ShellCommand } from '../ssh/command';
 import { PGID_PREFIX, PgidReader } from '../ssh/exec';
 import type { ExitStatus, SshPool } from '../ssh/pool';

@@ -1,4 +1,4 @@
-import type { CommandRecord } from '../../workflows/engine/types';
+import type { CommandRecord } from '../../common/step';
 import { between, clock, decisionText, duration, stepLabel, timestamp } from './format';
 import type { Retro, RetroStep } from './model';
 import { esc, renderTimelineSvg } from './timeline-svg';

@@ -1,5 +1,5 @@
-import type { CommandRecord, PlannedMutation } from '../../workflows/engine/types';
-import type { StepKind } from '../../workflows/engine/audit';
+import type { CommandRecord, PlannedMutation } from '../../common/step';
+import type { StepKind, RefusedApproval } from '../../workflows/engine/audit';
 
 // The retrospective of one run, built from its history alone (cli/retro/build.ts) and rendered to
 // markdown or HTML. Times are ISO strings; durations milliseconds.
@@ -26,7 +26,6 @@ export interface RetroApproval {
 
 /** The engine's own record of a refused approval (one definition, so the retro cannot drift from it). */
 export type { RefusedApproval } from '../../workflows/engine/audit';
-import type { RefusedApproval } from '../../workflows/engine/audit';
 
 export interface RetroStep {
   seq: number;

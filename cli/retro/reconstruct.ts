@@ -1,4 +1,4 @@
-import type { CommandRecord } from '../../workflows/engine/types';
+import type { CommandRecord } from '../../common/step';
 import { parseActivitySummary, parseTimerSummary, type ActivityTag, type TimerTag } from '../../workflows/engine/event-summary';
 import type { RunEvent } from '../history/decode';
 import type { RetroApproval, RetroAttempt, RetroStep } from './model';

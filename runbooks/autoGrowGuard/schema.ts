@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { absolutePathSchema, hostNameSchema, lvmNameSchema } from '../../workflows/engine/identifiers';
+import { absolutePathSchema, hostNameSchema, lvmNameSchema } from '../../common/identifiers';
 
 /** One guard per volume: its workflow id names the host and the volume, so a second start finds the first. */
 export function guardWorkflowId(host: string, vg: string, lv: string): string {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { absolutePathSchema, hostNameSchema, stepNameSchema } from '../../workflows/engine/identifiers';
-import { commonInputFields } from '../../workflows/engine/input';
+import { absolutePathSchema, hostNameSchema, stepNameSchema } from '../../common/identifiers';
+import { commonInputFields } from '../../common/input';
 
 export const engineDrillInputSchema = z
   .object({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { absolutePathSchema, hostNameSchema, lvmNameSchema } from '../../workflows/engine/identifiers';
-import { commonInputFields } from '../../workflows/engine/input';
+import { absolutePathSchema, hostNameSchema, lvmNameSchema } from '../../common/identifiers';
+import { commonInputFields } from '../../common/input';
 import { guardSettingsFields } from '../autoGrowGuard/schema';
 
 export const fixReadonlyDataInputSchema = z

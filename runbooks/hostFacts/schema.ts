@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { hostNameSchema } from '../../workflows/engine/identifiers';
-import { commonInputFields } from '../../workflows/engine/input';
+import { hostNameSchema } from '../../common/identifiers';
+import { commonInputFields } from '../../common/input';
 
 export const hostFactsInputSchema = z
   .object({

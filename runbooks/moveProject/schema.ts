@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { hostNameSchema, uuidSchema } from '../../workflows/engine/identifiers';
-import { commonInputFields } from '../../workflows/engine/input';
+import { hostNameSchema, uuidSchema } from '../../common/identifiers';
+import { commonInputFields } from '../../common/input';
 import { durationSchema, replicationOptionFields } from '../replicateProject/schema';
 
 const { allowRollback: _notHere, ...moveOptions } = replicationOptionFields;

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { zfsFeaturesSchema } from '../../activities/zfs/features';
 import { poolNameSchema } from '../../activities/zfs/names';
-import { hostNameSchema, uuidSchema } from '../../workflows/engine/identifiers';
-import { commonInputFields } from '../../workflows/engine/input';
+import { hostNameSchema, uuidSchema } from '../../common/identifiers';
+import { commonInputFields } from '../../common/input';
 
 /** 90s, 30m, 6h, 7d: the engine's duration form. */
 export const durationSchema = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 90s, 30m, 6h');

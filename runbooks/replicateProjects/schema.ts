@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { hostNameSchema, stepNameSchema } from '../../workflows/engine/identifiers';
-import { commonInputFields } from '../../workflows/engine/input';
+import { hostNameSchema, stepNameSchema } from '../../common/identifiers';
+import { commonInputFields } from '../../common/input';
 import { replicationOptionFields } from '../replicateProject/schema';
 
 /** What a sweep carries from one run to the next when it continues as new (not for operators to set). */

@@ -1,4 +1,4 @@
-import type { CommandRecord, PlannedMutation } from './types';
+import type { CommandRecord, PlannedMutation } from '../../common/step';
 
 export type StepKind = 'inspect' | 'mutate' | 'compensate';
 export type StepStatus = 'running' | 'waiting-approval' | 'completed' | 'failed' | 'planned' | 'cancelled';

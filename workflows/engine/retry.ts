@@ -1,5 +1,5 @@
 import { ActivityFailure, ApplicationFailure, isCancellation, TimeoutFailure } from '@temporalio/workflow';
-import type { CommandRecord } from './types';
+import type { CommandRecord } from '../../common/step';
 
 /**
  * The engine retries steps itself (activities are scheduled with maximumAttempts 1) so that every

@@ -16,12 +16,13 @@ import type { Duration } from '@temporalio/common';
 import type { z } from 'zod';
 import { withoutCommands, type ApprovalRecord, type AuditLog, type StepRecord } from './audit';
 import { renderDetails } from './details';
-import { parseRunbookInput, type CommonInput } from './input';
+import { parseRunbookInput } from './input';
+import type { CommonInput } from '../../common/input';
 import { approvalRefusedSignal, approvalRequestSchema, approveUpdate, auditQuery, pendingApprovalQuery, refusedApprovalReportSchema, type ApprovalRequest, type ApprovalResponse } from './messages';
 import { activitySummary, timerSummary, type ActivityTag } from './event-summary';
 import { backoffMs, commandRecordsOf, DEFAULT_STEP_RETRY, describeError, isRetryable, type StepRetry } from './retry';
 import { RunbookName, RunbookOutcome, RunbookStep, RunbookTargets } from './search-attributes';
-import type { PlannedMutation, StepOutput } from './types';
+import type { PlannedMutation, StepOutput, VerifyOutcome } from '../../common/step';
 import type * as engineActivities from '../../activities/engine';
 
 export const APPROVAL_REJECTED = 'ApprovalRejected';
@@ -40,11 +41,6 @@ interface StepBase<T> {
 
 export interface InspectStep<T> extends StepBase<T> {
   run: () => Promise<StepOutput<T>>;
-}
-
-export interface VerifyOutcome {
-  ok: boolean;
-  detail: string;
 }
 
 export interface Compensation {

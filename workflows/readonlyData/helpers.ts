@@ -1,4 +1,4 @@
-import type { CommandRecord, StepOutput } from '../engine/types';
+import type { CommandRecord, StepOutput } from '../../common/step';
 
 /** Run an act for each item in turn, as one step: its values in order and all its commands. */
 export async function each<T>(items: string[], act: (item: string) => Promise<StepOutput<T>>): Promise<StepOutput<T[]>> {

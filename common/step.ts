@@ -1,4 +1,5 @@
-// Shapes shared by workflow code and activities. Pure types: safe to import from workflows.
+// Shapes shared by workflow code and activities (and the CLI). Pure types: this module imports neither
+// side, so activities never import workflow code and workflows never import activity code.
 
 /** One remote command as the audit log keeps it: what ran, how it ended, and the end of its output. */
 export interface CommandRecord {
@@ -30,4 +31,10 @@ export interface PlannedMutation {
   host?: string;
   description: string;
   commands: string[];
+}
+
+/** A mutating step's read-only check after its act: a failed verify fails the attempt. */
+export interface VerifyOutcome {
+  ok: boolean;
+  detail: string;
 }

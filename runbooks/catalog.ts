@@ -1,12 +1,19 @@
 import path from 'node:path';
 import type { z } from 'zod';
-import { engineDrillInputSchema } from './engineDrill/schema';
-import { hostFactsInputSchema } from './hostFacts/schema';
-import { fixReadonlyDataEntry } from './fixReadonlyData/entry';
-import { autoGrowGuardEntry } from './autoGrowGuard/entry';
-import { replicationEntries } from './replicateProjects/entries';
+import type { CommonInput } from '../common/input';
 import type { RunbookDefinition } from './define';
+import { autoGrowGuardEntry } from './autoGrowGuard/entry';
+import { engineDrillDefinition } from './engineDrill/definition';
+import { fixReadonlyDataDefinition } from './fixReadonlyData/definition';
+import { hostFactsDefinition } from './hostFacts/definition';
+import { moveProjectDefinition } from './moveProject/definition';
+import { replicateProjectDefinition } from './replicateProject/definition';
+import { replicateProjectsDefinition } from './replicateProjects/definition';
 
+/**
+ * A runbook as the CLI, the recordings and the docs see it: its definition, with targets and
+ * workflow id taken from raw (unvalidated) input, as `runbook start` has it before the run validates.
+ */
 export interface CatalogEntry {
   /** The workflow type: what the UI's Start Workflow form and `temporal workflow start --type` take. */
   name: string;
@@ -18,26 +25,19 @@ export interface CatalogEntry {
   workflowId?: (input: Record<string, unknown>) => string;
 }
 
+/** Every runbook the worker runs, each from its one definition (runbooks/<name>/definition.ts). */
 export const catalog: CatalogEntry[] = [
-  {
-    name: 'hostFacts',
-    summary: 'Collect hostname, kernel, df, findmnt, lsblk and loop devices from hosts (read-only).',
-    schema: hostFactsInputSchema,
-    targets: (i) => (Array.isArray(i.hosts) ? i.hosts.map(String) : []),
-  },
-  {
-    name: 'engineDrill',
-    summary: 'Exercise the engine on a lab host: marker steps with compensations, gates and a failure on demand.',
-    schema: engineDrillInputSchema,
-    targets: (i) => (typeof i.host === 'string' ? [i.host] : []),
-  },
-  fixReadonlyDataEntry,
+  fromDefinition(hostFactsDefinition),
+  fromDefinition(engineDrillDefinition),
+  fromDefinition(fixReadonlyDataDefinition),
   autoGrowGuardEntry,
-  ...replicationEntries,
+  fromDefinition(replicateProjectDefinition),
+  fromDefinition(replicateProjectsDefinition),
+  fromDefinition(moveProjectDefinition),
 ];
 
 /** A catalog entry read from a runbook's one definition (targets and id only from input that validates). */
-export function fromDefinition(definition: RunbookDefinition): CatalogEntry {
+export function fromDefinition<S extends z.ZodType<CommonInput>>(definition: RunbookDefinition<S>): CatalogEntry {
   const parsed = (raw: Record<string, unknown>) => definition.schema.safeParse(raw);
   const { workflowId } = definition;
   return {

@@ -1,7 +1,7 @@
 import type * as activities from '../activities';
 import { drillDoCommand, drillSettleCommand } from '../activities/drill/commands';
 import { sh } from '../activities/ssh/command';
-import { engineDrillInputSchema } from '../runbooks/engineDrill/schema';
+import { engineDrillDefinition } from '../runbooks/engineDrill/definition';
 import { Runbook, type RunbookResult } from './engine/runbook';
 
 /**
@@ -11,7 +11,7 @@ import { Runbook, type RunbookResult } from './engine/runbook';
  * the engine out) can count exactly what ran.
  */
 export async function engineDrill(input: unknown): Promise<RunbookResult<{ log: string[] }>> {
-  return Runbook.run({ name: 'engineDrill', schema: engineDrillInputSchema, targets: (i) => [i.host] }, input, async (rb, i) => {
+  return Runbook.run(engineDrillDefinition, input, async (rb, i) => {
     const acts = rb.on<typeof activities>(i.host, { startToCloseTimeout: `${Math.ceil(i.stepSeconds) + 120} seconds` });
     for (let step = 1; step <= i.steps; step++) {
       const name = `step-${step}`;

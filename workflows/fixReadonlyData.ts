@@ -5,7 +5,8 @@ import { MiB } from '../activities/lvm/commands';
 import type { LvmState } from '../activities/lvm/types';
 import type { ProbeTotals } from '../activities/objectService/probe';
 import type { AutoGrowGuardInput } from '../runbooks/autoGrowGuard/schema';
-import { fixReadonlyDataInputSchema, type FixReadonlyDataInput } from '../runbooks/fixReadonlyData/schema';
+import { fixReadonlyDataDefinition } from '../runbooks/fixReadonlyData/definition';
+import type { FixReadonlyDataInput } from '../runbooks/fixReadonlyData/schema';
 import { autoGrowGuard } from './autoGrowGuard';
 import { Runbook, type RunbookResult } from './engine/runbook';
 import type { VerifyOutcome, StepOutput } from '../common/step';
@@ -49,7 +50,7 @@ function verified(out: StepOutput<LvmState>, check: (s: LvmState) => string[]): 
 }
 
 export async function fixReadonlyData(input: unknown): Promise<RunbookResult<FixReadonlyDataResult>> {
-  return Runbook.run({ name: 'fixReadonlyData', schema: fixReadonlyDataInputSchema, targets: (i) => [i.host] }, input, async (rb, i) => {
+  return Runbook.run(fixReadonlyDataDefinition, input, async (rb, i) => {
     // A step's activities heartbeat each second while a command runs; 5 s without one means its worker is gone.
     const acts = rb.on<Acts>(i.host, { startToCloseTimeout: '6 hours', heartbeatTimeout: '5 seconds' });
     const probe = !rb.planning && i.probe.enabled ? startDowntimeProbe(rb, i.host, i.service.port, i.service.healthPath, i.probe.intervalMs) : null;

@@ -1,6 +1,6 @@
 import type * as activities from '../activities';
 import type { HostFacts } from '../activities/facts/host-facts';
-import { hostFactsInputSchema } from '../runbooks/hostFacts/schema';
+import { hostFactsDefinition } from '../runbooks/hostFacts/definition';
 import { Runbook, type RunbookResult } from './engine/runbook';
 
 /**
@@ -8,7 +8,7 @@ import { Runbook, type RunbookResult } from './engine/runbook';
  * loop devices (lsblk, losetup), parsed into typed records. Read-only; plan mode returns the same.
  */
 export async function hostFacts(input: unknown): Promise<RunbookResult<{ hosts: HostFacts[] }>> {
-  return Runbook.run({ name: 'hostFacts', schema: hostFactsInputSchema, targets: (i) => i.hosts }, input, async (rb, { hosts }) => {
+  return Runbook.run(hostFactsDefinition, input, async (rb, { hosts }) => {
     const facts = await Promise.all(
       hosts.map((host) =>
         rb.inspect({

@@ -5,7 +5,7 @@ import type { CopyState } from '../activities/zfs-replication/copy-state';
 import type { ZfsFeatures } from '../activities/zfs/features';
 import { LEDGER, receivedLedgerProperties, replicaHoldTag } from '../activities/zfs-replication/ledger';
 import { rankCandidates, type MoveCandidate, type RankedCandidate } from '../activities/zfs-replication/move';
-import { moveProjectInputSchema } from '../runbooks/moveProject/schema';
+import { moveProjectDefinition } from '../runbooks/moveProject/definition';
 import type { CommonInput } from '../common/input';
 import { Runbook, type RunbookResult } from './engine/runbook';
 import { replicateProjectBody, type ReplicateProjectResult } from './replicateProject';
@@ -18,8 +18,8 @@ import { durationMs } from './replication/duration';
 // so only after approval of step `rollback-<old source>`. On request (the source answers) nothing is
 // lost: fence the source, sync it to the chosen replica, promote, demote the old source; a failure
 // before the demotion undoes all of it, after it the move stands (rb.commit). Its workflow id is
-// `replicate/<project>`, the same lock as replicateProject's: no replication of the project runs
-// while it moves.
+// the project's lock (projectLock in runbooks/replicateProject/definition.ts), the same as
+// replicateProject's: no replication of the project runs while it moves.
 
 export interface MoveProjectResult {
   project: string;
@@ -46,7 +46,7 @@ function iso(epochSeconds: number | null): string | null {
 
 export async function moveProject(input: unknown): Promise<RunbookResult<MoveProjectResult>> {
   return Runbook.run(
-    { name: 'moveProject', schema: moveProjectInputSchema, targets: (i) => [i.from, ...i.candidates] },
+    moveProjectDefinition,
     input,
     async (rbTyped, i) => {
       const rb = rbTyped as unknown as Runbook<CommonInput>;

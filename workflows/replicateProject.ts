@@ -7,14 +7,14 @@ import { receivedLedger, replicaHoldTag } from '../activities/zfs-replication/le
 import { LOWEST_COMMON_ZFS_FEATURES, type ZfsFeatures } from '../activities/zfs/features';
 import { relateReplica } from '../activities/zfs/common-snapshot';
 import { replicationSnapshotShortName } from '../activities/zfs/names';
-import { replicateProjectInputSchema } from '../runbooks/replicateProject/schema';
+import { replicateProjectDefinition } from '../runbooks/replicateProject/definition';
 import type { CommonInput } from '../common/input';
 import { Runbook, type RunbookResult } from './engine/runbook';
 import { durationMs } from './replication/duration';
 
 // replicateProject: bring every replica of one project up to date with its source, by guid, through
 // this worker, without ever destroying anything on a replica unless a rollback was allowed AND
-// approved. Its workflow id `replicate/<project>` is the lock: two runs of one project never overlap.
+// approved. Its workflow id `replicate/<project>` (projectLock, runbooks/replicateProject/definition.ts) is the lock: two runs of one project never overlap.
 // The steps: probe each host's ZFS (once), inspect every copy (one `zfs get` each), snapshot if the
 // source changed since its newest snapshot (OpenZFS: `written`; zfs-fuse: a probe snapshot whose
 // increment is checked by zstreamdump), stream to each replica that needs it, record the ledger,
@@ -412,7 +412,7 @@ export async function replicateProjectBody(rb: Runbook<CommonInput>, a: Replicat
 /** One project: see the top of this file and runbooks/replicateProjects/README.md. */
 export async function replicateProject(input: unknown): Promise<RunbookResult<ReplicateProjectResult>> {
   return Runbook.run(
-    { name: 'replicateProject', schema: replicateProjectInputSchema, targets: (i) => [i.source, ...i.replicas] },
+    replicateProjectDefinition,
     input,
     (rb, i) =>
       replicateProjectBody(rb as unknown as Runbook<CommonInput>, {

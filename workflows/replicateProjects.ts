@@ -12,7 +12,9 @@ import type * as replication from '../activities/zfs-replication/activities';
 import type { Placement } from '../activities/zfs-replication/placement';
 import type { ZfsFeatures } from '../activities/zfs/features';
 import { replicationSnapshotShortName } from '../activities/zfs/names';
-import { replicateProjectsInputSchema, type ReplicateProjectsInput, type SweepState } from '../runbooks/replicateProjects/schema';
+import { projectLock } from '../runbooks/replicateProject/definition';
+import { replicateProjectsDefinition } from '../runbooks/replicateProjects/definition';
+import type { ReplicateProjectsInput, SweepState } from '../runbooks/replicateProjects/schema';
 import { renderDetails } from './engine/details';
 import { Runbook, type RunbookResult } from './engine/runbook';
 import { replicateProject, type ReplicateProjectResult } from './replicateProject';
@@ -91,7 +93,7 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
   let next: ReplicateProjectsInput | undefined;
   let rerender: (() => void) | undefined;
   const result = await Runbook.run(
-    { name: 'replicateProjects', schema: replicateProjectsInputSchema, targets: (i) => i.hosts },
+    replicateProjectsDefinition,
     input,
     async (rb, i): Promise<SweepResult> => {
       const state: SweepState = i.resume ?? freshState();
@@ -174,7 +176,7 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
         await condition(() => stopped() || (running.size < i.concurrency && queue.some(fits)));
         if (stopped()) break;
         const p = queue.splice(queue.findIndex(fits), 1)[0];
-        const workflowId = `replicate/${p.project}`;
+        const workflowId = projectLock(p.project);
         let handle;
         try {
           handle = await startChild(replicateProject, {

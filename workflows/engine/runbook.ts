@@ -24,6 +24,7 @@ import { backoffMs, commandRecordsOf, DEFAULT_STEP_RETRY, describeError, isRetry
 import { RunbookName, RunbookOutcome, RunbookStep, RunbookTargets } from './search-attributes';
 import type { PlannedMutation, StepOutput, VerifyOutcome } from '../../common/step';
 import type * as engineActivities from '../../activities/engine';
+import type { RunbookDefinition } from '../../runbooks/define';
 
 export const APPROVAL_REJECTED = 'ApprovalRejected';
 export const APPROVAL_TIMED_OUT = 'ApprovalTimedOut';
@@ -79,15 +80,6 @@ export interface RunbookResult<T> {
   value: T;
   planned: PlannedMutation[];
   audit: AuditLog;
-}
-
-export interface RunbookDefinition<S extends z.ZodType> {
-  name: string;
-  schema: S;
-  /** The hosts (or other named targets) a run touches, for search attributes and the summary. */
-  targets: (input: z.infer<S>) => string[];
-  /** Targets that are inventory hosts, resolved (and checked) before any other step. Default: all targets. */
-  hosts?: (input: z.infer<S>) => string[];
 }
 
 const DEFAULT_ACTIVITY_OPTIONS: ActivityOptions = {

@@ -52,6 +52,7 @@ export class LineChannel {
           this.waiters = this.waiters.filter((w) => w.resolve !== res);
           reject(new Error(`the migration peer sent nothing for ${timeoutMs} ms`));
         }, timeoutMs);
+        timer.unref(); // an emulator in a test process must not keep it alive
         const res = (m: Record<string, unknown>) => {
           clearTimeout(timer);
           resolve(m);

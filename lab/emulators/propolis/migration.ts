@@ -105,7 +105,6 @@ export async function migrateIn(vm: Vm, info: { migrationId: string; srcAddr: st
   const id = info.migrationId;
   const faults = vm.deps.faults;
   let ch: LineChannel | null = null;
-  vm.setMigration('migration_in', id, 'Sync');
   try {
     const [host, port] = [info.srcAddr.slice(0, info.srcAddr.lastIndexOf(':')).replace(/^\[|\]$/g, ''), Number(info.srcAddr.slice(info.srcAddr.lastIndexOf(':') + 1))];
     const { socket, head } = await new Promise<{ socket: Duplex; head: Buffer }>((resolve, reject) => {

@@ -30,6 +30,8 @@ export interface ServerOptions {
   port: number;
   faultsFile?: string | null;
   log?: (line: string) => void;
+  /** Called with every VM state the server publishes (tests). */
+  onPublish?: (vm: Vm) => void;
 }
 
 export interface PropolisEmulator {
@@ -74,12 +76,14 @@ export function startPropolisEmulator(opts: ServerOptions): Promise<PropolisEmul
           } catch (err) {
             throw badRequest(`failed to generate internal instance spec: ${(err as Error).message}`);
           }
-          vm = new Vm(body.properties, body.init.value.spec, 'Spec', { faults, log });
+          vm = new Vm(body.properties, body.init.value.spec, 'Spec', { faults, log, onPublish: opts.onPublish });
           log(`ensure ${body.properties.name} (${body.properties.id}) from a spec`);
           return sendJson(res, 201, { migrate: null }, requestId);
         }
         const v = body.init.value;
-        const target = new Vm(body.properties, null, 'MigrationTarget', { faults, log });
+        const target = new Vm(body.properties, null, 'MigrationTarget', { faults, log, onPublish: opts.onPublish });
+        // Published at gen 1 already migrating in, phase Sync (as propolis's initial state).
+        target.migration.migration_in = { id: v.migration_id, state: 'Sync' };
         vm = target;
         log(`ensure ${body.properties.name} (${body.properties.id}) as target of migration ${v.migration_id} from ${v.src_addr}`);
         void migrateIn(target, { migrationId: v.migration_id, srcAddr: v.src_addr, replace: v.replace_components }).catch((err: unknown) => log(`migration in: ${(err as Error).message}`)); // runs on after the 201, as propolis's does

@@ -12,6 +12,8 @@ import { Upstairs } from './upstairs';
 export interface VmDeps {
   faults: FaultsFile;
   log: (line: string) => void;
+  /** Every published state, in order (tests read the exact phase sequence from it). */
+  onPublish?: (vm: Vm) => void;
 }
 
 /** The boot disk: the first crucible backend a virtio/nvme disk uses. */
@@ -84,6 +86,7 @@ export class Vm {
 
   private bump(): void {
     this.gen++;
+    this.deps.onPublish?.(this);
     for (const w of [...this.watchers]) w();
   }
 
@@ -189,7 +192,7 @@ export class Vm {
   }
 
   get cancelled(): boolean {
-    return this.activationCancelled || this.gone;
+    return this.activationCancelled || this.pendingStop || this.gone;
   }
 
   /** Run from Creating: activate the boot disk with the VCR's gen, boot the guest. */
@@ -210,8 +213,13 @@ export class Vm {
         await this.halt();
       }
     } catch (err) {
-      this.serial.print(`propolis: start failed: ${(err as Error).message}`);
       this.upstairs?.close();
+      if (this.pendingStop) {
+        // Stopped while still activating its disk: no failure, just a stop.
+        this.pendingStop = false;
+        return this.halt();
+      }
+      this.serial.print(`propolis: start failed: ${(err as Error).message}`);
       this.setState('Failed');
     }
   }

@@ -9,6 +9,11 @@ export const EXIT = {
   unavailable: 3,
   /** No such workflow. */
   notFound: 4,
+  /**
+   * The run completed, but its result names targets that need an operator (refused or failed
+   * projects, unreachable hosts: the result's `needsOperator`, printed with each remedy).
+   */
+  needsOperator: 5,
 } as const;
 
 export class CliError extends Error {

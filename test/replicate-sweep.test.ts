@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { retroFromHistory } from '../cli/retro';
@@ -6,6 +9,7 @@ import { auditQuery } from '../workflows/engine/messages';
 import type { RunbookResult } from '../workflows/engine/runbook';
 import { sweepProgressQuery, type SweepProgress, type SweepResult } from '../workflows/replicateProjects';
 import type { ProjectsManifest } from '../lab/scenarios/zfs-projects';
+import { repoRoot, tsxCli } from './helpers/paths';
 import { closeTestClient, testClient } from './helpers/temporal';
 import { startReplicationLab, type ReplicationLab } from './helpers/replication-lab';
 
@@ -61,12 +65,21 @@ async function runChain(client: Client, workflowId: string, firstRunId: string):
   return out;
 }
 
-test('a sweep stops scheduling once its failure threshold is reached, and names every failure', async () => {
+test('a sweep stops scheduling once its failure threshold is reached; `runbook start --wait` lists every refusal with its remedy and exits 5', async () => {
   threshold = await lab.generate({ count: 20, seed: 'sweep-threshold', divergedSnapshot: 10 });
-  const handle = await lab.start('replicateProjects', { hosts: HOSTS, concurrency: 2, perHostConcurrency: 2, maxFailures: 3, batchSize: 100 });
+  // Through the CLI, as an operator starts it (the lab's worker polls its own queue).
+  const workflowId = `replicateProjects/threshold/${randomUUID()}`;
+  const input = { hosts: HOSTS, concurrency: 2, perHostConcurrency: 2, maxFailures: 3, batchSize: 100 };
+  const cli = spawnSync(process.execPath, [tsxCli, path.join(repoRoot, 'cli', 'main.ts'), 'start', 'replicateProjects', '--id', workflowId, '--input', JSON.stringify(input), '--wait'], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    timeout: 170_000,
+    env: { ...process.env, RUNBOOK_TASK_QUEUE: lab.taskQueue },
+  });
+  const handle = (await testClient()).workflow.getHandle(workflowId);
   const r = (await handle.result()) as Result;
   expect(r.value.status).toBe('stopped');
-  expect(r.value.totals.failed).toBeGreaterThanOrEqual(3);
+  expect(r.value.totals.refused).toBeGreaterThanOrEqual(3);
   // Projects go in id order; after the third failure at most the two running children finish.
   const order = threshold.projects.map((p) => p.id).sort();
   const diverged = new Set(threshold.projects.filter((p) => p.replicas.some((x) => x.state === 'diverged-snapshot')).map((p) => p.id));
@@ -79,7 +92,31 @@ test('a sweep stops scheduling once its failure threshold is reached, and names 
     expect(f.reason).toContain('@manual-on-replica');
     expect(f.workflowId).toBe(`replicate/${f.project}`);
   }
-  expect(r.value.failures).toHaveLength(r.value.totals.failed);
+  expect(r.value.failures).toHaveLength(r.value.totals.failed + r.value.totals.refused);
+  expect(r.value.totals.failed).toBe(0);
+  // Every refused project needs an operator: what is wrong (the replica's own snapshot) and what to do.
+  expect(r.value.needsOperator.map((n) => n.target).sort()).toEqual(r.value.failures.map((f) => f.project).sort());
+  for (const n of r.value.needsOperator) {
+    expect(n.kind).toBe('refused');
+    expect(n.problem).toContain('@manual-on-replica');
+    expect(n.problem).not.toContain('Nothing on it was changed');
+    expect(n.remedy).toContain('allowRollback: true');
+    expect(n.remedy).toMatch(/approve step rollback-compute\d/);
+  }
+  // The CLI printed the totals and each of them with its remedy, and exited with "needs an operator".
+  expect(cli.stderr).toBe('');
+  expect(cli.status).toBe(5);
+  expect(cli.stdout).toContain(`totals: scheduled ${r.value.totals.scheduled}, replicated ${r.value.totals.replicated}, unchanged ${r.value.totals.unchanged}, refused ${r.value.totals.refused}, failed 0`);
+  expect(cli.stdout).toContain(`NEEDS AN OPERATOR (${r.value.needsOperator.length})`);
+  for (const n of r.value.needsOperator) {
+    expect(cli.stdout).toContain(`REFUSED ${n.target} (replicate/${n.target}): ${n.problem}`);
+    expect(cli.stdout).toContain(`remedy: ${n.remedy}`);
+  }
+  expect(cli.stdout).toContain(`${workflowId}: succeeded, but ${r.value.needsOperator.length} targets NEED AN OPERATOR (exit 5)`);
+  // The UI's current details say the same.
+  const meta = (await handle.query('__temporal_workflow_metadata')) as { currentDetails?: string };
+  expect(meta.currentDetails).toContain(`**Needs an operator (${r.value.needsOperator.length})**`);
+  for (const n of r.value.needsOperator) expect(meta.currentDetails).toContain(`**refused** \`${n.target}\``);
 }, 180_000);
 
 describe('200 projects', () => {
@@ -98,7 +135,7 @@ describe('200 projects', () => {
     const all = 220; // the threshold test's 20 (10 diverged, healed here by pre-approved rollbacks) and these 200
 
     expect(first.value.status).toBe('complete');
-    expect(first.value.totals).toMatchObject({ failed: 0, locked: 0 });
+    expect(first.value.totals).toMatchObject({ refused: 0, failed: 0, locked: 0 });
     expect(first.value.totals.scheduled).toBeGreaterThan(60); // changed projects, and every replica's first ledger
     expect(first.value.totals.replicated + first.value.totals.unchanged).toBe(all);
     expect(first.value.totals.bytesSent).toBeGreaterThan(0);
@@ -157,7 +194,9 @@ describe('200 projects', () => {
     expect(childStarts).toHaveLength(0);
     // The UI's current details show the counts.
     const meta = (await handle.query('__temporal_workflow_metadata')) as { currentDetails?: string };
-    expect(meta.currentDetails).toContain('skipped unchanged');
-    expect(meta.currentDetails).toContain('| 0 | 0 | 220 | 0 / 10 |');
+    expect(meta.currentDetails).toContain('| scheduled | replicated | unchanged | refused | failed | locked | bytesSent | roundTrips |');
+    expect(meta.currentDetails).toContain('| 0 | 0 | 220 | 0 | 0 | 0 | 0 |');
+    expect(meta.currentDetails).not.toContain('Needs an operator');
+    expect(r.value.needsOperator).toEqual([]);
   }, 600_000);
 });

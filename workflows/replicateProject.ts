@@ -10,6 +10,7 @@ import { replicationSnapshotShortName } from '../activities/zfs/names';
 import { replicateProjectDefinition } from '../runbooks/replicateProject/definition';
 import type { CommonInput } from '../common/input';
 import { Runbook, type RunbookResult } from './engine/runbook';
+import { LEFT_UNCHANGED } from './replication/child-failure';
 import { durationMs } from './replication/duration';
 
 // replicateProject: bring every replica of one project up to date with its source, by guid, through
@@ -244,7 +245,7 @@ export async function replicateProjectBody(rb: Runbook<CommonInput>, a: Replicat
   const gatedFix = async (host: string, action: Extract<ReplicaAction, { kind: 'rollback' | 'replace' }>, replicaCopy: CopyState, outcome: ReplicaOutcome) => {
     if (!a.allowRollback) {
       outcome.result = 'refused';
-      outcome.reason = `${action.reason}. Nothing on it was changed. To bring it back in line (${action.kind === 'rollback' ? `a rollback to @${action.to} that destroys ${action.later.length ? action.later.map((s) => `@${s}`).join(', ') + ' and ' : ''}every change since` : 'destroying it and sending a full stream'}), run again with allowRollback: true and approve step ${action.kind}-${host}.`;
+      outcome.reason = `${action.reason}. ${LEFT_UNCHANGED} To bring it back in line (${action.kind === 'rollback' ? `a rollback to @${action.to} that destroys ${action.later.length ? action.later.map((s) => `@${s}`).join(', ') + ' and ' : ''}every change since` : 'destroying it and sending a full stream'}), run again with allowRollback: true and approve step ${action.kind}-${host}.`;
       refusals.push(outcome.reason);
       return;
     }

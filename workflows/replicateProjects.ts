@@ -16,6 +16,8 @@ import { projectLock } from '../runbooks/replicateProject/definition';
 import { replicateProjectsDefinition } from '../runbooks/replicateProjects/definition';
 import type { ReplicateProjectsInput, SweepState } from '../runbooks/replicateProjects/schema';
 import { renderDetails } from './engine/details';
+import { operatorReportMarkdown, type NeedsOperator } from './engine/operator-report';
+import { childNeedsOperator, onlyRefused } from './replication/child-failure';
 import { Runbook, type RunbookResult } from './engine/runbook';
 import { replicateProject, type ReplicateProjectResult } from './replicateProject';
 
@@ -35,6 +37,11 @@ export interface SweepResult {
   totals: SweepState['totals'];
   failures: SweepState['failures'];
   unreachableHosts: Array<{ host: string; error: string }>;
+  /**
+   * Every refused or failed project (one entry per replica), and every unreachable host, each with its
+   * remedy: the convention the CLI (`runbook start --wait` exits 5) and the UI read.
+   */
+  needsOperator: NeedsOperator[];
   /** Plan mode: the first batch's placements. */
   planned?: Placement[];
 }
@@ -54,7 +61,7 @@ export interface SweepProgress {
 }
 
 function freshState(): SweepState {
-  return { run: 1, startedAt: new Date(Date.now()).toISOString(), totals: { scheduled: 0, replicated: 0, unchanged: 0, failed: 0, locked: 0, bytesSent: 0, roundTrips: 0 }, failures: [] };
+  return { run: 1, startedAt: new Date(Date.now()).toISOString(), totals: { scheduled: 0, replicated: 0, unchanged: 0, refused: 0, failed: 0, locked: 0, bytesSent: 0, roundTrips: 0 }, failures: [] };
 }
 
 /** Features without their evidence: the child only needs the answers (keeps every child's input small). */
@@ -66,19 +73,28 @@ function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
 
-function progressMarkdown(i: ReplicateProjectsInput, p: SweepProgress): string {
+/** What the operator must act on: refused and failed projects, then hosts the sweep could not reach. */
+function needsOperatorOf(failures: SweepState['failures'], unreachable: Array<{ host: string; error: string }>): NeedsOperator[] {
+  return [
+    ...failures.flatMap((f) => (f.needsOperator.length ? f.needsOperator : [{ target: f.project, kind: 'failed' as const, problem: f.reason, remedy: 'see the reason', workflowId: f.workflowId }])),
+    ...unreachable.map((u): NeedsOperator => ({ target: u.host, kind: 'blocked', problem: `unreachable, its projects were not swept: ${u.error}`, remedy: `check ${u.host} (sshd, its pool) and run the sweep again; if a project's source was there, move it with moveProject` })),
+  ];
+}
+
+/** The counts in the order an operator reads them (the CLI prints the same from the result). */
+export function sweepTotals(t: SweepState['totals']): Record<string, number> {
+  return { scheduled: t.scheduled, replicated: t.replicated, unchanged: t.unchanged, refused: t.refused, failed: t.failed, locked: t.locked, bytesSent: t.bytesSent, roundTrips: t.roundTrips };
+}
+
+function progressMarkdown(i: ReplicateProjectsInput, p: SweepProgress, unreachable: Array<{ host: string; error: string }>): string {
   const t = p.totals;
   const lines = [
     `**replicateProjects** on ${i.only ? `projects served by ${i.only}` : i.hosts.join(', ')}: run ${p.run}${p.stopped ? ' — **stopped: failure threshold reached**' : ''}`,
     '',
-    '| scheduled | replicated | skipped unchanged | failed | locked (another run) | running | queued in batch | after batch | sent |',
-    '|---|---|---|---|---|---|---|---|---|',
-    `| ${t.scheduled} | ${t.replicated} | ${t.unchanged} | ${t.failed} / ${i.maxFailures} | ${t.locked} | ${p.running.length} | ${p.queued} | ${p.remainingAfterBatch} | ${mib(t.bytesSent)} |`,
+    `${p.running.length} running, ${p.queued} queued in this batch, ${p.remainingAfterBatch} after it; refused + failed ${t.refused + t.failed} of at most ${i.maxFailures}; sent ${mib(t.bytesSent)}`,
+    '',
+    operatorReportMarkdown({ totals: sweepTotals(t), needsOperator: needsOperatorOf(p.failures, unreachable) }),
   ];
-  if (p.failures.length) {
-    lines.push('', `Failures (${p.failures.length}, newest last):`, '');
-    for (const f of p.failures.slice(-10)) lines.push(`- \`${f.project}\`${f.source ? ` on ${f.source}` : ''}: ${f.reason.replace(/\n/g, ' ').slice(0, 300)}`);
-  }
   return lines.join('\n');
 }
 
@@ -99,7 +115,8 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
       const state: SweepState = i.resume ?? freshState();
       const acts = rb.on<typeof replication>(undefined);
       const progress: SweepProgress = { run: state.run, totals: state.totals, running: [], busy: {}, queued: 0, remainingAfterBatch: 0, stopped: false, failures: state.failures };
-      const render = () => setCurrentDetails(`${progressMarkdown(i, progress)}\n\n${renderDetails(rb.audit)}`);
+      let unreachableSoFar: Array<{ host: string; error: string }> = [];
+      const render = () => setCurrentDetails(`${progressMarkdown(i, progress, unreachableSoFar)}\n\n${renderDetails(rb.audit)}`);
       rerender = render;
       setHandler(sweepProgressQuery, () => progress, { description: 'Live counts: scheduled, replicated, unchanged, failed, locked, bytes sent; running children; failures with reasons.' });
 
@@ -126,11 +143,13 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
         summarize: (b) => `${b.placements.length} projects in this batch, ${b.problems.length} unplaceable, ${b.remaining} after it`,
       });
       const unreachableHosts = [...down.map((host) => ({ host, error: 'the feature probe failed (host unreachable?)' })), ...batch.unreachable];
+      unreachableSoFar = unreachableHosts;
       progress.remainingAfterBatch = batch.remaining;
       render();
 
       if (rb.planning) {
-        return { status: 'planned', runs: state.run, startedAt: state.startedAt, endedAt: new Date(Date.now()).toISOString(), totals: state.totals, failures: batch.problems.map((p) => ({ project: p.project, source: null, reason: p.reason, workflowId: null })), unreachableHosts, planned: batch.placements };
+        const failures = batch.problems.map((p) => ({ project: p.project, source: null, reason: p.reason, workflowId: null, needsOperator: [{ target: p.project, kind: 'blocked' as const, problem: p.reason, remedy: p.remedy ?? 'see the reason', workflowId: null }] }));
+        return { status: 'planned', runs: state.run, startedAt: state.startedAt, endedAt: new Date(Date.now()).toISOString(), totals: state.totals, failures, unreachableHosts, needsOperator: needsOperatorOf(failures, unreachableHosts), planned: batch.placements };
       }
 
       // The cheap pass: projects with nothing to do are counted here and get no child at all.
@@ -152,11 +171,13 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
       const toDo = new Set((checked ?? { work: [] }).work.map((w) => w.project));
       state.totals.unchanged += (checked ?? { skip: [] }).skip.length;
 
-      const fail = (project: string, source: string | null, reason: string, workflowId: string | null) => {
-        state.totals.failed++;
-        state.failures.push({ project, source, reason, workflowId });
+      const fail = (project: string, source: string | null, reason: string, workflowId: string | null, needsOperator: NeedsOperator[], refused = false) => {
+        if (refused) state.totals.refused++;
+        else state.totals.failed++;
+        state.failures.push({ project, source, reason, workflowId, needsOperator: needsOperator.map((n) => ({ ...n, workflowId: n.workflowId ?? null })) });
       };
-      for (const p of batch.problems) fail(p.project, null, p.reason, null);
+      // Older activity results (recorded histories) carry no remedy.
+      for (const p of batch.problems) fail(p.project, null, p.reason, null, [{ target: p.project, kind: 'blocked', problem: p.reason, remedy: p.remedy ?? 'see the reason', workflowId: null }]);
 
       // Schedule children under the overall and per-host limits, until the failure threshold.
       const queue = batch.placements.filter((p) => toDo.has(p.project));
@@ -164,7 +185,7 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
       const running = new Set<string>();
       const hostsOf = (p: Placement) => [p.source, ...p.replicas];
       const fits = (p: Placement) => hostsOf(p).every((h) => (busy.get(h) ?? 0) < i.perHostConcurrency);
-      const stopped = () => state.totals.failed >= i.maxFailures;
+      const stopped = () => state.totals.failed + state.totals.refused >= i.maxFailures;
       const update = () => {
         progress.running = [...running];
         progress.busy = Object.fromEntries([...busy].filter(([, n]) => n > 0));
@@ -224,7 +245,10 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
               state.totals.bytesSent += v.bytesSent;
               state.totals.roundTrips += Object.values(v.roundTrips).reduce((a, b) => a + b, 0);
             },
-            (err) => fail(p.project, p.source, failureReason(err), workflowId),
+            (err) => {
+              const reason = failureReason(err);
+              fail(p.project, p.source, reason, workflowId, childNeedsOperator({ project: p.project, source: p.source, replicas: p.replicas, workflowId }, reason), onlyRefused(reason));
+            },
           )
           .finally(() => {
             running.delete(p.project);
@@ -242,7 +266,7 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
       state.after = [batch.placements.at(-1)?.project, batch.problems.at(-1)?.project, state.after].filter((x): x is string => !!x).sort().at(-1);
       if (more && !stopped()) next = { ...i, resume: { ...state, run: state.run + 1 } };
       const status: SweepResult['status'] = stopped() && more ? 'stopped' : 'complete';
-      return { status, runs: state.run, startedAt: state.startedAt, endedAt: new Date(Date.now()).toISOString(), totals: state.totals, failures: state.failures, unreachableHosts };
+      return { status, runs: state.run, startedAt: state.startedAt, endedAt: new Date(Date.now()).toISOString(), totals: state.totals, failures: state.failures, unreachableHosts, needsOperator: needsOperatorOf(state.failures, unreachableHosts) };
     },
   );
   // The engine rendered its step table with the outcome; put the counts back on top.

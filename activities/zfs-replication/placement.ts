@@ -84,6 +84,8 @@ export interface Placement {
 export interface PlacementProblem {
   project: string;
   reason: string;
+  /** What the operator does about it. */
+  remedy: string;
 }
 
 export interface PlacementInput {
@@ -122,13 +124,17 @@ export function placeProjects(input: PlacementInput): { placements: Placement[];
       const newest = stamped[0].copy.promotedAt;
       if (newest && stamped.filter((c) => c.copy.promotedAt === newest).length === 1) source = stamped[0].host;
       else {
-        problems.push({ project, reason: `served by ${claimants.length} hosts at once (${claimants.map((c) => c.host).join(', ')}) and no promotion says which is current; move it explicitly with moveProject` });
+        problems.push({ project, reason: `served by ${claimants.length} hosts at once (${claimants.map((c) => c.host).join(', ')}) and no promotion says which is current`, remedy: `decide which copy is current and make it the source with moveProject (it fences the others)` });
         continue;
       }
     }
     if (source === null) {
       const down = unreachable.length ? ` (unreachable: ${unreachable.join(', ')}; if its source was there, move it with moveProject)` : '';
-      problems.push({ project, reason: `no reachable copy serves it; copies on ${copies.map((c) => c.host).join(', ')} are all replicas${down}` });
+      problems.push({
+        project,
+        reason: `no reachable copy serves it; copies on ${copies.map((c) => c.host).join(', ')} are all replicas${down}`,
+        remedy: unreachable.length ? `bring ${unreachable.join(', ')} back, or promote the most up-to-date replica with moveProject` : 'promote the most up-to-date replica with moveProject',
+      });
       continue;
     }
     if (input.only && source !== input.only) continue;

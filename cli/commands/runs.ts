@@ -5,7 +5,8 @@ import { catalog, findRunbook } from '../../runbooks/catalog';
 import type { AuditLog } from '../../workflows/engine/audit';
 import { approvalRefusedSignal, approveUpdate, auditQuery, pendingApprovalQuery } from '../../workflows/engine/messages';
 import type { RunbookResult } from '../../workflows/engine/runbook';
-import { RUNBOOKS_TASK_QUEUE } from '../../workers/task-queues';
+import { operatorReportOf, operatorReportText } from '../../workflows/engine/operator-report';
+import { workerTaskQueue } from '../../workers/task-queues';
 import { RunbookName, RunbookOutcome, RunbookStep, RunbookTargets } from '../../workflows/engine/search-attributes';
 import { CliError, EXIT } from '../exit-codes';
 import { readInputArgument, validateLocally } from '../input';
@@ -33,6 +34,9 @@ async function waitForResult(handle: WorkflowHandle, o: Output, follow: boolean)
   if (follow && !o.json) await followSteps(handle, result, (s) => o.out(s));
   try {
     const r = await result;
+    // A run that succeeded as a whole can still leave targets it refused or failed (a sweep).
+    const report = operatorReportOf(r.value);
+    const needsOperator = !!report?.needsOperator.length;
     if (o.json) o.out(JSON.stringify({ workflowId: handle.workflowId, status: 'COMPLETED', outcome: r.outcome, value: r.value, planned: r.planned }, null, 2));
     else {
       if (r.outcome === 'planned') {
@@ -42,9 +46,10 @@ async function waitForResult(handle: WorkflowHandle, o: Output, follow: boolean)
           for (const c of p.commands) o.out(`    $ ${c}`);
         }
       }
-      o.out(`\n${handle.workflowId}: ${r.outcome}`);
+      for (const l of operatorReportText(report ?? {})) o.out(l);
+      o.out(`\n${handle.workflowId}: ${r.outcome}${needsOperator ? `, but ${report?.needsOperator.length} target${report?.needsOperator.length === 1 ? '' : 's'} NEED AN OPERATOR (exit ${EXIT.needsOperator})` : ''}`);
     }
-    return EXIT.ok;
+    return needsOperator ? EXIT.needsOperator : EXIT.ok;
   } catch (err) {
     const message = failureMessage(err);
     if (o.json) o.out(JSON.stringify({ workflowId: handle.workflowId, status: 'FAILED', error: message }, null, 2));
@@ -64,7 +69,8 @@ export async function startCommand(runbook: string, opts: { input?: string; plan
   const workflowId = opts.id ?? entry.workflowId?.(input) ?? defaultWorkflowId(runbook, targets);
   const c = await client();
   const handle = await c.workflow.start(runbook, {
-    taskQueue: RUNBOOKS_TASK_QUEUE,
+    // The workers' queue: `runbooks`, or RUNBOOK_TASK_QUEUE's (a canary worker, a test's worker).
+    taskQueue: workerTaskQueue(),
     workflowId,
     args: [input],
     staticSummary: `${runbook}${input.mode === 'plan' ? ' (plan)' : ''} on ${targets.join(', ') || '—'}`,

@@ -14,13 +14,25 @@ export const sweepStateSchema = z.object({
     scheduled: z.number().int().nonnegative(),
     replicated: z.number().int().nonnegative(),
     unchanged: z.number().int().nonnegative(),
+    /** Projects whose child refused a replica (diverged; nothing changed); they count towards maxFailures. */
+    refused: z.number().int().nonnegative().default(0),
+    /** Projects whose child failed otherwise, or that could not be placed. */
     failed: z.number().int().nonnegative(),
     locked: z.number().int().nonnegative(),
     bytesSent: z.number().int().nonnegative(),
     /** SSH commands (one round trip each) of the sweep's own steps and its children that succeeded. */
     roundTrips: z.number().int().nonnegative().default(0),
   }),
-  failures: z.array(z.object({ project: z.string(), source: z.string().nullable(), reason: z.string(), workflowId: z.string().nullable() })),
+  failures: z.array(
+    z.object({
+      project: z.string(),
+      source: z.string().nullable(),
+      reason: z.string(),
+      workflowId: z.string().nullable(),
+      /** What the operator does about it (one entry per refused or failed replica). */
+      needsOperator: z.array(z.object({ target: z.string(), kind: z.enum(['refused', 'failed', 'blocked']), problem: z.string(), remedy: z.string(), workflowId: z.string().nullable().optional() })).default([]),
+    }),
+  ),
 });
 export type SweepState = z.infer<typeof sweepStateSchema>;
 

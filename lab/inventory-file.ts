@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { inventorySchema, type Inventory, type InventoryHost } from '../activities/ssh/inventory';
+import { inventorySchema, type Inventory, type InventoryHost, type MaasEndpoint } from '../activities/ssh/inventory';
 import { inventoryPath } from './paths';
 
 // lab up merges its hosts into the inventory and lab down removes them; hosts someone added by hand
@@ -35,5 +35,23 @@ export function removeInventoryHosts(names: string[]): void {
   if (!existsSync(file)) return;
   const inventory = readInventory(file);
   for (const name of names) delete inventory.hosts[name];
+  writeInventory(file, inventory);
+}
+
+/** A MAAS endpoint a lab scenario serves (its key stays in the file the entry names). */
+export function addInventoryMaas(name: string, endpoint: MaasEndpoint): string {
+  const file = inventoryPath();
+  const inventory = readInventory(file);
+  inventory.maas = { ...inventory.maas, [name]: endpoint };
+  writeInventory(file, inventory);
+  return file;
+}
+
+export function removeInventoryMaas(name: string): void {
+  const file = inventoryPath();
+  if (!existsSync(file)) return;
+  const inventory = readInventory(file);
+  if (!inventory.maas?.[name]) return;
+  delete inventory.maas[name];
   writeInventory(file, inventory);
 }

@@ -30,9 +30,24 @@ export const inventoryHostSchema = z
   .strict();
 export type InventoryHost = z.infer<typeof inventoryHostSchema>;
 
+/**
+ * A MAAS region API endpoint. The API key (consumer:token:secret) is read by the worker from the
+ * file or environment variable named here, like an SSH key; workflows name only the endpoint.
+ */
+export const maasEndpointSchema = z
+  .object({
+    /** The MAAS URL up to and including /MAAS/ (the API is <url>api/2.0/). */
+    url: z.string().regex(/^https?:\/\/[^\s]+\/MAAS\/$/, 'a URL ending in /MAAS/'),
+    key: keyRefSchema,
+    site: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).optional(),
+  })
+  .strict();
+export type MaasEndpoint = z.infer<typeof maasEndpointSchema>;
+
 export const inventorySchema = z
   .object({
     hosts: z.record(hostNameSchema, inventoryHostSchema),
+    maas: z.record(hostNameSchema, maasEndpointSchema).optional(),
   })
   .strict();
 export type Inventory = z.infer<typeof inventorySchema>;
@@ -57,7 +72,7 @@ export function loadInventory(file = defaultInventoryPath()): Inventory {
     throw new Error(`the inventory ${file} is invalid: ${problems}`);
   }
   // Relative key files are relative to the inventory file, so a lab inventory can move with its folder.
-  for (const host of Object.values(parsed.data.hosts)) {
+  for (const host of [...Object.values(parsed.data.hosts), ...Object.values(parsed.data.maas ?? {})]) {
     if ('file' in host.key && !path.isAbsolute(host.key.file)) host.key = { file: path.resolve(path.dirname(file), host.key.file) };
   }
   return parsed.data;

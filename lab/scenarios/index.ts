@@ -1,6 +1,7 @@
 import { baseScenario } from './base';
 import { readonlyDataScenario } from './readonly-data';
 import { zfsProjectsScenario } from './zfs-projects';
+import { maasScenario } from './maas';
 import type { LabScenario } from './types';
 
 // The scenario registry. To add a scenario: import its LabScenario below the base import, and put
@@ -13,6 +14,7 @@ const all: LabScenario[] = [
   // ── scenarios added by their owners, one line each ──
   readonlyDataScenario,
   zfsProjectsScenario,
+  maasScenario,
 ];
 
 export const scenarios: Record<string, LabScenario> = Object.fromEntries(all.map((s) => [s.name, s]));

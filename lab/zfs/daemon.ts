@@ -76,6 +76,8 @@ daemon_pid() {
 export interface StartZfsOptions {
   /** Apparent size of the sparse pool image; only written blocks use disk. */
   poolBytes: number;
+  /** False: only the daemon, no image and no pool `projects` (a host whose pools a runbook makes). */
+  pool?: boolean;
 }
 
 export interface StartZfsResult {
@@ -102,7 +104,8 @@ async function run(ctx: ScenarioContext, what: string, script: string, timeoutMs
  */
 export async function startZfsFuse(ctx: ScenarioContext, opts: StartZfsOptions): Promise<StartZfsResult> {
   const p = zfsHostPaths(ctx.hostDir);
-  if (!Number.isSafeInteger(opts.poolBytes) || opts.poolBytes < 64 * 1024 * 1024) throw new Error(`startZfsFuse: poolBytes must be at least 64 MiB (zfs minimum), got ${opts.poolBytes}`);
+  const withPool = opts.pool !== false;
+  if (withPool && (!Number.isSafeInteger(opts.poolBytes) || opts.poolBytes < 64 * 1024 * 1024)) throw new Error(`startZfsFuse: poolBytes must be at least 64 MiB (zfs minimum), got ${opts.poolBytes}`);
   let t = Date.now();
   // /projects is bind-mounted from the host's own folder too. Without that every host's zfs-fuse
   // creates (and on unmount removes) its mount point directories /projects/<uuid> in the machine's
@@ -120,9 +123,13 @@ mkdir -p ${p.run} ${p.lock} ${p.lib} ${p.disks} ${p.mnt} /var/run/zfs /var/lock/
 bind_once ${p.run} /var/run/zfs
 bind_once ${p.lock} /var/lock/zfs
 bind_once ${p.lib} /var/lib/zfs
-bind_once ${p.mnt} ${POOL_MOUNTPOINT}
+` +
+      (withPool
+        ? bash`bind_once ${p.mnt} ${POOL_MOUNTPOINT}
 [ -e ${p.image} ] || truncate -s ${opts.poolBytes} ${p.image}
-echo "$state"`,
+`
+        : '') +
+      'echo "$state"',
   );
   const prepareMs = Date.now() - t;
   t = Date.now();
@@ -152,6 +159,7 @@ echo "zfs-fuse did not answer on ${SOCKET} within 15 s" >&2; exit 1`,
     await new Promise((r) => setTimeout(r, 500));
   }
   const daemonMs = Date.now() - t;
+  if (!withPool) return { startedPid, createdPool: false, timings: { prepareMs, daemonMs, poolMs: 0 } };
   t = Date.now();
   const pool = await run(
     ctx,

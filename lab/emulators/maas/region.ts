@@ -248,7 +248,7 @@ export class Region {
     set.ended = now();
     const failed = set.results.filter((r) => SCRIPT_STATUS_FAILED.includes(r.status));
     if (failed.length) {
-      m.error_description = `${failed.length} commissioning script${failed.length === 1 ? '' : 's'} failed to run`;
+      m.error_description = `${failed.length} commissioning scripts failed to run`;
       this.setStatus(m, S.FAILED_COMMISSIONING);
       this.event(m, 'ERROR', 'Failed commissioning', m.error_description);
     } else {

@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
+import { maasRequest, type MaasResponse } from '../../activities/maas/client';
+import { labDown, labUp } from '../../lab/lab';
+import { readManifest } from '../../lab/manifest';
+import { scenarioContext } from '../../lab/scenario-context';
+import { apiKeyFile, MACHINE_SYSTEM_ID, MAAS_HOSTS, regionStateDir, setRegionLabConfig } from '../../lab/scenarios/maas';
+import type { LabConfig } from '../../lab/emulators/maas/state';
+import type { ScenarioContext } from '../../lab/scenarios/types';
+import { repoRoot } from './paths';
+import { startRunbook } from './temporal';
+import { startWorkerProcess, type WorkerProcess } from './worker-process';
+
+/** Lab timings fast enough for tests (the emulator's defaults are for operators trying it out). */
+export const FAST_TIMINGS: LabConfig['timings'] = { bootMs: 150, releaseMs: 150, cloudInitMs: 1200, nodeTimeoutMs: 6000, nodeTimeoutMinutes: 30 };
+
+/**
+ * The maas scenario (proper-raptor + the region emulator) in a lab folder of its own, optionally with
+ * a worker process of its own reading that lab's inventory (the MAAS endpoint `lab-maas` and its key
+ * file), so a test can SIGKILL the worker without touching the shared one.
+ */
+export interface MaasLab {
+  labDir: string;
+  baseUrl: string;
+  systemId: string;
+  machine: ScenarioContext;
+  taskQueue: string;
+  worker: WorkerProcess | null;
+  key(user?: 'admin' | 'operator'): string;
+  call(method: string, p: string, params?: Record<string, string>, opts?: { user?: 'admin' | 'operator' | null; multipart?: boolean }): Promise<MaasResponse>;
+  json<T = any>(method: string, p: string, params?: Record<string, string>): Promise<T>;
+  configure(config: { timings?: Partial<LabConfig['timings']>; faults?: LabConfig['faults'] }): void;
+  /** The emulator's request log (one entry per API request). */
+  requests(): Array<{ method: string; path: string; op: string | null; status: number }>;
+  waitForStatus(statuses: string[], timeoutMs?: number): Promise<any>;
+  sh(script: string): Promise<string>;
+  start(type: string, input: unknown, workflowId?: string): Promise<WorkflowHandle>;
+  restartWorker(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startMaasLab(name: string, opts: { worker?: boolean } = {}): Promise<MaasLab> {
+  const previousLabDir = process.env.RUNBOOK_LAB_DIR;
+  const labDir = mkdtempSync(path.join(os.tmpdir(), `${name}-`));
+  process.env.RUNBOOK_LAB_DIR = labDir;
+  const log = (l: string) => (process.env.MAAS_TEST_LOG ? process.stderr.write(`[${name}] ${l}\n`) : undefined);
+  const restore = () => {
+    if (previousLabDir === undefined) delete process.env.RUNBOOK_LAB_DIR;
+    else process.env.RUNBOOK_LAB_DIR = previousLabDir;
+  };
+  const taskQueue = `${name}-${randomUUID().slice(0, 8)}`;
+  const env = { RUNBOOK_INVENTORY: path.join(labDir, 'inventory.json'), RUNBOOK_LAB_DIR: labDir, RUNBOOK_ARCHIVE: '0' };
+  const logFile = path.join(repoRoot, '.data', `worker-${taskQueue}.log`);
+  let worker: WorkerProcess | null = null;
+  let timings = FAST_TIMINGS;
+  try {
+    await labUp({ scenarios: ['maas'], log });
+    setRegionLabConfig(MAAS_HOSTS.region.name, { timings });
+    if (opts.worker) worker = await startWorkerProcess({ taskQueue, env, logFile });
+  } catch (err) {
+    await labDown({ log }).catch(() => undefined);
+    restore();
+    rmSync(labDir, { recursive: true, force: true });
+    throw err;
+  }
+  const baseUrl = `http://${MAAS_HOSTS.region.address}:5240/MAAS/`;
+  const machine = scenarioContext(MAAS_HOSTS.machine.name, log);
+  const key = (user: 'admin' | 'operator' = 'admin') => readFileSync(apiKeyFile(user), 'utf8').trim();
+  const lab: MaasLab = {
+    labDir,
+    baseUrl,
+    systemId: MACHINE_SYSTEM_ID,
+    machine,
+    taskQueue,
+    get worker() {
+      return worker;
+    },
+    key,
+    call: (method, p, params, o = {}) => maasRequest(baseUrl, o.user === null ? null : key(o.user ?? 'admin'), method, p, params, { multipart: o.multipart }),
+    async json(method, p, params) {
+      const r = await lab.call(method, p, params);
+      if (r.status !== 200) throw new Error(`${method} ${p} → ${r.status}: ${r.text}`);
+      return JSON.parse(r.text);
+    },
+    configure(config) {
+      timings = { ...timings, ...config.timings };
+      setRegionLabConfig(MAAS_HOSTS.region.name, { timings, faults: config.faults ?? {} });
+    },
+    requests() {
+      const file = path.join(regionStateDir(MAAS_HOSTS.region.name), 'requests.jsonl');
+      return readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    },
+    async waitForStatus(statuses, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      let m: any;
+      while (Date.now() < deadline) {
+        m = await lab.json('GET', `machines/${MACHINE_SYSTEM_ID}/`);
+        if (statuses.includes(m.status_name)) return m;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`machine still ${m?.status_name} after ${timeoutMs} ms, wanted ${statuses.join('|')}`);
+    },
+    async sh(script) {
+      const r = await machine.exec(script);
+      if (r.code !== 0) throw new Error(`proper-raptor: ${script.slice(0, 200)}\nexit ${r.code}: ${r.stderr}`);
+      return r.stdout;
+    },
+    start: (type, input, workflowId) => startRunbook(type, input, { taskQueue, workflowId }),
+    async restartWorker() {
+      await worker?.stop('SIGKILL');
+      worker = await startWorkerProcess({ taskQueue, env, logFile });
+    },
+    async stop() {
+      try {
+        await worker?.stop('SIGKILL');
+        if (readdirSync(path.join(labDir, 'hosts')).some((h) => readManifest(h))) await labDown({ log });
+      } finally {
+        restore();
+        rmSync(labDir, { recursive: true, force: true });
+      }
+    },
+  };
+  return lab;
+}

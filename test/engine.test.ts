@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { defaultPayloadConverter } from '@temporalio/common';
 import type { RunbookResult } from '../workflows/engine/runbook';
 import { hostLines } from './helpers/lab-host';
 import { closeTestClient, runFailure, scheduledActivityTypes, startRunbook, waitForAudit } from './helpers/temporal';
@@ -73,4 +74,20 @@ test('cancelling a run mid-way compensates what it did, in reverse order', async
   expect(lines.filter((l) => l.startsWith('undo'))).toEqual(['undo 2', 'undo 1']);
   const description = await handle.describe();
   expect(description.status.name).toBe('CANCELLED');
+});
+
+test('activities of parallel steps carry their own step in their summary, also after an await', async () => {
+  const dir = drillDir();
+  const handle = await startRunbook('engineDrill', { host, dir, steps: 1, parallelReads: 3 });
+  const result = (await handle.result()) as RunbookResult<{ log: string[] }>;
+  expect(result.outcome).toBe('succeeded');
+  const seqOf = new Map(result.audit.steps.map((s) => [s.name, s.seq]));
+  const history = await handle.fetchHistory();
+  const reads = (history.events ?? [])
+    .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'drillReadLog')
+    .map((e) => (e.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(e.userMetadata.summary) : undefined));
+  // Three steps side by side, two reads each; the second read of each is scheduled after an await,
+  // while the other steps are also in flight: each still names its own step and attempt.
+  const expected = [1, 2, 3].flatMap((k) => Array(2).fill(`#${seqOf.get(`parallel-read-${k}`)} parallel-read-${k} @${host} · inspect · attempt 1`));
+  expect(reads.slice(0, 6).sort()).toEqual(expected.sort());
 });

@@ -6,7 +6,7 @@ import * as activities from '../activities';
 import { closeSharedPool } from '../activities/ssh/shared-pool';
 import { connectWorkerConnection } from './connection';
 import { runbookDataConverter } from './data-converter';
-import { siteTaskQueue } from './task-queues';
+import { siteTaskQueue } from '../common/task-queues';
 
 export async function createSiteWorker(site: string): Promise<Worker> {
   if (!/^[a-z0-9][a-z0-9-]*$/.test(site)) throw new Error(`invalid site name ${JSON.stringify(site)}: lower-case letters, digits and dashes`);

@@ -52,6 +52,22 @@ export async function engineDrill(input: unknown): Promise<RunbookResult<{ log: 
         summarize: (r) => r,
       });
     }
+    // Steps side by side whose activities are scheduled after an await: each must still carry its own
+    // step's tag (the engine's attempt context), which the engine tests check in the history.
+    await Promise.all(
+      Array.from({ length: i.parallelReads }, (_, k) =>
+        rb.inspect({
+          name: `parallel-read-${k + 1}`,
+          host: i.host,
+          description: 'read the log twice',
+          run: async () => {
+            const first = await acts.drillReadLog(i.host, i.dir);
+            const second = await acts.drillReadLog(i.host, i.dir);
+            return { value: second.value, commands: [...first.commands, ...second.commands] };
+          },
+        }),
+      ),
+    );
     const log = await rb.inspect({ name: 'read-log', host: i.host, run: () => acts.drillReadLog(i.host, i.dir) });
     return { log };
   });

@@ -166,7 +166,7 @@ async function repair(rb: Runbook<FixReadonlyDataInput>, i: FixReadonlyDataInput
         plan: () => [],
         run: () => each(plan.rebuild, (d) => acts.settlePvMove(host, vg, d, maxOffset)),
         summarize: (v) => (v as Array<{ device: string; actions: string[] }>).map((x) => `${x.device}: ${x.actions.join(', ') || 'consistent'}`).join('; '),
-        retry: { maximumAttempts: 10, maximumIntervalMs: 10_000 },
+        // retry: the engine's SETTLE_RETRY
       },
     });
     steps[STEP.rebuild] = r?.map((x) => `${x.device}: ${x.actions.join(', ') || 'already rebuilt'}`).join('; ') ?? 'planned';
@@ -204,7 +204,7 @@ async function repair(rb: Runbook<FixReadonlyDataInput>, i: FixReadonlyDataInput
       verify: async () => verified(await acts.readVolumeGroup(host, vg), (s) => ((s.vg?.pvCount ?? 0) >= i.pvCount ? [] : [`${vg} has ${s.vg?.pvCount ?? 0} PVs, not ${i.pvCount}`])),
       compensate: () => removeNew,
       summarize: (v) => v.map((d) => `${d.image} as ${d.device}${d.actions.length ? '' : ' (already there)'}`).join('; '),
-      settle: { name: `undo-partial-${STEP.disks}`, host, plan: () => [], ...removeNew, retry: { maximumAttempts: 10, maximumIntervalMs: 10_000 } },
+      settle: { name: `undo-partial-${STEP.disks}`, host, plan: () => [], ...removeNew },
     });
     steps[STEP.disks] = r?.map((d) => `${d.image} as ${d.device}${d.actions.length ? '' : ' (already there)'}`).join('; ') ?? 'planned';
   } else skip(STEP.disks, `${vg} has ${i.pvCount} PVs`);

@@ -16,6 +16,8 @@ export const engineDrillInputSchema = z
     failAtStep: z.number().int().min(1).optional(),
     /** Steps that wait for the `approve` update. */
     gatedSteps: z.array(stepNameSchema).default([]),
+    /** Read-only steps run side by side before read-log, each reading the log twice (the second read after an await). */
+    parallelReads: z.number().int().min(0).max(20).default(0),
     ...commonInputFields,
   })
   .strict();

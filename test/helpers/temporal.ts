@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { connectClient } from '../../workers/connection';
-import { RUNBOOKS_TASK_QUEUE } from '../../workers/task-queues';
+import { RUNBOOKS_TASK_QUEUE } from '../../common/task-queues';
 import { auditQuery } from '../../workflows/engine/messages';
 import type { AuditLog } from '../../workflows/engine/audit';
 

@@ -22,6 +22,16 @@ export const DEFAULT_STEP_RETRY: Required<StepRetry> = {
   nonRetryableErrorTypes: [],
 };
 
+/**
+ * Undoing is worth more patience than doing: a compensation or a settle that gives up leaves a
+ * half-done change for a human, so both try twice as often as a step, no more than 10 s apart.
+ */
+const UNDO_RETRY: StepRetry = { maximumAttempts: 10, maximumIntervalMs: 10_000 };
+/** A compensation's retries unless it names its own. */
+export const COMPENSATION_RETRY: StepRetry = UNDO_RETRY;
+/** A settle's retries unless it names its own (see MutateStep.settle). */
+export const SETTLE_RETRY: StepRetry = UNDO_RETRY;
+
 export function backoffMs(retry: Required<StepRetry>, attempt: number): number {
   return Math.min(retry.maximumIntervalMs, retry.initialIntervalMs * retry.backoffCoefficient ** (attempt - 1));
 }

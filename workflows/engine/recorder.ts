@@ -1,0 +1,75 @@
+import { setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { StepOutput } from '../../common/step';
+import type { AuditLog, StepRecord } from './audit';
+import { nowIso } from './clock';
+import { renderDetails } from './details';
+import { RunbookOutcome, RunbookStep } from './search-attributes';
+
+/** What the UI's step table says about a gate that waits. */
+export interface WaitingApproval {
+  step: string;
+  since: string;
+  timeout: string;
+  description?: string;
+}
+
+/**
+ * The run's audit log and everything that mirrors it: the step table in the UI's Current Details and
+ * the RunbookStep / RunbookOutcome search attributes. Every change to a step goes through here, so
+ * the three never disagree.
+ */
+export class AuditRecorder {
+  readonly audit: AuditLog;
+  private seq = 0;
+  /** The gate the step table shows as waiting (set by the approvals). */
+  waiting?: WaitingApproval;
+
+  constructor(name: string) {
+    const info = workflowInfo();
+    this.audit = {
+      runbook: name,
+      workflowId: info.workflowId,
+      runId: info.runId,
+      mode: 'apply',
+      targets: [],
+      outcome: 'running',
+      startedAt: nowIso(),
+      steps: [],
+      refusedApprovals: [],
+      planned: [],
+    };
+  }
+
+  render(): void {
+    setCurrentDetails(renderDetails(this.audit, this.waiting));
+  }
+
+  beginStep(kind: StepRecord['kind'], name: string, host?: string, description?: string): StepRecord {
+    const record: StepRecord = { seq: ++this.seq, name, kind, host, description, status: 'running', startedAt: nowIso(), attempts: [], commands: [] };
+    this.audit.steps.push(record);
+    if (kind !== 'compensate') upsertSearchAttributes([{ key: RunbookStep, value: name }]);
+    this.render();
+    return record;
+  }
+
+  endStep(record: StepRecord, status: StepRecord['status']): void {
+    record.status = status;
+    record.endedAt = nowIso();
+    record.durationMs = Date.parse(record.endedAt) - Date.parse(record.startedAt);
+    this.render();
+  }
+
+  /** Keep a step activity's commands in its record; hand back its value. */
+  absorb<T>(record: StepRecord, output: StepOutput<T>): T {
+    record.commands.push(...output.commands);
+    return output.value;
+  }
+
+  setOutcome(outcome: AuditLog['outcome'], error?: string): void {
+    this.audit.outcome = outcome;
+    this.audit.endedAt = nowIso();
+    if (error) this.audit.error = error;
+    upsertSearchAttributes([{ key: RunbookOutcome, value: outcome }]);
+    this.render();
+  }
+}

@@ -5,6 +5,7 @@ import { labCheckCommand, labDownCommand, labStatusCommand, labUpCommand } from 
 import { devCommand } from './commands/dev';
 import { replayCommand } from './commands/replay';
 import { retroCommand } from './commands/retro';
+import { scheduleCreateCommand, scheduleDeleteCommand, scheduleDescribeCommand, scheduleListCommand, schedulePauseCommand, scheduleTriggerCommand } from './commands/schedule';
 import { catalog } from '../runbooks/catalog';
 
 const program = new Command();
@@ -13,7 +14,7 @@ program
   .description('Durable runbooks for storage and VM infrastructure, on Temporal.\nConnection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS* (default 127.0.0.1:7233).')
   .option('--json', 'machine-readable output for scripts')
   .showHelpAfterError()
-  .addHelpText('after', `\nExit codes: 0 success, 1 run failed/cancelled or approval refused, 2 bad usage or input, 3 Temporal unreachable, 4 no such workflow.\nRunbooks: ${catalog.map((e) => e.name).join(', ')}`);
+  .addHelpText('after', `\nExit codes: 0 success, 1 run failed/cancelled or approval refused, 2 bad usage or input, 3 Temporal unreachable, 4 no such workflow or schedule, 5 completed but targets need an operator.\nRunbooks: ${catalog.map((e) => e.name).join(', ')}`);
 
 function output(): Output {
   return { json: Boolean(program.opts().json), out: (s) => process.stdout.write(`${s}\n`) };
@@ -78,6 +79,34 @@ program.command('worker').description('run the runbooks worker in the foreground
     await new Promise(() => undefined);
     return EXIT.ok;
   }));
+
+const schedule = program.command('schedule').description('run a runbook on a Temporal Schedule (the server fires it; the Web UI\'s Schedules page shows it)');
+schedule.command('create').description('create a schedule; the input is validated like runbook start (bad input: exit 2, nothing created)')
+  .argument('<scheduleId>', 'e.g. sweep-compute')
+  .argument('<runbook>', 'workflow type, e.g. replicateProjects')
+  .requiredOption('-i, --input <json|file>', 'the input every run gets: one JSON object or a file holding one')
+  .requiredOption('--every <duration>', 'interval: 30s, 10m, 1h, 1d')
+  .option('--offset <duration>', 'shift the interval (e.g. every 1h at :05: --every 1h --offset 5m)')
+  .option('--overlap <policy>', 'when a run is still open at the next fire: skip (default; counted), buffer-one, buffer-all, cancel-other, allow-all', 'skip')
+  .option('--catchup-window <duration>', 'after a server outage, fires missed by less than this still run', '1m')
+  .option('--plan', 'every run in plan mode')
+  .option('--approve <step...>', 'pre-approve these gated steps in every run')
+  .option('--paused', 'create it paused')
+  .option('--note <text>', 'why it exists (shown in describe and the UI)')
+  .addHelpText('after', '\nExample:\n  runbook schedule create sweep-compute replicateProjects --input runbooks/replicateProjects/examples/lab.json --every 10m')
+  .action(run((id, runbook, opts) => scheduleCreateCommand(id, runbook, opts, output())));
+schedule.command('list').description('every schedule').action(run(() => scheduleListCommand(output())));
+schedule.command('describe').description('policies, counts (taken, skipped by overlap, missed), next fires and every run it started').argument('<scheduleId>')
+  .option('--limit <n>', 'at most n runs', '50')
+  .action(run((id, opts) => scheduleDescribeCommand(id, opts, output())));
+schedule.command('pause').description('stop firing until unpaused').argument('<scheduleId>').option('--note <text>', 'why (shown in describe and the UI)')
+  .action(run((id, opts) => schedulePauseCommand(id, opts, true, output())));
+schedule.command('unpause').description('fire again').argument('<scheduleId>').option('--note <text>', 'why')
+  .action(run((id, opts) => schedulePauseCommand(id, opts, false, output())));
+schedule.command('trigger').description('fire once now (under the overlap policy), paused or not').argument('<scheduleId>')
+  .action(run((id) => scheduleTriggerCommand(id, output())));
+schedule.command('delete').description('delete the schedule; the runs it started are left as they are').argument('<scheduleId>')
+  .action(run((id) => scheduleDeleteCommand(id, output())));
 
 const lab = program.command('lab').description('the embedded lab datacenter (needs root)');
 lab.command('up').description('start lab hosts (sshd in namespaces) and write the inventory')

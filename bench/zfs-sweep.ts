@@ -9,7 +9,9 @@
 // (zfs-fuse's zfs get has no -t) and its fallback for a remote host is broken (it puts the ssh prefix
 // in twice: "root@host: command not found"). B therefore runs with a shim `zfs` first on each lab
 // host's PATH that drops `-t snapshot` and keeps the snapshot rows; the result says so.
-// Usage: sudo npx tsx bench/zfs-sweep.ts   (env BENCH_PROJECTS, default 1000; BENCH_SYNCOID_SAMPLE, default 40)
+// Usage: sudo npx tsx bench/zfs-sweep.ts [projects]   (or env BENCH_PROJECTS, default 1000;
+//        BENCH_SYNCOID_SAMPLE, default 40, 0 skips syncoid; BENCH_BATCH, the idle sweep's batchSize)
+// Prints the no-change sweep's cost per project and where it goes (bench/sweep-breakdown.ts).
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateProjects } from '../lab/scenarios/zfs-projects';
@@ -19,9 +21,10 @@ import { createRunbooksWorker } from '../workers/runbooks-worker';
 import type { RunbookResult } from '../workflows/engine/runbook';
 import type { SweepResult } from '../workflows/replicateProjects';
 import { median } from './stats';
+import { formatBreakdown, runChain, sweepBreakdown } from './sweep-breakdown';
 import { startBenchLab } from './zfs-lab';
 
-const N = Number(process.env.BENCH_PROJECTS ?? 1000);
+const N = Number(process.argv[2] ?? process.env.BENCH_PROJECTS ?? 1000);
 const SAMPLE = Number(process.env.BENCH_SYNCOID_SAMPLE ?? 40);
 const HOSTS = ['compute1', 'compute2', 'compute3'];
 
@@ -49,8 +52,11 @@ async function main(): Promise<void> {
   const running = worker.run();
   const sweep = async (input: Record<string, unknown>) => {
     const started = Date.now();
-    const r = (await client.workflow.execute('replicateProjects', { taskQueue, workflowId: `bench/zfs-sweep/${Date.now()}`, args: [{ hosts: HOSTS, ...input }] })) as RunbookResult<SweepResult>;
-    return { ms: Date.now() - started, r: r.value };
+    const handle = await client.workflow.start('replicateProjects', { taskQueue, workflowId: `bench/zfs-sweep/${Date.now()}`, args: [{ hosts: HOSTS, ...input }] });
+    const r = (await handle.result()) as RunbookResult<SweepResult>;
+    const ms = Date.now() - started;
+    const breakdown = sweepBreakdown(await runChain(client, handle.workflowId, handle.firstExecutionRunId));
+    return { ms, r: r.value, breakdown };
   };
   try {
     process.stdout.write(`generating ${N} projects...\n`);
@@ -62,13 +68,16 @@ async function main(): Promise<void> {
     const first = await sweep({ concurrency: 16, perHostConcurrency: 12, batchSize: 250, maxFailures: N, allowRollback: true, childApprove: gates });
     process.stdout.write(`first sweep (brings every project in line): ${(first.ms / 1000).toFixed(1)} s, ${JSON.stringify(first.r.totals)}\n`);
 
-    const idle = await sweep({ concurrency: 8, batchSize: 500 });
+    const idle = await sweep({ concurrency: 8, ...(process.env.BENCH_BATCH ? { batchSize: Number(process.env.BENCH_BATCH) } : {}) });
     const perProject = idle.r.totals.roundTrips / N;
     process.stdout.write(`no-change sweep: ${(idle.ms / 1000).toFixed(1)} s for ${N} projects (${(idle.ms / N).toFixed(1)} ms/project), ${idle.r.totals.roundTrips} SSH round trips (${perProject.toFixed(3)}/project), ${JSON.stringify(idle.r.totals)}\n`);
+    process.stdout.write(`where the no-change sweep's time goes:\n${formatBreakdown(idle.breakdown, N)}\n`);
 
     // syncoid on a sample of the same projects, each from its source to its first replica.
     let syncoid: { runs: number; ok: number; medianMs: number; totalMs: number; note: string } | null = null;
-    if (existsSync('/usr/sbin/syncoid')) {
+    if (SAMPLE === 0) {
+      process.stdout.write('syncoid: skipped (BENCH_SYNCOID_SAMPLE=0)\n');
+    } else if (existsSync('/usr/sbin/syncoid')) {
       for (const h of HOSTS) writeFileSync(path.join(lab.labDir, 'hosts', h, 'bin', 'zfs'), ZFS_SHIM, { mode: 0o755 });
       const key = path.join(lab.labDir, 'keys', 'operator');
       const sample = manifest.projects.filter((_, i) => i % Math.max(1, Math.floor(N / SAMPLE)) === 0).slice(0, SAMPLE);

@@ -46,4 +46,11 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((code) => process.exit(code));
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    // A failure before main's own try (e.g. no server to connect to) would otherwise be an unhandled rejection.
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);

@@ -37,7 +37,6 @@ export function allCases(): RecordingCase[] {
   for (const entry of catalog) {
     const file = path.join(__dirname, 'recordings', `${entry.name}.ts`);
     if (!existsSync(file)) continue;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const own = (require(file) as { cases: RecordingCase[] }).cases;
     for (const c of own) byKey.set(`${c.runbook}/${c.name}`, c);
   }

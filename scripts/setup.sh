@@ -32,9 +32,11 @@ if [[ ! -x .tools/bin/temporal ]]; then
   GOBIN="$PWD/.tools/bin" GOFLAGS=-mod=mod go install "github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}"
 fi
 
+node scripts/check-lock.js
 if [[ ! -d node_modules/@temporalio/worker || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  log "installing npm packages"
-  # Not `npm ci`: npm 11 writes lock files without other platforms' optional packages (@swc/core-darwin-*,
-  # ...) and then its own `npm ci` refuses them as out of sync. `npm install` follows the lock just the same.
-  npm install --no-audit --no-fund --loglevel=error
+  log "installing npm packages (npm ci: exactly the locked versions)"
+  # `npm ci` never rewrites package-lock.json, so a fresh checkout stays clean. It refuses a lock that
+  # lacks other platforms' optional packages (@swc/core-darwin-*, ...); check-lock.js above catches
+  # that first and says how to write a complete lock.
+  npm ci --no-audit --no-fund --loglevel=error
 fi

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { RunbookName } from '../workflows/engine/search-attributes';
 
 // The dev server keeps a closed run for 24 hours (the namespace's retention); a retrospective after an
 // outage needs its history later than that. The archiver runs in the worker process and writes the
@@ -52,7 +53,7 @@ export async function archiveClosedRuns(client: Client, dir = defaultArchiveDir)
   const query = `RunbookName IS NOT NULL AND ExecutionStatus != 'Running' AND CloseTime >= '${since.toISOString()}'`;
   const written: string[] = [];
   for await (const run of client.workflow.list({ query })) {
-    const runbook = String(run.searchAttributes?.RunbookName?.[0] ?? run.type);
+    const runbook = run.typedSearchAttributes.get(RunbookName) ?? run.type;
     const file = archivePath(dir, { runbook, workflowId: run.workflowId, runId: run.runId, closeTime: run.closeTime });
     if (existsSync(file)) continue;
     const history = await client.workflow.getHandle(run.workflowId, run.runId).fetchHistory();

@@ -152,7 +152,7 @@ export interface LoopDevice {
   readOnly: boolean;
 }
 const losetupSchema = z.object({
-  loopdevices: z.array(z.object({ name: z.string(), 'back-file': z.string().nullable(), ro: z.union([z.boolean(), z.string()]) }).passthrough()),
+  loopdevices: z.array(z.object({ name: z.string(), 'back-file': z.string().nullable(), ro: z.union([z.boolean(), z.string()]) }).loose()),
 });
 
 /** losetup prints nothing at all when there are no loop devices. */

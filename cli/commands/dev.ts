@@ -30,12 +30,19 @@ export async function devCommand(opts: { scenario?: string[] }, o: Output): Prom
     if (!labWasUp) await labDown({ log: (l) => o.out(l) });
     process.exit(0);
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  // Event handlers do not await: a failure while stopping is reported here, not left unhandled.
+  const stopAndExit = () => {
+    stop().catch((err: unknown) => {
+      o.out(`stopping failed: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    });
+  };
+  process.on('SIGINT', stopAndExit);
+  process.on('SIGTERM', stopAndExit);
   worker.once('exit', (code) => {
     if (!stopping) {
       o.out(`the worker exited (${code}); stopping`);
-      void stop();
+      stopAndExit();
     }
   });
   o.out('running hostFacts against the lab:');

@@ -24,8 +24,9 @@ export default tseslint.config(
       // `await` of something that is not a promise: usually a missing call or a wrong type.
       '@typescript-eslint/await-thenable': 'error',
       // `return promise` inside try/catch/finally skips the catch and runs the finally too early: the
-      // compensation and cleanup paths of the engine depend on the await being there.
-      '@typescript-eslint/return-await': ['error', 'in-try-catch'],
+      // compensation and cleanup paths of the engine depend on the await being there. (Only that: a
+      // redundant `return await` elsewhere is left alone.)
+      '@typescript-eslint/return-await': ['error', 'error-handling-correctness-only'],
       // Temporal turns thrown Errors into failures with a message, type and stack; a thrown string or
       // object loses them.
       '@typescript-eslint/only-throw-error': 'error',

@@ -1,4 +1,5 @@
 import { baseScenario } from './base';
+import { crucibleScenario } from './crucible';
 import { readonlyDataScenario } from './readonly-data';
 import { zfsProjectsScenario } from './zfs-projects';
 import { maasScenario } from './maas';
@@ -7,7 +8,7 @@ import type { LabScenario } from './types';
 // The scenario registry. To add a scenario: import its LabScenario below the base import, and put
 // it in the list `all` (one import line and one list entry).
 // Host names and addresses must be unique across scenarios (lab up checks), so several scenarios
-// can be up at once: base uses 127.0.0.1x, readonly-data 127.0.0.2x, zfs-projects 127.0.0.3x.
+// can be up at once: base uses 127.0.0.1x, readonly-data 127.0.0.2x, zfs-projects 127.0.0.3x, crucible 127.0.0.4x.
 
 const all: LabScenario[] = [
   baseScenario,
@@ -15,6 +16,7 @@ const all: LabScenario[] = [
   readonlyDataScenario,
   zfsProjectsScenario,
   maasScenario,
+  crucibleScenario,
 ];
 
 export const scenarios: Record<string, LabScenario> = Object.fromEntries(all.map((s) => [s.name, s]));

@@ -73,9 +73,29 @@ daemon_pid() {
 }
 `;
 
+/**
+ * Which pools a host's daemon serves and where they mount. The default is seed 001's single pool
+ * `projects` at /projects; the crucible scenario has one pool per "disk" under /pool (seed 003).
+ * `mountRoot` is bind-mounted from the host's own folder (see startZfsFuse); every mountpoint is
+ * inside it.
+ */
+export interface ZfsPoolLayout {
+  mountRoot: string;
+  pools: Array<{ name: string; mountpoint: string }>;
+}
+
+export const DEFAULT_POOL_LAYOUT: ZfsPoolLayout = { mountRoot: POOL_MOUNTPOINT, pools: [{ name: POOL, mountpoint: POOL_MOUNTPOINT }] };
+
+/** The image file backing one pool (zfsHostPaths(..).image for the default pool). */
+export function poolImagePath(hostDir: string, pool: string): string {
+  return path.join(zfsHostPaths(hostDir).disks, `${pool}.img`);
+}
+
 export interface StartZfsOptions {
-  /** Apparent size of the sparse pool image; only written blocks use disk. */
+  /** Apparent size of each sparse pool image; only written blocks use disk. */
   poolBytes: number;
+  /** The pools (default: `projects` at /projects). */
+  layout?: ZfsPoolLayout;
   /** False: only the daemon, no image and no pool `projects` (a host whose pools a runbook makes). */
   pool?: boolean;
 }
@@ -105,6 +125,7 @@ async function run(ctx: ScenarioContext, what: string, script: string, timeoutMs
 export async function startZfsFuse(ctx: ScenarioContext, opts: StartZfsOptions): Promise<StartZfsResult> {
   const p = zfsHostPaths(ctx.hostDir);
   const withPool = opts.pool !== false;
+  const layout = opts.layout ?? DEFAULT_POOL_LAYOUT;
   if (withPool && (!Number.isSafeInteger(opts.poolBytes) || opts.poolBytes < 64 * 1024 * 1024)) throw new Error(`startZfsFuse: poolBytes must be at least 64 MiB (zfs minimum), got ${opts.poolBytes}`);
   let t = Date.now();
   // /projects is bind-mounted from the host's own folder too. Without that every host's zfs-fuse
@@ -119,14 +140,14 @@ export async function startZfsFuse(ctx: ScenarioContext, opts: StartZfsOptions):
     ctx,
     'preparing zfs-fuse folders',
     bash`if pid=$(daemon_pid) && [ -S ${SOCKET} ]; then state="running $pid"; else rm -f ${PID_FILE}; drop_stale_zfs_mounts; state=stopped; fi
-mkdir -p ${p.run} ${p.lock} ${p.lib} ${p.disks} ${p.mnt} /var/run/zfs /var/lock/zfs /var/lib/zfs ${POOL_MOUNTPOINT}
+mkdir -p ${p.run} ${p.lock} ${p.lib} ${p.disks} ${p.mnt} /var/run/zfs /var/lock/zfs /var/lib/zfs ${layout.mountRoot}
 bind_once ${p.run} /var/run/zfs
 bind_once ${p.lock} /var/lock/zfs
 bind_once ${p.lib} /var/lib/zfs
 ` +
       (withPool
-        ? bash`bind_once ${p.mnt} ${POOL_MOUNTPOINT}
-[ -e ${p.image} ] || truncate -s ${opts.poolBytes} ${p.image}
+        ? bash`bind_once ${p.mnt} ${layout.mountRoot}
+for img in ${layout.pools.map((pool) => poolImagePath(ctx.hostDir, pool.name))}; do [ -e "$img" ] || truncate -s ${opts.poolBytes} "$img"; done
 `
         : '') +
       'echo "$state"',
@@ -161,25 +182,29 @@ echo "zfs-fuse did not answer on ${SOCKET} within 15 s" >&2; exit 1`,
   const daemonMs = Date.now() - t;
   if (!withPool) return { startedPid, createdPool: false, timings: { prepareMs, daemonMs, poolMs: 0 } };
   t = Date.now();
-  const pool = await run(
-    ctx,
-    `creating or importing pool ${POOL}`,
-    bash`if zpool list -H -o name ${POOL} >/dev/null 2>&1; then echo present
-elif zpool import -d ${p.disks} 2>/dev/null | grep -q ${`pool: ${POOL}`}; then zpool import -d ${p.disks} ${POOL} && echo imported
+  let createdPool = false;
+  for (const { name, mountpoint } of layout.pools) {
+    const image = poolImagePath(ctx.hostDir, name);
+    const pool = await run(
+      ctx,
+      `creating or importing pool ${name}`,
+      bash`if zpool list -H -o name ${name} >/dev/null 2>&1; then echo present
+elif zpool import -d ${p.disks} 2>/dev/null | grep -q ${`pool: ${name}$`}; then zpool import -d ${p.disks} ${name} && echo imported
 else
   # zpool create prints "Defaulting to 4K blocksize (ashift=12)" for files; show output only on failure.
-  out=$(zpool create -m ${POOL_MOUNTPOINT} ${POOL} ${p.image} 2>&1) || { echo "$out" >&2; exit 1; }
+  out=$(zpool create -m ${mountpoint} ${name} ${image} 2>&1) || { echo "$out" >&2; exit 1; }
   echo created
 fi
 # The pool's root must be mounted before any project is, so mount points are made inside it. A
 # daemon that imports the pool from its zpool.cache at start does not mount anything (Debian's
 # init script runs zfs mount -a after starting it); replicas are canmount=noauto and stay unmounted.
-[ "$(zfs get -H -o value mounted ${POOL})" = yes ] || zfs mount ${POOL}
+[ "$(zfs get -H -o value mounted ${name})" = yes ] || zfs mount ${name}
 zfs mount -a`,
-  );
+    );
+    if (pool.trim() === 'created') createdPool = true;
+    ctx.log(`pool ${name}: ${pool.trim()} (${image}, ${Math.round(opts.poolBytes / 2 ** 30)} GiB sparse)`);
+  }
   const poolMs = Date.now() - t;
-  const createdPool = pool.trim() === 'created';
-  ctx.log(`pool ${POOL}: ${pool.trim()} (${p.image}, ${Math.round(opts.poolBytes / 2 ** 30)} GiB sparse)`);
   return { startedPid, createdPool, timings: { prepareMs, daemonMs, poolMs } };
 }
 
@@ -188,19 +213,22 @@ zfs mount -a`,
  * 20 s), lazily unmount any zfs mount a crashed daemon left behind, and remove the bind mounts.
  * Leaves the image and folders for lab down, which removes the host folder. Safe to call twice.
  */
-export async function stopZfsFuse(ctx: ScenarioContext): Promise<{ exported: boolean; stoppedPid: number | null }> {
+export async function stopZfsFuse(ctx: ScenarioContext, layout: ZfsPoolLayout = DEFAULT_POOL_LAYOUT): Promise<{ exported: boolean; stoppedPid: number | null }> {
   const p = zfsHostPaths(ctx.hostDir);
   const out = await run(
     ctx,
     'stopping zfs-fuse',
     bash`exported=no
-if pid=$(daemon_pid) && zpool list -H -o name ${POOL} >/dev/null 2>&1; then
-  for i in 1 2 3 4 5; do
-    if zpool export ${POOL} 2>/dev/null; then exported=yes; break; fi
-    sleep 0.5
-  done
-  [ $exported = yes ] || { zpool export -f ${POOL} && exported=forced; }
-fi
+for pool in ${layout.pools.map((x) => x.name)}; do
+  if pid=$(daemon_pid) && zpool list -H -o name "$pool" >/dev/null 2>&1; then
+    one=no
+    for i in 1 2 3 4 5; do
+      if zpool export "$pool" 2>/dev/null; then one=yes; exported=yes; break; fi
+      sleep 0.5
+    done
+    [ $one = yes ] || { zpool export -f "$pool" && exported=forced; } || true
+  fi
+done
 stopped=none
 if pid=$(daemon_pid); then
   kill -TERM "$pid"
@@ -209,7 +237,7 @@ if pid=$(daemon_pid); then
   stopped=$pid
 fi
 drop_stale_zfs_mounts
-unbind ${p.mnt} ${POOL_MOUNTPOINT}
+unbind ${p.mnt} ${layout.mountRoot}
 unbind ${p.lib} /var/lib/zfs
 unbind ${p.lock} /var/lock/zfs
 unbind ${p.run} /var/run/zfs

@@ -40,6 +40,8 @@ if (!cached || script.cachedDataRejected) {
 export interface CrucibleBuildOptions {
   /** The faults file the wrappers pin (CRUCIBLE_EMU_FAULTS); default none. */
   faultsPath?: string;
+  /** The command log the wrappers pin (CRUCIBLE_EMU_LOG): one line per create and run; default none. */
+  logPath?: string;
   /** The node binary the wrappers exec; default the one running this build. */
   nodePath?: string;
 }
@@ -69,6 +71,7 @@ export async function buildCrucibleEmulator(outDir: string, opts: CrucibleBuildO
       '#!/bin/sh',
       `# ${program}: the lab's emulated Crucible tool (durable-runbooks lab/emulators/crucible).`,
       ...(opts.faultsPath ? [`export CRUCIBLE_EMU_FAULTS=${shq(opts.faultsPath)}`] : []),
+      ...(opts.logPath ? [`export CRUCIBLE_EMU_LOG=${shq(opts.logPath)}`] : []),
       'unset NODE_OPTIONS',
       `exec ${shq(nodePath)} "\${0%/*}/${LAUNCHER_NAME}" ${program} "$@"`,
       '',

@@ -3,7 +3,7 @@ import { createCommand } from './create';
 import { dscCommand } from './dsc';
 import { dumpCommand } from './dump';
 import { exportCommand, verifyCommand } from './export-verify';
-import { CommandError, type Io } from './io';
+import { CommandError, logCommand, type Io } from './io';
 import { RegionError } from './region';
 import { runCommand } from './server';
 
@@ -44,6 +44,7 @@ async function downstairs(args: string[], io: Io): Promise<number> {
 
 export async function main(argv: string[], io: Io): Promise<number> {
   const [program, ...args] = argv;
+  if (program === 'crucible-downstairs' && (args[0] === 'create' || args[0] === 'run')) logCommand(io, args.join(' '));
   try {
     if (program === 'dsc') return await dscCommand(args, io);
     if (program === 'crucible-downstairs') return await downstairs(args, io);

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { UsageError, one, parse, required, uint, type OptSpec } from './args';
-import { CommandError, type Io } from './io';
+import { CommandError, logCommand, type Io } from './io';
 import { Region, regionJsonPath } from './region';
 
 // `crucible-downstairs run`: serves one region over the lab's line protocol (PROTOCOL.md), on PORT,
@@ -190,8 +190,10 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
     await listen(main, port, address);
     await listen(repair, port + REPAIR_PORT_OFFSET, address);
   } catch (err) {
+    logCommand(io, `run -p ${port}: cannot listen: ${(err as Error).message}`);
     throw new CommandError(`cannot listen: ${(err as Error).message}`);
   }
+  logCommand(io, `run -p ${port} -d ${dir}: serving region ${region.def.uuid}`);
   io.out(`Using address: ${address}:${port}\nRepair listens on ${address}:${port + REPAIR_PORT_OFFSET}\n`);
   return await new Promise<number>((resolve) => {
     const stop = () => {

@@ -1,5 +1,6 @@
 import { baseScenario } from './base';
 import { crucibleScenario } from './crucible';
+import { propolisScenario } from './propolis';
 import { readonlyDataScenario } from './readonly-data';
 import { zfsProjectsScenario } from './zfs-projects';
 import { maasScenario } from './maas';
@@ -8,7 +9,7 @@ import type { LabScenario } from './types';
 // The scenario registry. To add a scenario: import its LabScenario below the base import, and put
 // it in the list `all` (one import line and one list entry).
 // Host names and addresses must be unique across scenarios (lab up checks), so several scenarios
-// can be up at once: base uses 127.0.0.1x, readonly-data 127.0.0.2x, zfs-projects 127.0.0.3x, crucible 127.0.0.4x.
+// can be up at once: base uses 127.0.0.1x, readonly-data 127.0.0.2x, zfs-projects 127.0.0.3x, crucible 127.0.0.4x, propolis 127.0.0.5x.
 
 const all: LabScenario[] = [
   baseScenario,
@@ -17,6 +18,7 @@ const all: LabScenario[] = [
   zfsProjectsScenario,
   maasScenario,
   crucibleScenario,
+  propolisScenario,
 ];
 
 export const scenarios: Record<string, LabScenario> = Object.fromEntries(all.map((s) => [s.name, s]));

@@ -5,3 +5,4 @@ export { drillDo, drillUndo, drillTrue, drillFail, drillSettle, drillReadLog } f
 export * from './lvm';
 export * from './objectService';
 export * from './zfs-replication/activities';
+export * from './propolis';

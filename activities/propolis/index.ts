@@ -1,0 +1,2 @@
+export { propolisInspectServer, propolisEnsure, propolisSetState, propolisWaitForState, propolisGuestReport, propolisFollowMigration, propolisDiskActive } from './activities';
+export { crucibleInspectRegions, crucibleReserveGen } from './regions';

@@ -6,6 +6,7 @@ import { autoGrowGuardEntry } from './autoGrowGuard/entry';
 import { engineDrillDefinition } from './engineDrill/definition';
 import { fixReadonlyDataDefinition } from './fixReadonlyData/definition';
 import { hostFactsDefinition } from './hostFacts/definition';
+import { liveMigrateDefinition } from './liveMigrate/definition';
 import { moveProjectDefinition } from './moveProject/definition';
 import { replicateProjectDefinition } from './replicateProject/definition';
 import { replicateProjectsDefinition } from './replicateProjects/definition';
@@ -34,6 +35,7 @@ export const catalog: CatalogEntry[] = [
   fromDefinition(replicateProjectDefinition),
   fromDefinition(replicateProjectsDefinition),
   fromDefinition(moveProjectDefinition),
+  fromDefinition(liveMigrateDefinition),
 ];
 
 /** A catalog entry read from a runbook's one definition (targets and id only from input that validates). */

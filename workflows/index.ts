@@ -5,3 +5,4 @@ export { engineDrill } from './engineDrill';
 export { fixReadonlyData } from './fixReadonlyData';
 export { autoGrowGuard } from './autoGrowGuard';
 export * from './replication';
+export { liveMigrate } from './liveMigrate';

@@ -214,3 +214,19 @@ export async function propolisDiskActive(host: string, port: number, backend: st
   const active = (r.body as { active: boolean }).active;
   return { value: { active, detail: active ? 'holds the volume active' : 'does not hold the volume' }, commands: calls.records };
 }
+
+/**
+ * A migration cannot be cancelled (propolis has no such call; Oxide's saga gives it no undo): wait
+ * for it to end. Failed: the destination's instance is torn down and the source must be Running
+ * again. Finished: the VM runs on the destination; nothing to undo.
+ */
+export async function propolisSettleMigration(source: string, destination: string, port: number, migrationId: string, destinationId: string, timeoutMs: number): Promise<StepOutput<{ outcome: string; detail: string }>> {
+  const follow = await propolisFollowMigration(source, destination, port, migrationId, timeoutMs);
+  const commands = [...follow.commands];
+  if (follow.value.outcome === 'finished') return { value: { outcome: 'finished', detail: 'the migration finished: the VM is on the destination' }, commands };
+  const stop = await propolisSetState(destination, port, 'Stop', destinationId);
+  commands.push(...stop.commands);
+  const src = await propolisWaitForState(source, port, ['Running'], ['Destroyed', 'Failed'], 30_000);
+  commands.push(...src.commands);
+  return { value: { outcome: follow.value.outcome, detail: `${follow.value.detail}; destination torn down, source ${src.value.state} at gen ${src.value.gen}` }, commands };
+}

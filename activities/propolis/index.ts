@@ -1,2 +1,2 @@
-export { propolisInspectServer, propolisEnsure, propolisSetState, propolisWaitForState, propolisGuestReport, propolisFollowMigration, propolisDiskActive } from './activities';
+export { propolisInspectServer, propolisEnsure, propolisSetState, propolisWaitForState, propolisGuestReport, propolisFollowMigration, propolisDiskActive, propolisSettleMigration } from './activities';
 export { crucibleInspectRegions, crucibleReserveGen } from './regions';

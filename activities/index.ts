@@ -6,3 +6,4 @@ export * from './lvm';
 export * from './objectService';
 export * from './zfs-replication/activities';
 export * from './propolis';
+export * from './crucible';

@@ -10,6 +10,7 @@ import { liveMigrateDefinition } from './liveMigrate/definition';
 import { moveProjectDefinition } from './moveProject/definition';
 import { replicateProjectDefinition } from './replicateProject/definition';
 import { replicateProjectsDefinition } from './replicateProjects/definition';
+import { seedRegionsDefinition } from './seedRegions/definition';
 
 /**
  * A runbook as the CLI, the recordings and the docs see it: its definition, with targets and
@@ -36,6 +37,7 @@ export const catalog: CatalogEntry[] = [
   fromDefinition(replicateProjectsDefinition),
   fromDefinition(moveProjectDefinition),
   fromDefinition(liveMigrateDefinition),
+  fromDefinition(seedRegionsDefinition),
 ];
 
 /** A catalog entry read from a runbook's one definition (targets and id only from input that validates). */

@@ -6,3 +6,4 @@ export { fixReadonlyData } from './fixReadonlyData';
 export { autoGrowGuard } from './autoGrowGuard';
 export * from './replication';
 export { liveMigrate } from './liveMigrate';
+export { seedRegions } from './seedRegions';

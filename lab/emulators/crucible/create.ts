@@ -1,7 +1,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { UsageError, UUID_RE, one, parse, required, uint, type OptSpec } from './args';
-import { takeImportFault } from './faults';
-import { CommandError, type Io } from './io';
+import { importDelayMs, takeImportFault } from './faults';
+import { CommandError, logCommand, type Io } from './io';
 import { Region, createExtentFiles, makeRegionDef, regionJsonPath, validateGeometry, writeRegionDef } from './region';
 
 // `crucible-downstairs create` (domain-apis.md B1, oxide-sagas.md 4): not idempotent (an existing
@@ -49,7 +49,10 @@ export function createCommand(args: string[], io: Io): number {
   const def = makeRegionDef({ blockSize, extentSize, extentCount, uuid: uuid.toLowerCase(), encrypted: p.flags.has('encrypted') });
   writeRegionDef(dir, def);
   createExtentFiles(dir, def, 0, extentCount);
-  if (importPath === undefined) return 0;
+  if (importPath === undefined) {
+    logCommand(io, `create -d ${dir}: created region ${def.uuid}`);
+    return 0;
+  }
 
   const imageBlocks = Math.ceil(imageBytes / blockSize);
   const needExtents = Math.ceil(imageBlocks / extentSize);
@@ -61,6 +64,7 @@ export function createCommand(args: string[], io: Io): number {
     extentCount = needExtents;
   }
   const failAfter = takeImportFault(io.env);
+  const delay = importDelayMs(io.env);
   const region = new Region(dir, true);
   const fd = openSync(importPath, 'r');
   try {
@@ -74,6 +78,7 @@ export function createCommand(args: string[], io: Io): number {
         region.close();
         return 101;
       }
+      if (delay > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, delay);
       const extentEnd = Math.min(imageBytes, offset + extentBytes);
       while (offset < extentEnd) {
         const want = Math.min(CHUNK_BLOCKS_BYTES, extentEnd - offset);
@@ -92,6 +97,7 @@ export function createCommand(args: string[], io: Io): number {
     }
     region.flush(0, 1, true);
     io.out(`Populated ${populated} extents by copying ${imageBytes} bytes (${imageBlocks} blocks)\n`);
+    logCommand(io, `create -d ${dir}: created region ${def.uuid} from ${importPath}`);
   } finally {
     closeSync(fd);
     region.close();

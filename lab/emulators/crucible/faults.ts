@@ -10,6 +10,8 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'nod
 
 export interface Faults {
   import?: { failAfterExtents: number; times: number };
+  /** Every import sleeps this long per extent (a slow disk), so a test can cancel it mid-way. */
+  importDelayMsPerExtent?: number;
 }
 
 export function writeFaults(file: string, faults: Faults): void {
@@ -38,4 +40,18 @@ export function takeImportFault(env: Record<string, string | undefined>): number
   f.times -= 1;
   writeFaults(file, faults);
   return f.failAfterExtents;
+}
+
+/** Milliseconds an import sleeps per extent (CRUCIBLE_EMU_IMPORT_DELAY_MS or the faults file), 0 by default. */
+export function importDelayMs(env: Record<string, string | undefined>): number {
+  const fromEnv = Number(env.CRUCIBLE_EMU_IMPORT_DELAY_MS);
+  if (Number.isFinite(fromEnv) && fromEnv > 0) return fromEnv;
+  const file = env.CRUCIBLE_EMU_FAULTS;
+  if (!file || !existsSync(file)) return 0;
+  try {
+    const f = JSON.parse(readFileSync(file, 'utf8')) as Faults;
+    return typeof f.importDelayMsPerExtent === 'number' ? f.importDelayMsPerExtent : 0;
+  } catch {
+    return 0;
+  }
 }

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TEMPORAL_CLI_VERSION=v1.5.1
-APT_PACKAGES=(openssh-server openssh-client zfs-fuse fdisk chromium fonts-noto-color-emoji lsof e2fsprogs xfsprogs util-linux procps psmisc curl iproute2 python3 sanoid)
+APT_PACKAGES=(openssh-server openssh-client zfs-fuse fdisk chromium fonts-noto-color-emoji lsof e2fsprogs xfsprogs util-linux procps psmisc curl iproute2 python3 sanoid runit)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 

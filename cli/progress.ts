@@ -1,5 +1,5 @@
 import type { WorkflowHandle } from '@temporalio/client';
-import type { AuditLog, StepRecord } from '../workflows/engine/audit';
+import type { AuditLog, StepRecord } from '../common/audit';
 import { auditQuery, pendingApprovalQuery } from '../workflows/engine/messages';
 
 const ICON: Record<StepRecord['status'], string> = {

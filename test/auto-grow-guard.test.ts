@@ -1,6 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { MiB } from '../activities/lvm/commands';
-import type { AuditLog } from '../workflows/engine/audit';
+import type { AuditLog } from '../common/audit';
 import { auditQuery } from '../workflows/engine/messages';
 import { guardStatusQuery, type GuardStatus } from '../workflows/autoGrowGuard';
 import { autoGrowGuardEntry } from '../runbooks/autoGrowGuard/entry';

@@ -3,7 +3,7 @@ import { startSshd, stopSshd } from '../lab/lab';
 import { LEDGER } from '../activities/zfs-replication/ledger';
 import { rankCandidates } from '../activities/zfs-replication/move';
 import { promoteCommand, unpromoteCommand } from '../activities/zfs-replication/commands';
-import type { AuditLog } from '../workflows/engine/audit';
+import type { AuditLog } from '../common/audit';
 import type { CopySnapshot, CopyState } from '../activities/zfs-replication/copy-state';
 import type { RunbookResult } from '../workflows/engine/runbook';
 import { approveUpdate, pendingApprovalQuery } from '../workflows/engine/messages';

@@ -16,7 +16,7 @@ import { MiB } from '../activities/lvm/commands';
 import type { VolumeSample } from '../activities/lvm/extend';
 import type * as engineActivities from '../activities/engine';
 import { autoGrowGuardInputSchema, type AutoGrowGuardInput, type GuardCarry } from '../runbooks/autoGrowGuard/schema';
-import type { AuditLog, StepRecord } from './engine/audit';
+import type { AuditLog, StepRecord } from '../common/audit';
 import { renderDetails } from './engine/details';
 import { parseRunbookInput } from './engine/input';
 import { auditQuery } from './engine/messages';

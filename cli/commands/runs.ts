@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { catalog, findRunbook } from '../../runbooks/catalog';
-import type { AuditLog } from '../../workflows/engine/audit';
+import type { AuditLog } from '../../common/audit';
 import { approvalRefusedSignal, approveUpdate, auditQuery, pendingApprovalQuery } from '../../workflows/engine/messages';
 import type { RunbookResult } from '../../workflows/engine/runbook';
 import { operatorReportOf, operatorReportText } from '../../workflows/engine/operator-report';

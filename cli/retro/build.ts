@@ -1,10 +1,10 @@
 import type { RunEvent } from '../history/decode';
-import { findAuditLog, type ParsedAuditLog } from './audit-schema';
+import { findAuditLog } from './audit-schema';
 import type { Retro, RetroApproval, RetroStep, RunStatus } from './model';
 import { reconstructSteps, type Reconstruction } from './reconstruct';
 import { redactText, redactValue } from './redact';
 import { approvalRefusedSignal, refusedApprovalReportSchema } from '../../workflows/engine/messages';
-import type { RefusedApproval } from '../../workflows/engine/audit';
+import type { AuditLog, RefusedApproval } from '../../common/audit';
 
 const CLOSE_STATUS: Record<string, RunStatus> = {
   WorkflowExecutionCompleted: 'completed',
@@ -20,7 +20,7 @@ function ms(a: string, b: string): number {
 }
 
 /** The engine's audit steps, with what only the events know (waits, event ids) added. */
-function stepsFromAudit(audit: ParsedAuditLog, rebuilt: Reconstruction): RetroStep[] {
+function stepsFromAudit(audit: AuditLog, rebuilt: Reconstruction): RetroStep[] {
   return audit.steps.map((s) => {
     const r = rebuilt.steps.find((x) => x.seq === s.seq);
     return {

@@ -1,52 +1,31 @@
-import type { CommandRecord, PlannedMutation } from '../../common/step';
-import type { StepKind, RefusedApproval } from '../../workflows/engine/audit';
+import type { PlannedMutation } from '../../common/step';
+import type { ApprovalRecord, AttemptRecord, RefusedApproval, StepRecord, StepStatus } from '../../common/audit';
 
 // The retrospective of one run, built from its history alone (cli/retro/build.ts) and rendered to
-// markdown or HTML. Times are ISO strings; durations milliseconds.
+// markdown or HTML. Times are ISO strings; durations milliseconds. Its steps, attempts and approvals
+// are the audit log's (common/audit.ts, one zod schema) plus what only the events know: a step rebuilt
+// from the events may have an unknown status, an approval may still be pending or abandoned.
 
 export type RunStatus = 'completed' | 'failed' | 'cancelled' | 'terminated' | 'timed-out' | 'continued-as-new' | 'running';
-export type RetroStepStatus = 'running' | 'waiting-approval' | 'completed' | 'failed' | 'planned' | 'cancelled' | 'unknown';
+export type RetroStepStatus = StepStatus | 'unknown';
 
-export interface RetroAttempt {
-  attempt: number;
-  startedAt: string;
-  endedAt?: string;
-  error?: { message: string; type?: string };
-}
+export type RetroAttempt = AttemptRecord;
 
-export interface RetroApproval {
-  step: string;
-  decision: 'approved' | 'rejected' | 'timed-out' | 'pre-approved' | 'pending' | 'abandoned';
-  approver?: string;
-  comment?: string;
-  requestedAt?: string;
-  decidedAt?: string;
-  waitedMs?: number;
-}
+export type RetroApproval = Omit<ApprovalRecord, 'decision' | 'requestedAt' | 'decidedAt' | 'waitedMs'> &
+  Partial<Pick<ApprovalRecord, 'requestedAt' | 'decidedAt' | 'waitedMs'>> & {
+    decision: ApprovalRecord['decision'] | 'pending' | 'abandoned';
+  };
 
 /** The engine's own record of a refused approval (one definition, so the retro cannot drift from it). */
-export type { RefusedApproval } from '../../workflows/engine/audit';
+export type { RefusedApproval } from '../../common/audit';
 
-export interface RetroStep {
-  seq: number;
-  name: string;
-  kind: StepKind;
-  host?: string;
-  description?: string;
+export interface RetroStep extends Omit<StepRecord, 'status' | 'approval' | 'commandsOmitted'> {
   status: RetroStepStatus;
-  startedAt: string;
-  endedAt?: string;
-  durationMs?: number;
-  attempts: RetroAttempt[];
-  commands: CommandRecord[];
   approval?: RetroApproval;
   /** The wait for approval, as the timeline draws it. */
   approvalWait?: { from: string; to?: string };
   /** Waits between attempts (the engine's backoff timers). */
   backoffs: Array<{ from: string; to?: string }>;
-  /** For a compensation: the step it undoes. */
-  compensates?: string;
-  summary?: string;
   /** First and last history event of this step (for mapping a replay divergence to it). */
   events: { first: number; last: number };
 }

@@ -1,5 +1,5 @@
 import type { WorkflowHandle } from '@temporalio/client';
-import type { AuditLog } from '../../workflows/engine/audit';
+import type { AuditLog } from '../../common/audit';
 import { approveUpdate, auditQuery } from '../../workflows/engine/messages';
 
 /** Poll the audit query until `predicate` holds. */

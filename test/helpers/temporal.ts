@@ -3,7 +3,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { connectClient } from '../../workers/connection';
 import { RUNBOOKS_TASK_QUEUE } from '../../common/task-queues';
 import { auditQuery } from '../../workflows/engine/messages';
-import type { AuditLog } from '../../workflows/engine/audit';
+import type { AuditLog } from '../../common/audit';
 
 let shared: Client | undefined;
 

@@ -1,7 +1,7 @@
 import { ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
 import type { CommonInput } from '../../common/input';
-import type { ApprovalRecord, StepRecord } from './audit';
+import type { ApprovalRecord, StepRecord } from '../../common/audit';
 import { nowIso } from './clock';
 import { timerSummary } from './event-summary';
 import { approvalRefusedSignal, approvalRequestSchema, approveUpdate, pendingApprovalQuery, refusedApprovalReportSchema, type ApprovalRequest, type ApprovalResponse } from './messages';

@@ -1,5 +1,5 @@
 import { sleep } from '@temporalio/workflow';
-import type { StepRecord } from './audit';
+import type { StepRecord } from '../../common/audit';
 import { inAttempt } from './attempt-context';
 import { nowIso } from './clock';
 import { timerSummary, type ActivityTag } from './event-summary';

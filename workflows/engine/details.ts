@@ -1,4 +1,4 @@
-import type { AuditLog, StepRecord } from './audit';
+import type { AuditLog, StepRecord } from '../../common/audit';
 
 const STATUS_LABEL: Record<StepRecord['status'], string> = {
   running: '▶ running',

@@ -4,7 +4,7 @@
 // names alone are ambiguous (parallel steps share a name, compensations do not set RunbookStep).
 // Summaries are user metadata, not commands, so changing their wording never breaks a replay.
 
-import type { StepKind } from './audit';
+import type { StepKind } from '../../common/audit';
 
 export interface ActivityTag {
   seq: number;

@@ -1,6 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { AuditLog } from './audit';
+import type { AuditLog } from '../../common/audit';
 
 export const approvalRequestSchema = z
   .object({

@@ -1,6 +1,6 @@
 import { setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { StepOutput } from '../../common/step';
-import type { AuditLog, StepRecord } from './audit';
+import type { AuditLog, StepRecord } from '../../common/audit';
 import { nowIso } from './clock';
 import { renderDetails } from './details';
 import { RunbookOutcome, RunbookStep } from './search-attributes';

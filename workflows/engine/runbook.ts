@@ -7,7 +7,7 @@ import type * as engineActivities from '../../activities/engine';
 import { Approvals } from './approvals';
 import { attemptTag, withAttempts } from './attempts';
 import { inAttempt } from './attempt-context';
-import { withoutCommands, type AuditLog } from './audit';
+import { withoutCommands, type AuditLog } from '../../common/audit';
 import { Compensations, settle } from './compensation';
 import { auditQuery } from './messages';
 import { AuditRecorder } from './recorder';

@@ -2,7 +2,7 @@
 // settle, and what a run returns. The engine's behaviour for each is in runbook.ts (and the files it
 // delegates to); nothing here runs.
 
-import type { AuditLog } from './audit';
+import type { AuditLog } from '../../common/audit';
 import type { StepRetry } from './retry';
 import type { PlannedMutation, StepOutput, VerifyOutcome } from '../../common/step';
 

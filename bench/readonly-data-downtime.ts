@@ -21,7 +21,7 @@ import { execInHost, labDown, labUp } from '../lab/lab';
 import { scenarioContext } from '../lab/scenario-context';
 import { fillTest, HOST, lvmSizeArg, OBJECT_SERVICE_PORT, readBuildRecord, readonlyDataSizes } from '../lab/scenarios/readonly-data';
 import { hostDir } from '../lab/paths';
-import { bash } from '../lab/shell-quote';
+import { bash } from '../activities/ssh/command';
 import { ensureTemporalDevServer } from '../lab/temporal-dev-server';
 import { connectClient } from '../workers/connection';
 import { createRunbooksWorker } from '../workers/runbooks-worker';

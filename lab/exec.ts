@@ -4,7 +4,7 @@ import path from 'node:path';
 import { addProcess, readManifest } from './manifest';
 import { hostDir } from './paths';
 import { isRunning, outerPidOf, processGroupMembers, processRef } from './processes';
-import { shq } from './shell-quote';
+import { shq } from '../activities/ssh/command';
 
 // Runs commands inside a lab host by entering its namespaces with nsenter, not over ssh: scenario
 // builders and independent checks must work even when the host's sshd is down or broken.

@@ -9,7 +9,7 @@ import { manifestPath, readManifest, updateManifest, writeManifest, type HostMan
 import { hostDir } from './paths';
 import { requireRoot } from './require-root';
 import { childrenOf, descendantsOf, isRunning, outerPidOf, processRef, terminate, waitGone, type ProcessRef } from './processes';
-import { bash } from './shell-quote';
+import { bash } from '../activities/ssh/command';
 import { renderSshdConfig, sshdConfigPath, sshdLogFile, sshdPidFile } from './sshd-config';
 import { waitForSshBanner } from './sshd-ready';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RunbookResult } from '../workflows/engine/runbook';
 import { execInHost } from '../lab/exec';
-import { shq } from '../lab/shell-quote';
+import { shq } from '../activities/ssh/command';
 import { hostLines } from './helpers/lab-host';
 import { closeTestClient, startRunbook, waitForAudit } from './helpers/temporal';
 import { startWorkerProcess, type WorkerProcess } from './helpers/worker-process';

@@ -22,7 +22,7 @@ import { isRunning } from '../lab/processes';
 import { scenarioContext } from '../lab/scenario-context';
 import { scenarios } from '../lab/scenarios';
 import type { ScenarioContext } from '../lab/scenarios/types';
-import { bash } from '../lab/shell-quote';
+import { bash } from '../activities/ssh/command';
 import { POOL, zfsHostPaths, zfsHostStatus } from '../lab/zfs/daemon';
 import { checkProjectReplicas, createZfsProjectsScenario, generateProjects, type ProjectManifest, type ProjectsManifest } from '../lab/scenarios/zfs-projects';
 import { projectsWithReplicaState } from '../lab/scenarios/zfs-projects/manifest';

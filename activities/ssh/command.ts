@@ -80,3 +80,15 @@ export function sh(strings: TemplateStringsArray, ...values: Interpolation[]): S
 export function and(...commands: ShellCommand[]): ShellCommand {
   return { text: commands.map((c) => c.text).join(' && '), display: commands.map((c) => c.display).join(' && ') };
 }
+
+/**
+ * For the lab and tests, which build local scripts as plain strings: the same quoting rule as `sh`
+ * (one rule to audit), returning the text. shq(x) is one quoted word; bash`…` is sh`…`.text.
+ */
+export function shq(value: string | number): string {
+  return quote(String(value));
+}
+
+export function bash(strings: TemplateStringsArray, ...values: Interpolation[]): string {
+  return sh(strings, ...values).text;
+}

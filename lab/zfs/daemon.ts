@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { ScenarioContext } from '../scenarios/types';
-import { bash } from '../shell-quote';
+import { bash } from '../../activities/ssh/command';
 
 // One zfs-fuse daemon per lab host, inside the host's mount namespace. zfs-fuse hard-codes three
 // places: /var/run/zfs (its socket, where every `zfs`/`zpool` command connects), /var/lock/zfs (a

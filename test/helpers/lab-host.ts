@@ -1,5 +1,5 @@
 import { execInHost } from '../../lab/exec';
-import { shq } from '../../lab/shell-quote';
+import { shq } from '../../activities/ssh/command';
 
 /** Read a host's file through its namespace, not through the engine under test. */
 export async function readHostFile(host: string, file: string): Promise<string> {

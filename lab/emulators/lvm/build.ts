@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { build } from 'esbuild';
-import { shq } from '../../shell-quote';
+import { shq } from '../../../activities/ssh/command';
 import { COMMANDS } from './main';
 import { DEFAULT_STATE_PATH } from './state';
 

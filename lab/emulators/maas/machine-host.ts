@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { execInHost } from '../../exec';
 import { hostDir } from '../../paths';
-import { bash } from '../../shell-quote';
+import { bash } from '../../../activities/ssh/command';
 import type { DiskState, MachineState } from './state';
 
 // What the region does ON the machine (its lab host): read its real disk for the resources file, run

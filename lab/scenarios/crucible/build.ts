@@ -1,7 +1,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildCrucibleEmulator } from '../../emulators/crucible';
-import { bash } from '../../shell-quote';
+import { bash } from '../../../activities/ssh/command';
 import { startZfsFuse } from '../../zfs/daemon';
 import type { ScenarioContext, ScenarioOptions } from '../types';
 import { IMAGE_BYTES, IMAGE_PATH, POOL_BYTES, POOL_LAYOUT, REGION_PARENTS, commandLogPath, faultsPath, imageRecordPath } from './layout';

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
-import { bash } from '../../shell-quote';
+import { bash } from '../../../activities/ssh/command';
 import type { CheckReport, ScenarioContext } from '../types';
 import type { ImageRecord } from './build';
 import { CRUCIBLE_HOST, PORTS, REGION_DIRS, imageRecordPath } from './layout';

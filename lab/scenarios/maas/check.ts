@@ -1,4 +1,4 @@
-import { bash } from '../../shell-quote';
+import { bash } from '../../../activities/ssh/command';
 import type { CheckReport, ScenarioContext } from '../types';
 
 // The seed's goal, judged on the host alone (nsenter, not the runbook's code): "3 separate ZFS pools

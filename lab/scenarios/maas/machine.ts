@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { bash } from '../../shell-quote';
+import { bash } from '../../../activities/ssh/command';
 import { startZfsFuse } from '../../zfs/daemon';
 import type { ScenarioContext } from '../types';
 

@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildPropolisEmulator } from '../../emulators/propolis';
-import { shq } from '../../shell-quote';
+import { shq } from '../../../activities/ssh/command';
 import type { ScenarioContext } from '../types';
 import { PROPOLIS_PORT, PROPOLIS_SLEDS, propolisFaultsPath, propolisLogPath } from './layout';
 

@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { buildLvmEmulator, buildState, labelPvs, writeState } from '../../emulators/lvm';
-import { bash, shq } from '../../shell-quote';
+import { bash, shq } from '../../../activities/ssh/command';
 import type { ScenarioContext, ScenarioOptions } from '../types';
 import { detachNestedLoops, paths, RUN_DIR, SERVER_IN_HOST, SUPERVISOR_IN_HOST, TEMP_FILE, writeBuildRecord, type BuildRecord } from './layout';
 import { GENERATE_OBJECTS, objectServer, PYTHON, supervisor } from './scripts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bash } from '../../shell-quote';
+import { bash } from '../../../activities/ssh/command';
 import type { CheckReport, ScenarioContext, ScenarioOptions } from '../types';
 import { paths } from './layout';
 import { FILL_TEST, PYTHON } from './scripts';

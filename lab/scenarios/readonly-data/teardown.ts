@@ -1,4 +1,4 @@
-import { bash } from '../../shell-quote';
+import { bash } from '../../../activities/ssh/command';
 import type { ScenarioContext } from '../types';
 import { detachNestedLoops, paths, readBuildRecord, RUN_DIR } from './layout';
 import { MEDIA_DIR, MOUNT_POINT, VG_NAME } from './sizes';

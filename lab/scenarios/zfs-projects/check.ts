@@ -1,5 +1,5 @@
 import type { CheckReport, ScenarioContext } from '../types';
-import { bash } from '../../shell-quote';
+import { bash } from '../../../activities/ssh/command';
 import { POOL } from '../../zfs/daemon';
 
 // The independent judge of replication: whether each replica holds the source's newest snapshot (by

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { relateReplica } from '../../../activities/zfs/common-snapshot';
 import { parseZfsGet, snapshotsOf } from '../../../activities/zfs/get';
 import { replicationSnapshotShortName } from '../../../activities/zfs/names';
-import { bash, shq } from '../../shell-quote';
+import { bash, shq } from '../../../activities/ssh/command';
 import { POOL, POOL_MOUNTPOINT, zfsHostPaths } from '../../zfs/daemon';
 import type { ScenarioContext } from '../types';
 import { projectsManifestSchema, type ProjectManifest, type ProjectsManifest, type ReplicaState } from './manifest';

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { scenarioContext } from '../../scenario-context';
-import { bash } from '../../shell-quote';
+import { bash } from '../../../activities/ssh/command';
 import { POOL, startZfsFuse, stopZfsFuse, zfsHostPaths, zfsHostStatus } from '../../zfs/daemon';
 import type { CheckReport, LabScenario, ScenarioContext, ScenarioOptions } from '../types';
 import { checkProjectReplicas } from './check';

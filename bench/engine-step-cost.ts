@@ -1,62 +1,63 @@
-// Benchmark: what one runbook step costs. Side by side, in one run:
-//   A. a runbook step that runs `true` on a lab host (engineDrill action "true": workflow task,
-//      activity scheduling, SSH over the pooled connection, audit) — the engine's per-step cost;
+// Benchmark: what one runbook step costs. Side by side, in one run, on the same lab host:
+//   A. a runbook step that runs `true` (engineDrill action "true": workflow task, activity, SSH over
+//      the pooled connection, audit), on a dev server configured as before the step-cost work and as
+//      now (lab/temporal-dev-server.ts), each a private server started and stopped here;
 //   B. the same command over a warm ssh2 connection (our SSH layer alone);
-//   C. `ssh host true` with OpenSSH's client (a new connection each time, as a shell script does).
-// Usage: npm run bench  (needs root for the lab; starts the dev server and lab if they are down)
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+//   C. `ssh host true` with OpenSSH's client, host key pinned from the inventory (a new connection
+//      each time, as a shell script does);
+//   D. an Ansible playbook of `command: true` tasks (ansible-core, pipelining, SSH ControlPersist,
+//      the inventory's key, address and pinned host key): per task, from a 1-task and a 21-task run.
+// It also prints where the engine's step goes (bench/history-profile.ts) before and after.
+// Usage: npm run bench  (needs root for the lab; BENCH_STEPS=50 BENCH_ROUNDS=2 BENCH_SAMPLES=40)
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Worker } from '@temporalio/worker';
 import { sh } from '../activities/ssh/command';
 import { runRemote } from '../activities/ssh/exec';
-import { defaultInventoryPath, loadInventory } from '../activities/ssh/inventory';
+import { defaultInventoryPath, loadInventory, type InventoryHost } from '../activities/ssh/inventory';
 import { sharedPool, closeSharedPool } from '../activities/ssh/shared-pool';
-import { labUp } from '../lab/lab';
-import { ensureTemporalDevServer } from '../lab/temporal-dev-server';
-import { connectClient } from '../workers/connection';
-import { createRunbooksWorker } from '../workers/runbooks-worker';
-import type { RunbookResult } from '../workflows/engine/runbook';
+import { labDown, labStatus, labUp } from '../lab/lab';
+import { DEV_SERVER_SETTINGS, DEV_SERVER_SETTINGS_BEFORE } from '../lab/temporal-dev-server';
+import { phaseTable, type StepProfile } from './history-profile';
 import { fmtMs, median, percentile } from './stats';
+import { installWorkerMetrics, runSteps, type StepRunConfig } from './step-run';
 
 const HOST = 'node1';
-const STEPS = Number(process.env.BENCH_STEPS ?? 40);
+const STEPS = Number(process.env.BENCH_STEPS ?? 50); // engineDrill allows at most 50
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 40);
+const ANSIBLE_TASKS = 20;
 
-async function viaRunbook(): Promise<{ perStep: number[]; wallPerStep: number }> {
-  const client = await connectClient();
-  const taskQueue = `bench-${process.pid}`;
-  const worker: Worker = await createRunbooksWorker({ taskQueue });
-  const running = worker.run();
-  try {
-    // one warm-up run so bundle loading and the SSH connection are not counted
-    for (const warm of [true, false]) {
-      const started = Date.now();
-      const result = (await client.workflow.execute('engineDrill', {
-        taskQueue,
-        workflowId: `bench/engine-step/${Date.now()}`,
-        args: [{ host: HOST, dir: '/var/tmp/engine-drill/bench', action: 'true', steps: warm ? 3 : STEPS }],
-      })) as RunbookResult<unknown>;
-      if (warm) continue;
-      const wall = Date.now() - started;
-      if (result.outcome !== 'succeeded') throw new Error(`bench run ${result.outcome}`);
-      // Per step = time between consecutive drillTrue schedulings, from the server's event timestamps
-      // (workflow-side Date.now() is the activation time and too coarse for this).
-      const handle = client.workflow.getHandle(result.audit.workflowId);
-      const history = await handle.fetchHistory();
-      const scheduled = (history.events ?? [])
-        .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'drillTrue')
-        .map((e) => Number(e.eventTime!.seconds) * 1000 + Math.floor((e.eventTime!.nanos ?? 0) / 1e6));
-      const perStep = scheduled.slice(1).map((t, i) => t - scheduled[i]);
-      return { perStep, wallPerStep: wall / STEPS };
+const CONFIGS: StepRunConfig[] = [
+  { label: 'before', server: DEV_SERVER_SETTINGS_BEFORE },
+  { label: 'now', server: DEV_SERVER_SETTINGS },
+];
+
+interface EngineFigures {
+  label: string;
+  profile: StepProfile;
+  cpu: { server: number; worker: number }[];
+}
+
+/**
+ * Rounds alternate the configurations (before, now, before, now, ...) so that load from other work on
+ * the machine falls on both alike; each round is a fresh server and worker.
+ */
+async function viaRunbook(): Promise<EngineFigures[]> {
+  const figures = CONFIGS.map((c): EngineFigures => ({ label: c.label, profile: { cycles: [], phases: {} as StepProfile['phases'], eventsPerStep: {}, workflowTasksPerStep: 0 }, cpu: [] }));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, config] of CONFIGS.entries()) {
+      const r = await runSteps(config, { host: HOST, steps: STEPS, port: 7300 + i });
+      const f = figures[i];
+      f.profile.cycles.push(...r.profile.cycles);
+      for (const [phase, xs] of Object.entries(r.profile.phases)) (f.profile.phases[phase as keyof StepProfile['phases']] ??= []).push(...xs);
+      f.profile.eventsPerStep = r.profile.eventsPerStep;
+      f.profile.workflowTasksPerStep = r.profile.workflowTasksPerStep;
+      f.cpu.push(r.cpuPerStep);
     }
-    throw new Error('unreachable');
-  } finally {
-    worker.shutdown();
-    await running;
-    await client.connection.close();
   }
+  return figures;
 }
 
 async function viaWarmSsh2(): Promise<number[]> {
@@ -72,15 +73,21 @@ async function viaWarmSsh2(): Promise<number[]> {
   return samples;
 }
 
-function viaOpenSshClient(): number[] {
-  const inventory = loadInventory(defaultInventoryPath());
-  const host = inventory.hosts[HOST];
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-ssh-'));
-  const knownHosts = path.join(dir, 'known_hosts');
-  writeFileSync(knownHosts, `${host.address} ${host.hostKey}\n`);
-  const key = 'file' in host.key ? host.key.file : '';
-  readFileSync(key); // fail early if missing
-  const args = ['-i', key, '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', `${host.user}@${host.address}`, 'true'];
+function labHost(): InventoryHost & { keyFile: string } {
+  const host = loadInventory(defaultInventoryPath()).hosts[HOST];
+  if (!('file' in host.key)) throw new Error(`${HOST}'s key is not a file`);
+  return { ...host, keyFile: host.key.file };
+}
+
+function pinnedKnownHosts(dir: string, host: InventoryHost): string {
+  const file = path.join(dir, 'known_hosts');
+  writeFileSync(file, `${host.address} ${host.hostKey}\n`);
+  return file;
+}
+
+function viaOpenSshClient(dir: string): number[] {
+  const host = labHost();
+  const args = ['-i', host.keyFile, '-o', `UserKnownHostsFile=${pinnedKnownHosts(dir, host)}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-p', String(host.port), `${host.user}@${host.address}`, 'true'];
   const samples: number[] = [];
   for (let i = 0; i < SAMPLES; i++) {
     const t = process.hrtime.bigint();
@@ -91,28 +98,117 @@ function viaOpenSshClient(): number[] {
   return samples;
 }
 
+function hasAnsible(): boolean {
+  return spawnSync('ansible-playbook', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+/** ansible-core from Debian, installed with apt-get when missing (says so); an error says why not. */
+function ensureAnsible(): string | undefined {
+  if (hasAnsible()) return undefined;
+  console.log('ansible-playbook is missing: installing the Debian package ansible-core with apt-get');
+  const r = spawnSync('apt-get', ['install', '-y', '-q', 'ansible-core'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  if (r.status === 0 && hasAnsible()) return undefined;
+  // /work/bin/isolated gives the benchmark a network namespace with only a loopback: no mirror there.
+  return 'apt-get install ansible-core failed (inside /work/bin/isolated there is no network: run `apt-get install -y ansible-core` once outside it)';
+}
+
+interface AnsibleFigures {
+  perTask: number[];
+  oneTaskRun: number[];
+  version: string;
+}
+
+function viaAnsible(dir: string): AnsibleFigures {
+  const host = labHost();
+  const inventory = path.join(dir, 'hosts.ini');
+  const sshArgs = `-o UserKnownHostsFile=${pinnedKnownHosts(dir, host)} -o StrictHostKeyChecking=yes`;
+  writeFileSync(
+    inventory,
+    `${HOST} ansible_host=${host.address} ansible_port=${host.port} ansible_user=${host.user} ansible_ssh_private_key_file=${host.keyFile} ansible_python_interpreter=/usr/bin/python3 ansible_ssh_common_args='${sshArgs}'\n`,
+  );
+  const playbook = (tasks: number) => {
+    const file = path.join(dir, `true-${tasks}.yml`);
+    const body = Array.from({ length: tasks }, (_, i) => `    - name: true ${i + 1}\n      ansible.builtin.command: 'true'\n      changed_when: false\n`).join('');
+    writeFileSync(file, `- hosts: ${HOST}\n  gather_facts: false\n  tasks:\n${body}`);
+    return file;
+  };
+  const env = {
+    ...process.env,
+    ANSIBLE_PIPELINING: 'True',
+    ANSIBLE_HOST_KEY_CHECKING: 'True',
+    ANSIBLE_RETRY_FILES_ENABLED: 'False',
+    ANSIBLE_LOCAL_TEMP: path.join(dir, 'tmp'),
+    ANSIBLE_SSH_CONTROL_PATH_DIR: path.join(dir, 'cp'),
+    ANSIBLE_NOCOLOR: '1',
+  };
+  const run = (file: string): number => {
+    const t = process.hrtime.bigint();
+    const r = spawnSync('ansible-playbook', ['-i', inventory, file], { env, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`ansible-playbook ${path.basename(file)} exited ${r.status}: ${(r.stdout + r.stderr).slice(-800)}`);
+    return Number(process.hrtime.bigint() - t) / 1e6;
+  };
+  const one = playbook(1);
+  const many = playbook(ANSIBLE_TASKS + 1);
+  run(one); // warm: the SSH control master (ControlPersist) is up for what follows
+  const oneTaskRun: number[] = [];
+  const perTask: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const a = run(one);
+    const b = run(many);
+    oneTaskRun.push(a);
+    perTask.push((b - a) / ANSIBLE_TASKS);
+  }
+  const version = execFileSync('ansible-playbook', ['--version'], { encoding: 'utf8' }).split('\n')[0];
+  return { perTask, oneTaskRun, version };
+}
+
 async function main(): Promise<void> {
-  await ensureTemporalDevServer();
+  installWorkerMetrics();
+  const labWasUp = labStatus().some((h) => h.running);
   await labUp({ scenarios: ['base'] });
-  const runbook = await viaRunbook();
-  const ssh2 = await viaWarmSsh2();
-  const openssh = viaOpenSshClient();
-  closeSharedPool();
-  const a = median(runbook.perStep);
-  const b = median(ssh2);
-  const c = median(openssh);
-  const rows = [
-    ['A. runbook step running `true` (engine)', a, percentile(runbook.perStep, 90)],
-    ['B. `true` over a warm ssh2 connection', b, percentile(ssh2, 90)],
-    ['C. `ssh host true` (OpenSSH client)', c, percentile(openssh, 90)],
-  ] as const;
-  console.log(`\nPer-step cost on ${HOST} (${STEPS} runbook steps, ${SAMPLES} samples each, ${os.cpus().length} cores)\n`);
-  console.log('| what | median | p90 |');
-  console.log('|---|---|---|');
-  for (const [what, med, p90] of rows) console.log(`| ${what} | ${fmtMs(med)} | ${fmtMs(p90)} |`);
-  console.log(`\nrunbook wall time per step (incl. workflow start/finish, resolve-hosts, read-log): ${fmtMs(runbook.wallPerStep)}`);
-  console.log(`runbook steps 1-10: median ${fmtMs(median(runbook.perStep.slice(0, 10)))}; steps 11+: median ${fmtMs(median(runbook.perStep.slice(10)))}`);
-  console.log(`ratios: A/B = ${(a / b).toFixed(1)}x   A/C = ${(a / c).toFixed(2)}x   C/B = ${(c / b).toFixed(1)}x`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-step-'));
+  try {
+    const load = os.loadavg();
+    const engine = await viaRunbook();
+    const ssh2 = await viaWarmSsh2();
+    closeSharedPool();
+    const openssh = viaOpenSshClient(dir);
+    const ansibleMissing = ensureAnsible();
+    const ansible = ansibleMissing ? undefined : viaAnsible(dir);
+    const loadAfter = os.loadavg();
+
+    const [before, now] = engine;
+    const a = median(now.profile.cycles);
+    const rows: [string, number[] | undefined][] = [
+      ['A. runbook step running `true` (engine), now', now.profile.cycles],
+      ['A0. the same step, dev server as before', before.profile.cycles],
+      ['B. `true` over a warm ssh2 connection', ssh2],
+      ['C. `ssh host true` (OpenSSH client, new connection)', openssh],
+      [`D. Ansible task \`command: true\` (${ansible?.version ?? 'ansible-core'}, pipelining), per task`, ansible?.perTask],
+    ];
+    console.log(`\nPer-step cost on ${HOST}: ${STEPS} runbook steps x ${ROUNDS} rounds per configuration, ${SAMPLES} samples for B and C, ${os.cpus().length} cores, load average ${load[0].toFixed(1)} at start, ${loadAfter[0].toFixed(1)} at end\n`);
+    console.log('| what | median | p90 | this / A (engine now) | A / this |');
+    console.log('|---|---|---|---|---|');
+    for (const [what, xs] of rows) {
+      if (!xs) {
+        console.log(`| ${what} | not measured: ${ansibleMissing} | | | |`);
+        continue;
+      }
+      const m = median(xs);
+      console.log(`| ${what} | ${fmtMs(m)} | ${fmtMs(percentile(xs, 90))} | ${(m / a).toFixed(2)}x | ${(a / m).toFixed(2)}x |`);
+    }
+    if (ansible) console.log(`\nAnsible: a 1-task playbook run takes ${fmtMs(median(ansible.oneTaskRun))} in all (process start, inventory, connection); per task is (21-task run - 1-task run) / 20.`);
+    console.log(`\nbefore -> now: median ${fmtMs(median(before.profile.cycles))} -> ${fmtMs(a)} (${(median(before.profile.cycles) / a).toFixed(2)}x), p90 ${fmtMs(percentile(before.profile.cycles, 90))} -> ${fmtMs(percentile(now.profile.cycles, 90))}`);
+    const cpu = (f: EngineFigures) => `server ${fmtMs(median(f.cpu.map((c) => c.server)))}, worker ${fmtMs(median(f.cpu.map((c) => c.worker)))}`;
+    console.log(`CPU per step (less sensitive to other load than latency): before ${cpu(before)}; now ${cpu(now)}`);
+    console.log(`workflow tasks per step: before ${before.profile.workflowTasksPerStep.toFixed(2)}, now ${now.profile.workflowTasksPerStep.toFixed(2)}\n`);
+    console.log('Where a step goes (server event times; medians of phases need not add up to the step):\n');
+    console.log(phaseTable(engine.map((f) => ({ label: f.label, profile: f.profile }))).join('\n'));
+  } finally {
+    closeSharedPool();
+    rmSync(dir, { recursive: true, force: true });
+    if (!labWasUp) await labDown();
+  }
 }
 
 main().then(

@@ -49,6 +49,7 @@ function withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
 
 async function record(client: Client, taskQueue: string, c: RecordingCase): Promise<string> {
   const uniq = `${c.name}-${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
+  if (c.prepare) await c.prepare();
   const handle = await client.workflow.start(c.runbook, { taskQueue, workflowId: `recorded/${c.runbook}/${uniq}`, args: [c.input(uniq)] });
   if (c.drive) await c.drive(handle);
   let history;

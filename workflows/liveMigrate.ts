@@ -51,6 +51,7 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
     const port = i.port;
     const runKey = `${workflowInfo().workflowId}/${workflowInfo().runId}`;
     const history: GenRecord[] = [];
+    const regionDirs = i.regions.downstairs.map((d) => d.dir);
 
     // 1. Inspect both servers and the three regions.
     const inspectServer = (host: string, role: string) =>
@@ -113,10 +114,10 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
       const got = await rb.mutate({
         name: `reserve-gen-${purpose}`,
         host: storage,
-        description: `record gen ${exact ?? `>= ${floor}`} for ${purpose} in volume ${volume.id}'s ledger on ${storage} (fsync'd) before any server uses it`,
+        description: `record gen ${exact ?? `>= ${floor}`} for ${purpose} in volume ${volume.id}'s ledger (beside each region on ${storage}, fsync'd) before any server uses it`,
         retry: { maximumAttempts: 5 },
-        plan: () => [reserveGenCommand(volume.id, key, purpose, floor, exact !== null).display],
-        run: () => acts(storage).crucibleReserveGen(storage, volume.id, key, purpose, floor, exact !== null),
+        plan: () => [reserveGenCommand(regionDirs, volume.id, key, purpose, floor, exact !== null).display],
+        run: () => acts(storage).crucibleReserveGen(storage, regionDirs, volume.id, key, purpose, floor, exact !== null),
         summarize: (e) => `gen ${e.gen}`,
       });
       const gen = got?.gen ?? floor;
@@ -285,6 +286,8 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
         plan: () => [callLine(i.destination, port, 'PUT', '/instance/state', 'Stop')],
         run: () => acts(i.destination).propolisSetState(i.destination, port, 'Stop', dstId),
       });
+      // The VM is back where it was and keeps running: the failure must not undo its creation.
+      rb.commit(`VM ${i.vm.name} runs on ${i.source} again; it stays running`);
       throw ApplicationFailure.nonRetryable(
         `migration ${migrationId} failed in phase ${follow.reached ?? 'Sync'} (${follow.detail}); the destination never activated the disk, so VM ${i.vm.name} runs on ${i.source} again with gen ${sourceGen}; the destination's instance was torn down; gen ${migGen} stays used`,
         'MigrationFailed',

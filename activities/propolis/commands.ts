@@ -1,5 +1,5 @@
 import { sh, type ShellCommand } from '../ssh/command';
-import { LEDGER_DIR, ledgerFile } from './requests';
+import { ledgerFiles } from './requests';
 
 // The commands liveMigrate runs on the storage host (pure builders, shared by plan and act).
 
@@ -7,25 +7,24 @@ export const regionJsonCommand = (dir: string): ShellCommand => sh`cat ${`${dir}
 
 export const dumpCommand = (dirs: string[]): ShellCommand => sh`crucible-downstairs dump ${dirs.flatMap((d) => ['-d', d])} --no-color`;
 
-export const readLedgerCommand = (volumeId: string): ShellCommand => sh`cat ${ledgerFile(volumeId)} 2>/dev/null || true`;
+export const readLedgerCommand = (regionDirs: string[], volumeId: string): ShellCommand => sh`cat ${ledgerFiles(regionDirs, volumeId)} 2>/dev/null || true`;
 
 /**
- * Reserve a gen in the volume's ledger, under a lock, fsync'd before it answers: the gen is the
- * larger of `floor` and one more than every gen the ledger ever handed out (exact: `floor` itself,
- * refused with exit 3 unless it is above them all). A reservation is keyed: asking again with the
- * same key (an activity retried after a crash) answers the gen already reserved, never a second one.
+ * Reserve a gen in the volume's ledger (three copies, one beside each region), under a lock, fsync'd
+ * before it answers: the gen is the larger of `floor` and one more than every gen any copy ever
+ * handed out (exact: `floor` itself, refused with exit 3 unless it is above them all). A reservation
+ * is keyed: asking again with the same key (an activity retried after a crash) answers the gen
+ * already reserved, never a second one.
  */
-export function reserveGenCommand(volumeId: string, key: string, purpose: string, floor: number, exact: boolean): ShellCommand {
-  const file = ledgerFile(volumeId);
+export function reserveGenCommand(regionDirs: string[], volumeId: string, key: string, purpose: string, floor: number, exact: boolean): ShellCommand {
+  const files = ledgerFiles(regionDirs, volumeId);
   return sh`set -eu
-mkdir -p ${LEDGER_DIR}
-f=${file}
-exec 9>>"$f.lock"
+for f in ${files}; do mkdir -p "$(dirname "$f")"; touch "$f"; done
+exec 9>>${`${files[0]}.lock`}
 flock 9
-touch "$f"
-prev=$(grep -F -- ${`"key":${JSON.stringify(key)}`} "$f" | head -n 1 || true)
+prev=$(cat ${files} | grep -F -- ${`"key":${JSON.stringify(key)}`} | head -n 1 || true)
 if [ -n "$prev" ]; then printf '%s\\n' "$prev"; exit 0; fi
-max=$(sed -n 's/^{"gen":\\([0-9]*\\),.*/\\1/p' "$f" | sort -n | tail -n 1)
+max=$(cat ${files} | sed -n 's/^{"gen":\\([0-9]*\\),.*/\\1/p' | sort -n | tail -n 1)
 max=\${max:-0}
 want=${floor}
 if [ ${exact ? 1 : 0} = 1 ]; then
@@ -35,7 +34,7 @@ elif [ "$want" -gt "$max" ]; then gen=$want
 else gen=$((max + 1))
 fi
 line=$(printf '{"gen":%s,"key":%s,"purpose":%s,"at":"%s"}' "$gen" ${JSON.stringify(key)} ${JSON.stringify(purpose)} "$(date -u +%Y-%m-%dT%H:%M:%SZ)")
-printf '%s\\n' "$line" >>"$f"
-sync "$f" 2>/dev/null || sync
+for f in ${files}; do printf '%s\\n' "$line" >>"$f"; done
+sync ${files} 2>/dev/null || sync
 printf '%s\\n' "$line"`;
 }

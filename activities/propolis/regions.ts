@@ -87,7 +87,10 @@ export async function crucibleInspectRegions(host: string, downstairs: Array<{ d
   const dump = await session.run(dumpCommand(downstairs.map((d) => d.dir)));
   const { maxGen, maxFlush } = parseDumpMax(dump.stdout);
   const id = volumeId ?? defs[0].uuid;
-  const ledger = parseLedger((await session.check(readLedgerCommand(id))).stdout);
+  // The three copies, merged: a line in any of them counts.
+  const merged = new Map<string, LedgerEntry>();
+  for (const e of parseLedger((await session.check(readLedgerCommand(downstairs.map((d) => d.dir), id))).stdout)) merged.set(`${e.gen}|${e.key}`, e);
+  const ledger = [...merged.values()].sort((a, b) => a.gen - b.gen);
   const regions = await Promise.all(
     downstairs.map(async (d, i) => {
       const info = await regionInfo(address, d.port);
@@ -98,9 +101,9 @@ export async function crucibleInspectRegions(host: string, downstairs: Array<{ d
   return session.output({ host, volumeId: id, geometry: { blockSize: g.block_size, blocksPerExtent: g.extent_size.value, extentCount: g.extent_count }, maxGen, maxFlush, regions, ledger });
 }
 
-export async function crucibleReserveGen(host: string, volumeId: string, key: string, purpose: string, floor: number, exact: boolean): Promise<StepOutput<LedgerEntry>> {
+export async function crucibleReserveGen(host: string, regionDirs: string[], volumeId: string, key: string, purpose: string, floor: number, exact: boolean): Promise<StepOutput<LedgerEntry>> {
   const session = new HostSession(sharedPool(), host);
-  const r = await session.run(reserveGenCommand(volumeId, key, purpose, floor, exact));
+  const r = await session.run(reserveGenCommand(regionDirs, volumeId, key, purpose, floor, exact));
   if (r.record.exitCode === 3) throw ApplicationFailure.nonRetryable(`${host}: ${r.stderr.trim()}; leave gen out of the input (the runbook picks one above every gen seen) or give a higher one`, 'GenRefused');
   if (r.record.exitCode !== 0) throw new Error(`${host}: reserving a gen in the ledger of volume ${volumeId} failed (exit ${r.record.exitCode}): ${r.stderr.trim().slice(-300)}`);
   const lines = r.stdout.trim().split('\n');

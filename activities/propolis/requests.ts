@@ -102,6 +102,8 @@ export function callLine(host: string, port: number, method: string, path: strin
   return `${method} http://${host}:${port}${path} (api-version 5.0.0)${body === undefined ? '' : ` ${JSON.stringify(body)}`}`;
 }
 
-/** Where the generation ledger of a volume lives on the storage host. */
-export const LEDGER_DIR = '/var/lib/durable-runbooks/crucible-gens';
-export const ledgerFile = (volumeId: string) => `${LEDGER_DIR}/${volumeId}.jsonl`;
+/**
+ * Where the generation ledger of a volume lives: beside each of its regions (in the directory that
+ * holds the region's directory), so it lives and dies with the volume's storage, three copies.
+ */
+export const ledgerFiles = (regionDirs: string[], volumeId: string) => regionDirs.map((d) => `${d.replace(/\/[^/]+\/?$/, '')}/.gen-ledger/${volumeId}.jsonl`);

@@ -17,6 +17,8 @@ export interface RecordingCase {
   /** `uniq` is different on every recording, for paths that must not collide with an earlier run. */
   input: (uniq: string) => Record<string, unknown>;
   drive?: (handle: WorkflowHandle) => Promise<void>;
+  /** Runs before the run starts (e.g. seed regions the runbook needs, set a fault). */
+  prepare?: () => Promise<void>;
   end: RecordedEnd;
   /**
    * Hosts added to the recorder's private copy of the lab inventory (e.g. one nobody answers on, for

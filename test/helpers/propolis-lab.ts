@@ -7,8 +7,8 @@ import { labDown, labUp } from '../../lab/lab';
 import { readManifest } from '../../lab/manifest';
 import { scenarioContext } from '../../lab/scenario-context';
 import type { ScenarioContext } from '../../lab/scenarios/types';
-import { CRUCIBLE_HOST, IMAGE_PATH, PORTS, REGION_DIRS } from '../../lab/scenarios/crucible';
-import { DESTINATION_SLED, judgeLiveMigration, propolisFaultsPath, SOURCE_SLED, type MigrationJudgement } from '../../lab/scenarios/propolis';
+import { CRUCIBLE_HOST, PORTS, REGION_DIRS } from '../../lab/scenarios/crucible';
+import { DESTINATION_SLED, judgeLiveMigration, seedBootRegions, propolisFaultsPath, SOURCE_SLED, type MigrationJudgement } from '../../lab/scenarios/propolis';
 import type { Faults } from '../../lab/emulators/propolis';
 import { bash } from '../../lab/shell-quote';
 import { repoRoot } from './paths';
@@ -81,20 +81,9 @@ export async function startPropolisLab(name: string): Promise<PropolisLab> {
     ctx,
     targets,
     async seedRegions(opts = {}) {
-      // 2 MiB extents; 16 of them leave room past the 24 MiB image for the guest's journal.
       const t0 = Date.now();
-      await Promise.all(REGION_DIRS.map((dir) => sh(CRUCIBLE_HOST.name, bash`crucible-downstairs create --import-path ${IMAGE_PATH} --data ${dir} --uuid ${randomUUID()} --extent-size ${opts.extentSize ?? 4096} --extent-count ${opts.extentCount ?? 16} --block-size 512 >/dev/null`)));
-      log(`regions created in ${Date.now() - t0} ms`);
-      for (const [i, dir] of REGION_DIRS.entries()) {
-        await ctx[CRUCIBLE_HOST.name].spawn(bash`exec sh -c ${`while :; do crucible-downstairs run -d ${dir} -p ${PORTS[i]} -a ${CRUCIBLE_HOST.address}; sleep 0.2; done`}`, { logFile: path.join(ctx[CRUCIBLE_HOST.name].hostDir, `downstairs-${PORTS[i]}.log`) });
-      }
-      const deadline = Date.now() + 20_000;
-      for (;;) {
-        const r = await ctx[CRUCIBLE_HOST.name].exec(PORTS.map((p) => `(exec 3<>/dev/tcp/${CRUCIBLE_HOST.address}/${p}) 2>/dev/null`).join(' && '));
-        if (r.code === 0) break;
-        if (Date.now() > deadline) throw new Error('the downstairs did not start');
-        await new Promise((res) => setTimeout(res, 200));
-      }
+      await seedBootRegions(ctx[CRUCIBLE_HOST.name], opts);
+      log(`regions seeded and served in ${Date.now() - t0} ms`);
     },
     input(overrides = {}) {
       return {

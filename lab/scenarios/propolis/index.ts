@@ -16,3 +16,4 @@ export const propolisScenario: LabScenario = {
 
 export * from './layout';
 export { judgeLiveMigration, type MigrationJudgement } from './check';
+export { seedBootRegions } from './seed';

@@ -1,13 +1,15 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { propolisRequest } from '../activities/propolis/http';
 import { CRUCIBLE_HOST, REGION_DIRS } from '../lab/scenarios/crucible';
 import { DESTINATION_SLED, SOURCE_SLED } from '../lab/scenarios/propolis';
 import { approveUpdate } from '../workflows/engine/messages';
 import type { LiveMigrateResult } from '../workflows/liveMigrate';
+import type { SeedRegionsResult } from '../workflows/seedRegions';
 import type { RunbookResult } from '../workflows/engine/runbook';
 import { waitForStepStart } from './helpers/history-watch';
 import { startPropolisLab, SLEDS, type PropolisLab } from './helpers/propolis-lab';
-import { closeTestClient, runFailure, scheduledActivityTypes, waitForAudit } from './helpers/temporal';
+import { closeTestClient, runFailure, scheduledActivityTypes, startRunbook, waitForAudit } from './helpers/temporal';
 import { LAB_UUID, specEnsure, vcrJson } from './helpers/propolis-fixtures';
 
 // Activities that change a server, a region or the ledger: plan mode and refusals schedule none.
@@ -22,7 +24,6 @@ let lab: PropolisLab;
 
 beforeAll(async () => {
   lab = await startPropolisLab('live-migrate');
-  await lab.seedRegions();
 }, 300_000);
 
 afterAll(async () => {
@@ -30,21 +31,27 @@ afterAll(async () => {
   await closeTestClient();
 });
 
-test('there and back: the VM boots on sled-a, migrates to sled-b and back; one guest, heartbeat continuous, journal intact, gens strictly increasing', async () => {
-  const input = lab.input();
-  const there = (await (await lab.start(input)).result()) as RunbookResult<LiveMigrateResult>;
+test('the chain: seedRegions seeds the regions on the crucible pools, liveMigrate takes its result and moves the VM there and back; one guest, heartbeat continuous, journal intact, gens strictly increasing', async () => {
+  const seedExample = JSON.parse(readFileSync(path.join(__dirname, '..', 'runbooks', 'seedRegions', 'examples', 'lab.json'), 'utf8')) as Record<string, unknown>;
+  const seeded = (await (await startRunbook('seedRegions', seedExample, { taskQueue: lab.taskQueue })).result()) as RunbookResult<SeedRegionsResult>;
+  expect(seeded.value.targets).toEqual(lab.targets);
+  const input = lab.input({ regions: { host: CRUCIBLE_HOST.name, seedRegions: seeded.value } });
+  const there = (await (await lab.start(input)).result()) as Result;
   expect(there.value.outcome).toBe('migrated');
   expect(there.value.runsOn).toBe(SLEDS.destination);
+  expect(there.value.volume).toMatchObject({ blockSize: seeded.value.block_size, blocksPerExtent: seeded.value.blocks_per_extent, extentCount: seeded.value.extent_count, targets: seeded.value.targets });
+  expect(there.value.migration?.source.map((p) => p.phase)).toEqual(['Sync', 'RamPush', 'Pause', 'RamPushDirty', 'Device', 'Server', 'Finish'].filter((p) => there.value.migration!.source.some((x) => x.phase === p)));
   expect(there.value.migration?.source.map((p) => p.phase).pop()).toBe('Finish');
   expect(there.value.migration?.destination.map((p) => p.phase).pop()).toBe('Finish');
   const gensThere = there.value.gens.history.map((g) => g.gen);
+  expect(gensThere[0]).toBeGreaterThan(seeded.value.maxGen);
   expect(gensThere[1]).toBeGreaterThan(gensThere[0]);
   expect(there.value.guestDowntimeMs).toBeGreaterThan(0);
   let j = await lab.judge();
   expect(j.checks.filter((c) => !c.ok)).toEqual([]);
   expect(j.runningOn).toBe(SLEDS.destination);
 
-  const back = (await (await lab.start({ ...input, source: SLEDS.destination, destination: SLEDS.source })).result()) as RunbookResult<LiveMigrateResult>;
+  const back = (await (await lab.start({ ...input, source: SLEDS.destination, destination: SLEDS.source })).result()) as Result;
   expect(back.value.outcome).toBe('migrated');
   expect(back.value.runsOn).toBe(SLEDS.source);
   const gensBack = back.value.gens.history.map((g) => g.gen);
@@ -54,7 +61,7 @@ test('there and back: the VM boots on sled-a, migrates to sled-b and back; one g
   expect(j.checks.filter((c) => !c.ok)).toEqual([]);
   expect(j.runningOn).toBe(SLEDS.source);
   expect(j.gens).toEqual([gensThere[0], gensThere[1], gensBack[1]]);
-}, 240_000);
+}, 300_000);
 
 const sleds = [SOURCE_SLED, DESTINATION_SLED];
 const api = (address: string, method: 'GET' | 'PUT', path: string, body?: unknown) => propolisRequest({ address, port: 12400 }, method, path, body);

@@ -7,7 +7,7 @@ import type { RegionsInspection } from '../activities/propolis/regions';
 import type { GuestReport } from '../activities/propolis/serial';
 import type { CommonInput } from '../common/input';
 import { liveMigrateDefinition } from '../runbooks/liveMigrate/definition';
-import type { LiveMigrateInput } from '../runbooks/liveMigrate/schema';
+import { regionDownstairs, type LiveMigrateInput } from '../runbooks/liveMigrate/schema';
 import { Runbook, type RunbookResult } from './engine/runbook';
 import { durationMs } from './replication/duration';
 
@@ -51,7 +51,8 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
     const port = i.port;
     const runKey = `${workflowInfo().workflowId}/${workflowInfo().runId}`;
     const history: GenRecord[] = [];
-    const regionDirs = i.regions.downstairs.map((d) => d.dir);
+    const downstairs = regionDownstairs(i.regions);
+    const regionDirs = downstairs.map((d) => d.dir);
 
     // 1. Inspect both servers and the three regions.
     const inspectServer = (host: string, role: string) =>
@@ -70,7 +71,7 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
       host: storage,
       description: `geometry (region.json), Max gen (dump) and serving state of the three regions; the volume's gen ledger`,
       retry: { maximumAttempts: 3 },
-      run: () => acts(storage).crucibleInspectRegions(storage, i.regions.downstairs, i.volumeId ?? null),
+      run: () => acts(storage).crucibleInspectRegions(storage, downstairs, i.volumeId ?? null),
       summarize: (r: RegionsInspection) =>
         `${r.geometry.blockSize} B blocks, ${r.geometry.blocksPerExtent} per extent, ${r.geometry.extentCount} extents; Max gen ${r.maxGen}; ${r.regions.filter((x) => x.serving).length}/3 serving; ledger ${r.ledger.length ? `up to ${Math.max(...r.ledger.map((l) => l.gen))}` : 'empty'}`,
     });

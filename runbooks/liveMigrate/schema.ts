@@ -10,17 +10,36 @@ const portSchema = z.number().int().min(1).max(65535);
 
 export const downstairsSchema = z.object({ dir: absolutePathSchema, port: portSchema }).strict();
 
+/** seedRegions' result (runbooks/seedRegions/result.ts), of which only the regions' dirs and ports are used. */
+const seedRegionsResultSchema = z
+  .object({
+    regions: z.array(z.object({ dir: absolutePathSchema, port: portSchema }).passthrough()).length(3, 'exactly three regions'),
+  })
+  .passthrough();
+
 export const regionsSchema = z
   .object({
     /** The storage host (inventory name) that runs the three downstairs. */
     host: hostNameSchema,
-    downstairs: z.array(downstairsSchema).length(3, 'exactly three downstairs (one per region)'),
+    downstairs: z.array(downstairsSchema).length(3, 'exactly three downstairs (one per region)').optional(),
+    /** Or: the result of seedRegions, as it came out (geometry and gens are read from the regions anyway). */
+    seedRegions: seedRegionsResultSchema.optional(),
   })
   .strict()
   .superRefine((r, ctx) => {
-    if (new Set(r.downstairs.map((d) => d.port)).size !== 3) ctx.addIssue({ code: 'custom', path: ['downstairs'], message: 'the three downstairs need three different ports' });
-    if (new Set(r.downstairs.map((d) => d.dir)).size !== 3) ctx.addIssue({ code: 'custom', path: ['downstairs'], message: 'the three downstairs need three different region directories' });
+    if (!r.downstairs === !r.seedRegions) {
+      ctx.addIssue({ code: 'custom', path: ['downstairs'], message: 'give either downstairs (three {dir, port}) or seedRegions (its result), not both and not neither' });
+      return;
+    }
+    const ds = regionDownstairs(r);
+    if (new Set(ds.map((d) => d.port)).size !== 3) ctx.addIssue({ code: 'custom', path: ['downstairs'], message: 'the three downstairs need three different ports' });
+    if (new Set(ds.map((d) => d.dir)).size !== 3) ctx.addIssue({ code: 'custom', path: ['downstairs'], message: 'the three downstairs need three different region directories' });
   });
+
+/** The three downstairs, from whichever form the input gave. */
+export function regionDownstairs(r: { downstairs?: Array<{ dir: string; port: number }>; seedRegions?: { regions: Array<{ dir: string; port: number }> } }): Array<{ dir: string; port: number }> {
+  return r.downstairs ?? (r.seedRegions?.regions ?? []).map((x) => ({ dir: x.dir, port: x.port }));
+}
 
 export const liveMigrateInputSchema = z
   .object({

@@ -10,7 +10,6 @@ import type { ScenarioContext } from '../../lab/scenarios/types';
 import { CRUCIBLE_HOST, PORTS, REGION_DIRS } from '../../lab/scenarios/crucible';
 import { DESTINATION_SLED, judgeLiveMigration, seedBootRegions, propolisFaultsPath, SOURCE_SLED, type MigrationJudgement } from '../../lab/scenarios/propolis';
 import type { Faults } from '../../lab/emulators/propolis';
-import { bash } from '../../lab/shell-quote';
 import { repoRoot } from './paths';
 import { startRunbook } from './temporal';
 import { startWorkerProcess, type WorkerProcess } from './worker-process';

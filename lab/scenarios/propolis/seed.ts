@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { CRUCIBLE_HOST, IMAGE_PATH, PORTS, REGION_DIRS } from '../crucible/layout';
-import { bash } from '../../shell-quote';
+import { bash } from '../../../activities/ssh/command';
 import type { ScenarioContext } from '../types';
 
 // For tests, benchmarks and recordings that need a bootable volume without running seedRegions:

@@ -1,11 +1,28 @@
-/** Tests talk to the real Temporal server and real sshd lab hosts, so they run in band. */
-module.exports = {
+/**
+ * Tests talk to the real Temporal server and real sshd lab hosts, so they run in band. Two projects:
+ * `engine` (test/engine-tier: the engine's semantics on stand-in activities, the dev server and no lab;
+ * `npm run test:engine`) and `suite` (everything else; its global setup starts the lab and a worker,
+ * and jest runs it only when a test of the suite is selected).
+ */
+const common = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' } }] },
-  globalSetup: '<rootDir>/test/global-setup.ts',
-  globalTeardown: '<rootDir>/test/global-teardown.ts',
-  testTimeout: 180_000,
+};
+
+module.exports = {
   verbose: true,
+  // A global option (jest ignores it in a project); the engine tier sets its own, shorter one.
+  testTimeout: 180_000,
+  projects: [
+    { ...common, displayName: 'engine', roots: ['<rootDir>/test/engine-tier'] },
+    {
+      ...common,
+      displayName: 'suite',
+      roots: ['<rootDir>/test'],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/engine-tier/'],
+      globalSetup: '<rootDir>/test/global-setup.ts',
+      globalTeardown: '<rootDir>/test/global-teardown.ts',
+    },
+  ],
 };

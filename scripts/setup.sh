@@ -33,7 +33,7 @@ if [[ ! -x .tools/bin/temporal ]]; then
 fi
 
 node scripts/check-lock.js
-if [[ ! -d node_modules/@temporalio/worker || package-lock.json -nt node_modules/.package-lock.json ]]; then
+if ! node scripts/check-lock.js installed; then
   log "installing npm packages (npm ci: exactly the locked versions)"
   # `npm ci` never rewrites package-lock.json, so a fresh checkout stays clean. It refuses a lock that
   # lacks other platforms' optional packages (@swc/core-darwin-*, ...); check-lock.js above catches

@@ -1,5 +1,5 @@
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import type { AuditLog } from '../../workflows/engine/audit';
+import type { AuditLog } from '../../common/audit';
 import { approveUpdate, auditQuery, pendingApprovalQuery } from '../../workflows/engine/messages';
 import type { RunbookResult } from '../../workflows/engine/runbook';
 import { runFailure, scheduledActivityTypes, waitForAudit } from '../helpers/temporal';

@@ -1,4 +1,4 @@
-import { ApplicationFailure, uuid4 } from '@temporalio/workflow';
+import { ActivityCancellationType, ApplicationFailure, uuid4 } from '@temporalio/workflow';
 import type * as activities from '../activities';
 import { crucibleCommands as c, runScript, serviceName, type CreateSpec, type ServiceSpec } from '../activities/crucible/commands';
 import { seedRegionsDefinition } from '../runbooks/seedRegions/definition';
@@ -32,6 +32,9 @@ export async function seedRegions(input: unknown): Promise<RunbookResult<SeedReg
   return Runbook.run(seedRegionsDefinition, input, async (rb, i) => {
     const { host, address } = i;
     const acts = rb.on<Acts>(host, { startToCloseTimeout: '2 hours', heartbeatTimeout: '5 seconds' });
+    // A cancelled create must have stopped on the host before the undo removes its directory, or the
+    // import could go on writing after the undo: wait for the activity to confirm its cancellation.
+    const createActs = rb.on<Acts>(host, { startToCloseTimeout: '2 hours', heartbeatTimeout: '5 seconds', cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED });
     const svdirOf = (port: number) => `${i.serviceDir}/${serviceName(port)}`;
     const targets = i.regions.map((r) => ({ dir: r.dir, port: r.port, svdir: svdirOf(r.port) }));
 
@@ -88,7 +91,7 @@ export async function seedRegions(input: unknown): Promise<RunbookResult<SeedReg
         host,
         description: `create ${specs.length} region(s) from ${i.image.path}: ${g.blockSize}-byte blocks, ${g.extentSize} blocks per extent, ${g.extentCount} extents`,
         plan: () => specs.map((s) => c.create(s).display),
-        run: () => acts.createRegions(host, specs, facts.image.bytes, facts.image.paddedSha256),
+        run: () => createActs.createRegions(host, specs, facts.image.bytes, facts.image.paddedSha256),
         summarize: (v) => v.map((x) => `${x.dir}: ${x.action}`).join('; '),
         // A failed import is retried: the next attempt finds the partial directory, removes it and creates again.
         retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['ForeignRegion', 'RegionInUse'] },

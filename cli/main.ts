@@ -47,7 +47,7 @@ program.command('status').description('a run\'s status and step table').argument
 program.command('approve').description('approve (or --reject) the step a run is waiting on').argument('<workflowId>').argument('<step>')
   .option('--reject', 'reject instead: the run fails and compensates')
   .option('--comment <text>', 'why; kept in the audit log')
-  .option('--approver <name>', 'who decides (default: $RUNBOOK_APPROVER, $SUDO_USER or $USER)')
+  .option('--approver <name>', 'who decides (default: $RUNBOOK_APPROVER, else <OS user>@<hostname>, the user sudo ran as if any)')
   .action(run((id, step, opts) => approveCommand(id, step, opts, output())));
 
 program.command('cancel').description('cancel a run; it compensates what it did before it ends').argument('<workflowId>')

@@ -78,6 +78,28 @@ test('an approval for a step that is not waiting is refused and recorded', async
   // and after the gate, approving again is refused too
 });
 
+test('an approval that names no approver is refused, saying what to fill in, and the gate keeps waiting', async () => {
+  const dir = drillDir();
+  const handle = await startRunbook('engineDrill', { host, dir, steps: 2, gatedSteps: ['step-2'] });
+  await waitForAudit(handle, waitingOn('step-2'));
+  // What the UI's Update form sends when the operator leaves the approver out, or types only spaces.
+  for (const request of [{ step: 'step-2', decision: 'approve' }, { step: 'step-2', decision: 'approve', approver: '  ' }]) {
+    const refused = handle.executeUpdate(approveUpdate, { args: [request as never] });
+    await expect(refused).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    await refused.catch((err: WorkflowUpdateFailedError) => expect(err.cause?.message).toMatch(/^malformed approval: approver: name the approver: fill in "approver" with who decides/));
+  }
+  const audit = await handle.query(auditQuery);
+  expect(audit.refusedApprovals.map((r) => [r.step, r.approver])).toEqual([
+    ['step-2', undefined],
+    ['step-2', '  '],
+  ]);
+  expect(audit.steps.find((s) => s.name === 'step-2')!.status).toBe('waiting-approval');
+  expect(await hostLines(host, `${dir}/log`)).toEqual(['do 1']);
+  await handle.executeUpdate(approveUpdate, { args: [{ step: 'step-2', decision: 'approve', approver: 'alice@ops' }] });
+  const result = (await handle.result()) as RunbookResult<unknown>;
+  expect(result.audit.steps.find((s) => s.name === 'step-2')!.approval).toMatchObject({ decision: 'approved', approver: 'alice@ops' });
+});
+
 test('pre-approved steps do not wait', async () => {
   const dir = drillDir();
   const handle = await startRunbook('engineDrill', { host, dir, steps: 2, gatedSteps: ['step-2'], approve: ['step-2'] });

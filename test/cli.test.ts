@@ -10,7 +10,11 @@ import { testClient } from './helpers/temporal';
 afterAll(closeTestClient);
 
 function runbook(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [tsxCli, path.join(repoRoot, 'cli', 'main.ts'), ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
+  return runbookWithEnv(process.env, ...args);
+}
+
+function runbookWithEnv(env: NodeJS.ProcessEnv, ...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [tsxCli, path.join(repoRoot, 'cli', 'main.ts'), ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000, env });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -70,9 +74,11 @@ test('a failed run exits 1; status, approve (refused), cancel and history behave
   expect(refused.code).toBe(1);
   expect(refused.stdout).toContain('"step-3" is not waiting for approval');
 
-  const approved = runbook('--json', 'approve', id, 'step-2', '--approver', 'ci', '--comment', 'ok');
+  // Without --approver (and without $RUNBOOK_APPROVER) the approval names the OS user and host, never "unknown".
+  const { RUNBOOK_APPROVER: _a, SUDO_USER: _s, ...env } = process.env;
+  const approved = runbookWithEnv(env, '--json', 'approve', id, 'step-2', '--comment', 'ok');
   expect(approved.code).toBe(0);
-  expect(JSON.parse(approved.stdout)).toEqual({ step: 'step-2', decision: 'approved', approver: 'ci' });
+  expect(JSON.parse(approved.stdout)).toEqual({ step: 'step-2', decision: 'approved', approver: `${os.userInfo().username}@${os.hostname()}` });
   const result = (await handle.result()) as { audit: { refusedApprovals: Array<Record<string, unknown>> } };
   // The refused attempt is in the audit AND in the history (the CLI signals it back), so a replay keeps it.
   expect(result.audit.refusedApprovals).toEqual([expect.objectContaining({ step: 'step-3', approver: 'ci', decision: 'approve', durable: true })]);

@@ -56,13 +56,17 @@ test('approve a gate and read the audit with the Temporal CLI alone', async () =
   expect(wrong.stderr).toContain('unable to update workflow');
   expect(wrong.stderr).toContain('is not waiting for approval');
   expect(wrong.stderr).toContain('type: ApprovalRefused');
+  // A script (or the UI's Update form) that names nobody is told what to fill in.
+  const anonymous = temporal('workflow', 'update', 'execute', '--workflow-id', id, '--name', 'approve', '--input', JSON.stringify({ step: 'step-2', decision: 'approve' }));
+  expect(anonymous.code).not.toBe(0);
+  expect(anonymous.stderr).toContain('malformed approval: approver: name the approver: fill in');
 
   const ok = temporal('workflow', 'update', 'execute', '--workflow-id', id, '--name', 'approve', '--input', JSON.stringify({ step: 'step-2', decision: 'approve', approver: 'script', comment: 'from cron' }));
   expect(ok.stderr).toBe('');
   expect(ok.code).toBe(0);
   const result = (await handle.result()) as RunbookResult<unknown>;
   // The refusal is in the run's own audit log (Temporal keeps no record of a refused update).
-  expect(result.audit.refusedApprovals).toEqual([expect.objectContaining({ step: 'step-1', approver: 'script' })]);
+  expect(result.audit.refusedApprovals).toEqual([expect.objectContaining({ step: 'step-1', approver: 'script' }), expect.objectContaining({ step: 'step-2', reason: expect.stringContaining('name the approver') })]);
 
   const query = temporal('workflow', 'query', '--workflow-id', id, '--type', 'audit', '--output', 'json');
   expect(query.code).toBe(0);

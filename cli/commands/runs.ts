@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
@@ -136,9 +137,16 @@ async function auditFromOutcome(handle: WorkflowHandle): Promise<AuditLog | unde
   }
 }
 
+/** Who approves when --approver is not given: $RUNBOOK_APPROVER, else <OS user>@<host> (the user sudo ran as). */
+export function defaultApprover(): string {
+  if (process.env.RUNBOOK_APPROVER?.trim()) return process.env.RUNBOOK_APPROVER.trim();
+  const user = process.env.SUDO_USER || os.userInfo().username;
+  return `${user}@${os.hostname()}`;
+}
+
 export async function approveCommand(id: string, step: string, opts: { reject?: boolean; comment?: string; approver?: string }, o: Output): Promise<number> {
   const handle = await existingHandle(id);
-  const approver = opts.approver ?? process.env.RUNBOOK_APPROVER ?? process.env.SUDO_USER ?? process.env.USER ?? 'unknown';
+  const approver = opts.approver ?? defaultApprover();
   try {
     const r = await handle.executeUpdate(approveUpdate, { args: [{ step, decision: opts.reject ? 'reject' : 'approve', approver, ...(opts.comment ? { comment: opts.comment } : {}) }] });
     o.out(o.json ? JSON.stringify(r) : `${r.step}: ${r.decision} by ${r.approver}`);

@@ -2,11 +2,18 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { AuditLog } from '../../common/audit';
 
+/** What a refusal says when nobody is named: a retrospective needs to know who decided. */
+export const APPROVER_MISSING =
+  'name the approver: fill in "approver" with who decides, e.g. "alice@ops-laptop" (the `runbook approve` CLI fills in --approver, or your OS user and host)';
+
 export const approvalRequestSchema = z
   .object({
     step: z.string().min(1),
     decision: z.enum(['approve', 'reject']),
-    approver: z.string().min(1).max(200),
+    approver: z
+      .string({ error: APPROVER_MISSING })
+      .max(200)
+      .refine((a) => a.trim().length > 0, APPROVER_MISSING),
     comment: z.string().max(2000).optional(),
   })
   .strict();

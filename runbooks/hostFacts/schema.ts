@@ -4,7 +4,7 @@ import { commonInputFields } from '../../common/input';
 
 export const hostFactsInputSchema = z
   .object({
-    hosts: z.array(hostNameSchema).min(1, 'name at least one host').max(200),
+    hosts: z.array(hostNameSchema).min(1, 'name at least one host').max(200).describe('the inventory hosts to collect facts from, side by side'),
     ...commonInputFields,
   })
   .strict();

@@ -7,21 +7,13 @@ const { allowRollback: _notHere, ...moveOptions } = replicationOptionFields;
 
 export const moveProjectInputSchema = z
   .object({
-    project: uuidSchema,
-    /** The host that serves the project now (it may be unreachable: that is when a move is urgent). */
-    from: hostNameSchema,
-    /** Hosts holding replicas, to choose from. */
-    candidates: z.array(hostNameSchema).min(1).max(16),
-    /** Move to this replica (on request); default: the one with the newest snapshot, least loaded among equals. */
-    to: hostNameSchema.optional(),
+    project: uuidSchema.describe('the project to move (its dataset is <pool>/<project> on every host)'),
+    from: hostNameSchema.describe('the host that serves the project now (it may be unreachable: that is when a move is urgent)'),
+    candidates: z.array(hostNameSchema).min(1).max(16).describe('hosts holding replicas, to choose from'),
+    to: hostNameSchema.optional().describe('move to this replica (on request); default: the one with the newest snapshot, least loaded among equals'),
     ...moveOptions,
-    /**
-     * An unreachable old source is waited for this long; when it answers, it is rolled back to the
-     * new source's history and becomes a replica, after approval of step `rollback-<from>`.
-     */
-    waitForOldSource: durationSchema.default('1h'),
-    /** How often an unreachable old source is tried again. */
-    pollInterval: durationSchema.default('30s'),
+    waitForOldSource: durationSchema.default('1h').describe('an unreachable old source is waited for this long; when it answers, it is rolled back to the new source\'s history and becomes a replica, after approval of step `rollback-<from>`'),
+    pollInterval: durationSchema.default('30s').describe('how often an unreachable old source is tried again'),
     ...commonInputFields,
   })
   .strict()

@@ -9,35 +9,20 @@ export const durationSchema = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration 
 
 /** Replication options shared by replicateProject, replicateProjects (passed on to each child) and moveProject. */
 export const replicationOptionFields = {
-  /** The pool holding `<pool>/<project>` on every host. */
-  pool: poolNameSchema.default('projects'),
-  /** Runbook snapshots (rb-<ISO time>) kept on the source and on each replica; bases a replica still needs are kept too. */
-  keepSnapshots: z.number().int().min(1).max(1000).default(7),
-  /**
-   * Allow rolling back (or replacing) a replica that diverged from the source. Even then each one
-   * waits for the approval of its step `rollback-<host>` / `replace-<host>` (or `approve` lists it).
-   */
-  allowRollback: z.boolean().default(false),
-  /** Cap on each stream's average rate through the worker (bytes/s); none by default. */
-  bandwidthLimitBytesPerSecond: z.number().int().positive().optional(),
-  /** Longest a single stream may take before it is stopped (and retried). */
-  streamTimeout: durationSchema.default('6h'),
+  pool: poolNameSchema.default('projects').describe('the pool holding `<pool>/<project>` on every host'),
+  keepSnapshots: z.number().int().min(1).max(1000).default(7).describe('runbook snapshots (rb-<ISO time>) kept on the source and on each replica; bases a replica still needs are kept too'),
+  allowRollback: z.boolean().default(false).describe('allow rolling back (or replacing) a replica that diverged from the source. Even then each one waits for the approval of its step `rollback-<host>` / `replace-<host>` (or `approve` lists it)'),
+  bandwidthLimitBytesPerSecond: z.number().int().positive().optional().describe('cap on each stream\'s average rate through the worker (bytes/s); none by default'),
+  streamTimeout: durationSchema.default('6h').describe('longest a single stream may take before it is stopped (and retried)'),
 };
 
 export const replicateProjectInputSchema = z
   .object({
-    /** The project's UUID; its dataset is `<pool>/<project>` on every host. */
-    project: uuidSchema,
-    /** The host that serves the project. */
-    source: hostNameSchema,
-    /** The hosts that keep a replica. */
-    replicas: z.array(hostNameSchema).min(1, 'name at least one replica host').max(16),
+    project: uuidSchema.describe('the project\'s UUID; its dataset is `<pool>/<project>` on every host'),
+    source: hostNameSchema.describe('the host that serves the project'),
+    replicas: z.array(hostNameSchema).min(1, 'name at least one replica host').max(16).describe('the hosts that keep a replica'),
     ...replicationOptionFields,
-    /**
-     * What each host's ZFS can do, as a sweep that already probed it passes it on, so a child run
-     * does not probe again. Omitted: this run probes each host once.
-     */
-    features: z.record(z.string(), zfsFeaturesSchema).optional(),
+    features: z.record(z.string(), zfsFeaturesSchema).optional().describe('what each host\'s ZFS can do, as a sweep that already probed it passes it on, so a child run does not probe again. Omitted: this run probes each host once'),
     ...commonInputFields,
   })
   .strict()

@@ -87,7 +87,22 @@ function pinnedKnownHosts(dir: string, host: InventoryHost): string {
 
 function viaOpenSshClient(dir: string): number[] {
   const host = labHost();
-  const args = ['-i', host.keyFile, '-o', `UserKnownHostsFile=${pinnedKnownHosts(dir, host)}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-p', String(host.port), `${host.user}@${host.address}`, 'true'];
+  const args = [
+    '-i',
+    host.keyFile,
+    '-o',
+    `UserKnownHostsFile=${pinnedKnownHosts(dir, host)}`,
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'LogLevel=ERROR',
+    '-p',
+    String(host.port),
+    `${host.user}@${host.address}`,
+    'true',
+  ];
   const samples: number[] = [];
   for (let i = 0; i < SAMPLES; i++) {
     const t = process.hrtime.bigint();
@@ -186,7 +201,9 @@ async function main(): Promise<void> {
       ['C. `ssh host true` (OpenSSH client, new connection)', openssh],
       [`D. Ansible task \`command: true\` (${ansible?.version ?? 'ansible-core'}, pipelining), per task`, ansible?.perTask],
     ];
-    console.log(`\nPer-step cost on ${HOST}: ${STEPS} runbook steps x ${ROUNDS} rounds per configuration, ${SAMPLES} samples for B and C, ${os.cpus().length} cores, load average ${load[0].toFixed(1)} at start, ${loadAfter[0].toFixed(1)} at end\n`);
+    console.log(
+      `\nPer-step cost on ${HOST}: ${STEPS} runbook steps x ${ROUNDS} rounds per configuration, ${SAMPLES} samples for B and C, ${os.cpus().length} cores, load average ${load[0].toFixed(1)} at start, ${loadAfter[0].toFixed(1)} at end\n`,
+    );
     console.log('| what | median | p90 | this / A (engine now) | A / this |');
     console.log('|---|---|---|---|---|');
     for (const [what, xs] of rows) {
@@ -198,7 +215,9 @@ async function main(): Promise<void> {
       console.log(`| ${what} | ${fmtMs(m)} | ${fmtMs(percentile(xs, 90))} | ${(m / a).toFixed(2)}x | ${(a / m).toFixed(2)}x |`);
     }
     if (ansible) console.log(`\nAnsible: a 1-task playbook run takes ${fmtMs(median(ansible.oneTaskRun))} in all (process start, inventory, connection); per task is (21-task run - 1-task run) / 20.`);
-    console.log(`\nbefore -> now: median ${fmtMs(median(before.profile.cycles))} -> ${fmtMs(a)} (${(median(before.profile.cycles) / a).toFixed(2)}x), p90 ${fmtMs(percentile(before.profile.cycles, 90))} -> ${fmtMs(percentile(now.profile.cycles, 90))}`);
+    console.log(
+      `\nbefore -> now: median ${fmtMs(median(before.profile.cycles))} -> ${fmtMs(a)} (${(median(before.profile.cycles) / a).toFixed(2)}x), p90 ${fmtMs(percentile(before.profile.cycles, 90))} -> ${fmtMs(percentile(now.profile.cycles, 90))}`,
+    );
     const cpu = (f: EngineFigures) => `server ${fmtMs(median(f.cpu.map((c) => c.server)))}, worker ${fmtMs(median(f.cpu.map((c) => c.worker)))}`;
     console.log(`CPU per step (less sensitive to other load than latency): before ${cpu(before)}; now ${cpu(now)}`);
     console.log(`workflow tasks per step: before ${before.profile.workflowTasksPerStep.toFixed(2)}, now ${now.profile.workflowTasksPerStep.toFixed(2)}\n`);

@@ -21,7 +21,11 @@ export const VARIANTS: Record<string, StepRunConfig> = {
   'off-eager': { label: 'sync OFF + eager', server: { sqlitePragmas: { journal_mode: 'wal', synchronous: 'off' }, dynamicConfig: { ...base.dynamicConfig, ...eager } } },
   'wal-eager-main-thread': { label: 'WAL + eager, workflows on the main thread', server: { sqlitePragmas: wal, dynamicConfig: { ...base.dynamicConfig, ...eager } }, worker: { debugMode: true } },
   'wal-eager-2-threads': { label: 'WAL + eager, 2 workflow threads', server: { sqlitePragmas: wal, dynamicConfig: { ...base.dynamicConfig, ...eager } }, worker: { workflowThreadPoolSize: 2 } },
-  'wal-eager-1-poller': { label: 'WAL + eager, 1 poller each', server: { sqlitePragmas: wal, dynamicConfig: { ...base.dynamicConfig, ...eager } }, worker: { workflowTaskPollerBehavior: { type: 'simple-maximum', maximum: 2 }, activityTaskPollerBehavior: { type: 'simple-maximum', maximum: 1 } } },
+  'wal-eager-1-poller': {
+    label: 'WAL + eager, 1 poller each',
+    server: { sqlitePragmas: wal, dynamicConfig: { ...base.dynamicConfig, ...eager } },
+    worker: { workflowTaskPollerBehavior: { type: 'simple-maximum', maximum: 2 }, activityTaskPollerBehavior: { type: 'simple-maximum', maximum: 1 } },
+  },
 };
 
 async function main(): Promise<void> {
@@ -38,8 +42,14 @@ async function main(): Promise<void> {
       const r = await runSteps(variant, { host: 'node1', steps, port: 7300 + i });
       results.push({ label: r.label, profile: r.profile });
       console.log(`${r.label}: CPU per step: server ${r.cpuPerStep.server.toFixed(1)} ms, worker ${r.cpuPerStep.worker.toFixed(1)} ms; wall per step ${r.wallPerStep.toFixed(1)} ms`);
-      console.log(`${r.label}: worker's own means (ms): ${Object.entries(r.workerMeans).map(([k, v]) => `${k.replace(/^temporal_/, '')} ${v.toFixed(2)}`).join(', ')}`);
-      console.log(`${r.label}: workflow tasks per step ${r.profile.workflowTasksPerStep.toFixed(2)}, events per step ${JSON.stringify(Object.fromEntries(Object.entries(r.profile.eventsPerStep).map(([k, v]) => [k, +v.toFixed(2)])))}`);
+      console.log(
+        `${r.label}: worker's own means (ms): ${Object.entries(r.workerMeans)
+          .map(([k, v]) => `${k.replace(/^temporal_/, '')} ${v.toFixed(2)}`)
+          .join(', ')}`,
+      );
+      console.log(
+        `${r.label}: workflow tasks per step ${r.profile.workflowTasksPerStep.toFixed(2)}, events per step ${JSON.stringify(Object.fromEntries(Object.entries(r.profile.eventsPerStep).map(([k, v]) => [k, +v.toFixed(2)])))}`,
+      );
     }
     console.log(`\n${phaseTable(results).join('\n')}`);
   } finally {

@@ -44,7 +44,9 @@ export function installWorkerMetrics(bindAddress = '127.0.0.1:9464'): void {
 
 /** utime + stime of a process, ms (all its threads). */
 function processCpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    .replace(/^.*\) /, '')
+    .split(' ');
   // after the command: state is field 3, utime 14, stime 15 (1-based in proc(5)), in clock ticks
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
@@ -74,7 +76,7 @@ function meansBetween(before: Map<string, { sum: number; count: number }>, after
     const b = before.get(name) ?? { sum: 0, count: 0 };
     const n = a.count - b.count;
     // core reports these histograms in milliseconds
-    if (n > 0) means[name] = ((a.sum - b.sum) / n);
+    if (n > 0) means[name] = (a.sum - b.sum) / n;
   }
   return means;
 }

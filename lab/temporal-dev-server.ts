@@ -121,12 +121,17 @@ export interface DevServerProcess {
 
 function devServerArgs(o: Required<Omit<DevServerOptions, 'pidFile'>>): string[] {
   return [
-    'server', 'start-dev',
-    '--ip', o.ip,
-    '--port', String(o.grpcPort),
+    'server',
+    'start-dev',
+    '--ip',
+    o.ip,
+    '--port',
+    String(o.grpcPort),
     ...(o.headless ? ['--headless'] : ['--ui-port', String(o.uiPort)]),
-    '--db-filename', o.dbFile,
-    '--log-level', 'warn',
+    '--db-filename',
+    o.dbFile,
+    '--log-level',
+    'warn',
     ...RUNBOOK_SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=${a.cliType}`]),
     ...Object.entries(o.settings.dynamicConfig).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`]),
     ...Object.entries(o.settings.sqlitePragmas).flatMap(([key, value]) => ['--sqlite-pragma', `${key}=${value}`]),

@@ -35,7 +35,10 @@ function complete() {
   if (!missing.length) return true;
   process.stderr.write(
     `[setup] package-lock.json lacks ${missing.length} optional package(s) of other platforms, so \`npm ci\` would refuse it:\n` +
-      missing.slice(0, 10).map((m) => `  ${m}\n`).join('') +
+      missing
+        .slice(0, 10)
+        .map((m) => `  ${m}\n`)
+        .join('') +
       (missing.length > 10 ? `  ... and ${missing.length - 10} more\n` : '') +
       "[setup] write a complete lock: `rm -rf node_modules && npm install` (npm writes every platform's entries when it resolves\n" +
       '[setup] without an installed tree), then commit package-lock.json.\n',

@@ -63,8 +63,20 @@ export async function engineTier(input: unknown): Promise<RunbookResult<{ log: s
         plan: () => [`append "${s.name} attempt <n>" to ${i.log}`],
         run: (attempt) => (s.slowMs ? acts.standInSlowAct(i.log, s.name, s.slowMs) : acts.standInAct(i.log, s.name, attempt, s.failTimes, s.fatal)),
         ...(verifyFailTimes !== undefined ? { verify: (attempt: number) => acts.standInVerify(i.log, s.name, attempt, verifyFailTimes) } : {}),
-        ...(s.settle ? { settle: { name: `settle-${s.name}`, description: `append "settle ${s.name}"`, retry: FAST_RETRY, plan: () => [`append "settle ${s.name}"`], run: () => acts.standInSettle(i.log, s.name) } } : {}),
-        ...(s.compensate ? { compensate: () => ({ description: `append "undo ${s.name}"`, retry: { ...FAST_RETRY, maximumAttempts: 2 }, run: () => acts.standInUndo(i.log, s.name, s.undoFails) }) } : {}),
+        ...(s.settle
+          ? {
+              settle: {
+                name: `settle-${s.name}`,
+                description: `append "settle ${s.name}"`,
+                retry: FAST_RETRY,
+                plan: () => [`append "settle ${s.name}"`],
+                run: () => acts.standInSettle(i.log, s.name),
+              },
+            }
+          : {}),
+        ...(s.compensate
+          ? { compensate: () => ({ description: `append "undo ${s.name}"`, retry: { ...FAST_RETRY, maximumAttempts: 2 }, run: () => acts.standInUndo(i.log, s.name, s.undoFails) }) }
+          : {}),
         summarize: (attempt) => `succeeded at attempt ${attempt}`,
       });
       if (s.commitAfter) rb.commit(`${s.name} is kept`);

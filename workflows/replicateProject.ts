@@ -25,19 +25,8 @@ import { durationMs } from './replication/duration';
 export const REPLICA_REFUSED = 'ReplicaRefused';
 export const SOURCE_INVALID = 'SourceInvalid';
 
-export interface ReplicateArgs {
-  project: string;
-  source: string;
-  replicas: string[];
-  pool: string;
-  keepSnapshots: number;
-  allowRollback: boolean;
-  bandwidthLimitBytesPerSecond?: number;
-  streamTimeout: string;
-  features?: Record<string, ZfsFeatures>;
-  /** Hold tags to release on snapshots a rollback destroys (an old source holds its replicas' bases). */
-  releaseTags?: string[];
-}
+import type { ReplicateArgs } from '../runbooks/replicateProject/schema';
+export type { ReplicateArgs };
 
 export interface ReplicaOutcome {
   host: string;

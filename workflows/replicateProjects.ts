@@ -15,6 +15,7 @@ import { replicationSnapshotShortName } from '../activities/zfs/names';
 import { projectLock } from '../runbooks/replicateProject/definition';
 import { replicateProjectsDefinition } from '../runbooks/replicateProjects/definition';
 import type { ReplicateProjectsInput, SweepState } from '../runbooks/replicateProjects/schema';
+import type { ReplicateProjectChildInput } from '../runbooks/replicateProject/schema';
 import { renderDetails } from './engine/details';
 import { operatorReportMarkdown, type NeedsOperator } from './engine/operator-report';
 import { childNeedsOperator, onlyRefused } from './replication/child-failure';
@@ -96,6 +97,11 @@ function progressMarkdown(i: ReplicateProjectsInput, p: SweepProgress, unreachab
     operatorReportMarkdown({ totals: sweepTotals(t), needsOperator: needsOperatorOf(p.failures, unreachable) }),
   ];
   return lines.join('\n');
+}
+
+/** The child's input, typed by its own schema (zod is the one source of what a child accepts). */
+function childInput(i: ReplicateProjectChildInput): ReplicateProjectChildInput {
+  return i;
 }
 
 function failureReason(err: unknown): string {
@@ -204,7 +210,7 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
             workflowId,
             parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
             args: [
-              {
+              childInput({
                 project: p.project,
                 source: p.source,
                 replicas: p.replicas,
@@ -219,7 +225,7 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
                 // Each child's result lands in this history: its steps, not their commands (those stay
                 // in the child's own history, where `runbook retro replicate/<project>` finds them).
                 resultAudit: 'steps',
-              },
+              }),
             ],
           });
         } catch (err) {

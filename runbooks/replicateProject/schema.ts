@@ -31,3 +31,15 @@ export const replicateProjectInputSchema = z
     if (new Set(i.replicas).size !== i.replicas.length) ctx.addIssue({ code: 'custom', path: ['replicas'], message: 'a replica host is listed twice' });
   });
 export type ReplicateProjectInput = z.infer<typeof replicateProjectInputSchema>;
+
+/**
+ * What replicateProjects passes to each replicateProject child: the child's own input as its schema
+ * accepts it (before defaults), so the sweep cannot pass an argument the child would refuse.
+ */
+export type ReplicateProjectChildInput = z.input<typeof replicateProjectInputSchema>;
+
+/** The body's arguments (shared with moveProject): the input's replication fields, after defaults. */
+export type ReplicateArgs = Pick<ReplicateProjectInput, 'project' | 'source' | 'replicas' | 'pool' | 'keepSnapshots' | 'allowRollback' | 'bandwidthLimitBytesPerSecond' | 'streamTimeout' | 'features'> & {
+  /** Hold tags to release on snapshots a rollback destroys (an old source holds its replicas' bases). */
+  releaseTags?: string[];
+};

@@ -20,10 +20,10 @@ export const publishedStateSchema = z.object({ gen: z.number().int(), state: z.s
 export type PublishedState = z.infer<typeof publishedStateSchema>;
 
 export const instanceSpecGetSchema = z.object({
-  properties: z.object({ id: z.string(), name: z.string() }).passthrough(),
+  properties: z.object({ id: z.string(), name: z.string() }).loose(),
   state: z.string(),
   spec: z.union([
-    z.object({ type: z.literal('Present'), value: z.object({ board: z.object({ cpus: z.number(), memory_mb: z.number() }).passthrough(), components: z.record(z.string(), z.object({ type: z.string(), component: z.unknown() })) }).passthrough() }),
+    z.object({ type: z.literal('Present'), value: z.object({ board: z.object({ cpus: z.number(), memory_mb: z.number() }).loose(), components: z.record(z.string(), z.object({ type: z.string(), component: z.unknown() })) }).loose() }),
     z.object({ type: z.literal('WaitingForMigrationSource') }),
   ]),
 });

@@ -13,9 +13,9 @@ export const downstairsSchema = z.object({ dir: absolutePathSchema, port: portSc
 /** seedRegions' result (runbooks/seedRegions/result.ts), of which only the regions' dirs and ports are used. */
 const seedRegionsResultSchema = z
   .object({
-    regions: z.array(z.object({ dir: absolutePathSchema, port: portSchema }).passthrough()).length(3, 'exactly three regions'),
+    regions: z.array(z.object({ dir: absolutePathSchema, port: portSchema }).loose()).length(3, 'exactly three regions'),
   })
-  .passthrough();
+  .loose();
 
 export const regionsSchema = z
   .object({

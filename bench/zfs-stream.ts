@@ -51,6 +51,43 @@ async function main(): Promise<void> {
         return r.record.durationMs;
       },
     };
+    // BENCH_PROFILE=1: the parts on their own, to find the limit: what one daemon's send costs, what
+    // one daemon's recv costs (from a file), and the worker's ssh2 path into a sink (no zfs recv).
+    if (process.env.BENCH_PROFILE === '1') {
+      const streamFile = path.join(lab.labDir, 'hosts', 'compute1', 'bench-stream.zstream');
+      Object.assign(modes, {
+        'P worker via Transform (before)': async () => {
+          // The pipe as it was: through the rate Meter (a cap no stream reaches keeps it in the path).
+          const r = await pipeBetweenHosts(pool, { from: { host: 'compute1', command: sh`zfs send ${`${DS}@s1`}` }, to: { host: 'compute2', command: sh`zfs recv -u projects/bench-m` }, bytesPerSecond: 1e15 });
+          if (r.senderExit.code !== 0 || r.receiverExit.code !== 0) throw new Error(`P metered failed: ${r.senderStderr} ${r.receiverStderr}`);
+          await destroy(lab.ctx.compute2, 'projects/bench-m');
+          return r.durationMs;
+        },
+        'P send > /dev/null': async () => {
+          const r = await runRemote(pool, 'compute1', sh`zfs send ${`${DS}@s1`} >/dev/null`, { timeoutMs: 3_600_000 });
+          if (r.record.exitCode !== 0) throw new Error(`P send failed: ${r.stderr}`);
+          return r.record.durationMs;
+        },
+        'P recv < file': async () => {
+          await must(lab.ctx.compute1, `zfs send ${DS}@s1 > ${streamFile}`);
+          const r = await runRemote(pool, 'compute2', sh`zfs recv -u projects/bench-r <${streamFile}`, { timeoutMs: 3_600_000 });
+          if (r.record.exitCode !== 0) throw new Error(`P recv failed: ${r.stderr}`);
+          await destroy(lab.ctx.compute2, 'projects/bench-r');
+          await must(lab.ctx.compute1, `rm -f ${streamFile}`);
+          return r.record.durationMs;
+        },
+        'P worker -> cat sink': async () => {
+          const r = await pipeBetweenHosts(pool, { from: { host: 'compute1', command: sh`zfs send ${`${DS}@s1`}` }, to: { host: 'compute2', command: sh`cat >/dev/null` } });
+          if (r.senderExit.code !== 0 || r.receiverExit.code !== 0) throw new Error(`P sink failed: ${r.senderStderr} ${r.receiverStderr}`);
+          return r.durationMs;
+        },
+        'P worker cat -> cat': async () => {
+          const r = await pipeBetweenHosts(pool, { from: { host: 'compute1', command: sh`head -c ${bytes} /dev/zero` }, to: { host: 'compute2', command: sh`cat >/dev/null` } });
+          if (r.senderExit.code !== 0 || r.receiverExit.code !== 0) throw new Error(`P ssh-only failed: ${r.senderStderr} ${r.receiverStderr}`);
+          return r.durationMs;
+        },
+      });
+    }
     const times: Record<string, number[]> = Object.fromEntries(Object.keys(modes).map((m) => [m, []]));
     for (let rep = 0; rep < REPS; rep++) {
       for (const [name, run] of Object.entries(modes)) {

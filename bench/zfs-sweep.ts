@@ -68,7 +68,14 @@ async function main(): Promise<void> {
     const first = await sweep({ concurrency: 16, perHostConcurrency: 12, batchSize: 250, maxFailures: N, allowRollback: true, childApprove: gates });
     process.stdout.write(`first sweep (brings every project in line): ${(first.ms / 1000).toFixed(1)} s, ${JSON.stringify(first.r.totals)}\n`);
 
-    const idle = await sweep({ concurrency: 8, ...(process.env.BENCH_BATCH ? { batchSize: Number(process.env.BENCH_BATCH) } : {}) });
+    // The same no-change sweep with the change probes one after another per host (as before) and in
+    // lanes (the default now), so the two figures come from one run on the same projects.
+    const batch = { batchSize: Number(process.env.BENCH_BATCH ?? 500) };
+    process.env.RUNBOOK_SWEEP_PROBE_LANES = '1';
+    const serial = await sweep({ concurrency: 8, ...batch });
+    process.stdout.write(`no-change sweep, probes 1 lane per host: ${(serial.ms / 1000).toFixed(1)} s for ${N} projects (${(serial.ms / N).toFixed(1)} ms/project)\n${formatBreakdown(serial.breakdown, N)}\n`);
+    delete process.env.RUNBOOK_SWEEP_PROBE_LANES;
+    const idle = await sweep({ concurrency: 8, ...batch });
     const perProject = idle.r.totals.roundTrips / N;
     process.stdout.write(`no-change sweep: ${(idle.ms / 1000).toFixed(1)} s for ${N} projects (${(idle.ms / N).toFixed(1)} ms/project), ${idle.r.totals.roundTrips} SSH round trips (${perProject.toFixed(3)}/project), ${JSON.stringify(idle.r.totals)}\n`);
     process.stdout.write(`where the no-change sweep's time goes:\n${formatBreakdown(idle.breakdown, N)}\n`);
@@ -104,7 +111,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\nratio: syncoid time per project / no-change sweep time per project = ${syncoid ? (syncoid.medianMs / (idle.ms / N)).toFixed(1) : 'n/a'}x\n`);
     const out = path.join(__dirname, 'results');
     mkdirSync(out, { recursive: true });
-    writeFileSync(path.join(out, `zfs-sweep-${Date.now()}.json`), JSON.stringify({ projects: N, generateMs: manifest.timingsMs, first, idle, syncoid }, null, 2));
+    writeFileSync(path.join(out, `zfs-sweep-${Date.now()}.json`), JSON.stringify({ projects: N, generateMs: manifest.timingsMs, first, serial, idle, syncoid }, null, 2));
   } finally {
     worker.shutdown();
     await running.catch(() => undefined);

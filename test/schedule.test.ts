@@ -103,7 +103,8 @@ test('a schedule fires on time against the lab; pausing stops it, trigger fires 
   const shown = await runbook('schedule', 'describe', id);
   expect(shown.code).toBe(0);
   expect(shown.stdout).toContain(`${id}: hostFacts every 2s, overlap skip, catch-up window 10s; PAUSED (test: maintenance window)`);
-  expect(shown.stdout).toContain(`actions taken ${taken + 1}, skipped (overlap) 0`);
+  // (On a loaded machine a run can outlast the 2 s interval; that fire is skipped, not doubled.)
+  expect(shown.stdout).toMatch(new RegExp(`actions taken ${taken + 1}, skipped \\(overlap\\) \\d+, missed \\(catch-up window\\) 0`));
   process.stderr.write(`[schedule] runbook schedule describe ${id}:\n${shown.stdout}`);
   const listed = await runbook('schedule', 'list');
   expect(listed.code).toBe(0);
@@ -130,7 +131,7 @@ test('an overlapping fire is skipped and counted while a run is still open', asy
   const runs = await runsOf(id);
   expect(runs).toEqual([{ workflowId: d.info.runningActions[0].workflow.workflowId, status: 'RUNNING' }]);
   const shown = await runbook('schedule', 'describe', id);
-  expect(shown.stdout).toMatch(/actions taken 1, skipped \(overlap\) [2-9]/);
+  expect(Number(/actions taken 1, skipped \(overlap\) (\d+)/.exec(shown.stdout)?.[1])).toBeGreaterThanOrEqual(2);
   expect(shown.stdout).toContain(`running: ${runs[0].workflowId}`);
 
   // Deleting the schedule leaves even the open run as it is; cancelling it is the operator's call.

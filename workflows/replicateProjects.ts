@@ -126,10 +126,12 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
       rerender = render;
       setHandler(sweepProgressQuery, () => progress, { description: 'Live counts: scheduled, replicated, unchanged, failed, locked, bytes sent; running children; failures with reasons.' });
 
-      // Each host's ZFS features, once per run, handed to every child so no child probes again.
-      const features: Record<string, ZfsFeatures> = {};
+      // Each host's ZFS features, once per sweep (carried to the next run; a run that starts without
+      // a host's answer probes it), handed to every child so no child probes again.
+      const features: Record<string, ZfsFeatures> = { ...(state.features ?? {}) };
+      const toProbe = i.hosts.filter((h) => !features[h]);
       const probed = await Promise.allSettled(
-        i.hosts.map(async (host) => {
+        toProbe.map(async (host) => {
           features[host] = answersOnly(
             await rb.inspect({
               name: 'probe-zfs',
@@ -141,7 +143,7 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
           );
         }),
       );
-      const down = i.hosts.filter((_, k) => probed[k].status === 'rejected');
+      const down = toProbe.filter((_, k) => probed[k].status === 'rejected');
       const batch = await rb.inspect({
         name: 'list-projects',
         description: `project copies on ${i.hosts.length} hosts (one zfs get -d 1 each), placed, next ${i.batchSize} after ${state.after ?? 'the start'}`,
@@ -270,7 +272,7 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
       // Every project of the batch was scheduled (children were picked out of order to respect the
       // per-host limits), so the next batch starts after the batch's last project.
       state.after = [batch.placements.at(-1)?.project, batch.problems.at(-1)?.project, state.after].filter((x): x is string => !!x).sort().at(-1);
-      if (more && !stopped()) next = { ...i, resume: { ...state, run: state.run + 1 } };
+      if (more && !stopped()) next = { ...i, resume: { ...state, run: state.run + 1, features } };
       const status: SweepResult['status'] = stopped() && more ? 'stopped' : 'complete';
       return { status, runs: state.run, startedAt: state.startedAt, endedAt: new Date(Date.now()).toISOString(), totals: state.totals, failures: state.failures, unreachableHosts, needsOperator: needsOperatorOf(state.failures, unreachableHosts) };
     },

@@ -38,6 +38,17 @@ import { listCopiesCommand, parseCopies, placeProjects, summarizeCopies, type Ho
 // the audit), and is idempotent: it looks before it acts, so a retry after a crash, a cut connection
 // or a timeout never applies anything twice.
 
+/**
+ * Change probes run at once per host by the sweep's check (see sweepProbeCommand). Measured on the
+ * zfs-fuse lab (bench/zfs-sweep.ts prints both): 1 lane vs 6. RUNBOOK_SWEEP_PROBE_LANES overrides it
+ * on a worker whose hosts want fewer (or more) concurrent snapshots.
+ */
+export const DEFAULT_SWEEP_PROBE_LANES = 6;
+export function sweepProbeLanes(): number {
+  const n = Number(process.env.RUNBOOK_SWEEP_PROBE_LANES ?? DEFAULT_SWEEP_PROBE_LANES);
+  return Number.isInteger(n) && n >= 1 && n <= 64 ? n : DEFAULT_SWEEP_PROBE_LANES;
+}
+
 /** Output tails in the audit: the values are parsed and returned, the tails only show what ran. */
 const TAIL = 1_500;
 
@@ -412,7 +423,7 @@ export async function zfsSweepCheck(a: SweepCheckArgs): Promise<StepOutput<Sweep
     [...probes].map(async ([host, items]) => {
       const s = new HostSession(pool, host);
       sessions.push(s);
-      const r = await s.run(sweepProbeCommand(items, a.probe, a.features[host]?.zstreamdump ?? 'zstreamdump'), { tailChars: 300, timeoutMs: 30 * 60_000 });
+      const r = await s.run(sweepProbeCommand(items, a.probe, a.features[host]?.zstreamdump ?? 'zstreamdump', sweepProbeLanes()), { tailChars: 300, timeoutMs: 30 * 60_000 });
       const records = parseSweepProbe(r.stdout);
       for (const it of items) {
         const n = records.get(it.dataset);

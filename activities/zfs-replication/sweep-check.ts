@@ -18,7 +18,7 @@ export const SWEEP_PROBE = '@@sweep-probe';
  * `@@sweep-probe <dataset> <total records>` (or `-1` when the probe failed: counted as changed).
  * The probe name is never a runbook snapshot name, so no retention could take it for one.
  */
-export function sweepProbeCommand(items: ReadonlyArray<{ dataset: string; from: string }>, probe: string, zstreamdump: string): ShellCommand {
+export function sweepProbeCommand(items: ReadonlyArray<{ dataset: string; from: string }>, probe: string, zstreamdump: string, lanes = 1): ShellCommand {
   snapshotShortNameSchema.parse(probe);
   if (!/^\/?[A-Za-z0-9_./-]+$/.test(zstreamdump)) throw new Error(`sweepProbeCommand: odd zstreamdump path ${zstreamdump}`);
   const lines = items.map(({ dataset, from }) => {
@@ -27,7 +27,16 @@ export function sweepProbeCommand(items: ReadonlyArray<{ dataset: string; from: 
     const snap = `${dataset}@${probe}`;
     return sh`n=-1; if zfs snapshot ${snap}; then n=$(zfs send -i ${`@${from}`} ${snap} | ${raw(zstreamdump)} | sed -n 's/^[[:space:]]*Total records = \\([0-9]*\\)$/\\1/p'); for i in 1 2 3 4 5 6 7 8 9 10; do zfs destroy ${snap} && break; sleep 0.2; done; fi; echo ${SWEEP_PROBE} ${dataset} "\${n:--1}"`;
   });
-  return { text: `set -o pipefail\n${lines.map((l) => l.text).join('\n')}`, display: `${lines.length} change probes (snapshot @${probe}, increment into zstreamdump, destroy)` };
+  if (!Number.isInteger(lanes) || lanes < 1 || lanes > 64) throw new Error(`sweepProbeCommand: lanes must be 1..64, got ${lanes}`);
+  const n = Math.min(lanes, lines.length);
+  if (n <= 1) return { text: `set -o pipefail\n${lines.map((l) => l.text).join('\n')}`, display: `${lines.length} change probes (snapshot @${probe}, increment into zstreamdump, destroy)` };
+  // Lanes: each a subshell running its share one after another, all lanes at once. ZFS commits the
+  // snapshots and destroys of concurrent lanes in shared transaction groups, so the host waits for
+  // one txg sync per round of lanes instead of one per project. Each result line is one short
+  // write to the pipe, so lines of different lanes never interleave.
+  const groups = Array.from({ length: n }, (_, k) => lines.filter((_, j) => j % n === k));
+  const text = `set -o pipefail\n${groups.map((g) => `(\n${g.map((l) => l.text).join('\n')}\n) &`).join('\n')}\nwait`;
+  return { text, display: `${lines.length} change probes in ${n} lanes (snapshot @${probe}, increment into zstreamdump, destroy)` };
 }
 
 export function parseSweepProbe(stdout: string): Map<string, number> {

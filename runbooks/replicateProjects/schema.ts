@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { zfsFeaturesSchema } from '../../activities/zfs/features';
 import { hostNameSchema, stepNameSchema } from '../../common/identifiers';
 import { commonInputFields } from '../../common/input';
 import { replicationOptionFields } from '../replicateProject/schema';
@@ -18,6 +19,8 @@ export const sweepStateSchema = z.object({
     bytesSent: z.number().int().nonnegative(),
     roundTrips: z.number().int().nonnegative().default(0).describe('SSH commands (one round trip each) of the sweep\'s own steps and its children that succeeded'),
   }),
+  /** Each host's ZFS features as the first run probed them (answers only), so later runs do not probe again. */
+  features: z.record(z.string(), zfsFeaturesSchema).optional(),
   failures: z.array(
     z.object({
       project: z.string(),

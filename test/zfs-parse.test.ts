@@ -1,3 +1,4 @@
+import { sweepProbeCommand } from '../activities/zfs-replication/sweep-check';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -449,5 +450,26 @@ describe('commands for zfs-fuse and for OpenZFS', () => {
     expect(incrementSummaryCommand(S, 'rb-2026-11-21T09-15-00Z', '/usr/sbin/zstreamdump').text).toBe(
       `set -o pipefail; zfs send -i @rb-2026-11-21T09-15-00Z ${S} | /usr/sbin/zstreamdump`,
     );
+  });
+});
+
+describe('the sweep change probe script', () => {
+  const items = Array.from({ length: 7 }, (_, k) => ({ dataset: `projects/0df21bd2-3a26-4c59-ac0b-cdbb293c403${k}`, from: 'rb-20261121T091500Z' }));
+
+  test('one lane: every probe in order, no subshells', () => {
+    const c = sweepProbeCommand(items, 'sweep-probe-20261203T090000Z', 'zstreamdump');
+    expect(c.text).not.toContain(') &');
+    expect(c.text.split('\n').filter((l) => l.includes('zfs snapshot'))).toHaveLength(7);
+  });
+
+  test('lanes: each probe in exactly one lane, all lanes waited for, one short result line per probe', () => {
+    const c = sweepProbeCommand(items, 'sweep-probe-20261203T090000Z', 'zstreamdump', 3);
+    expect(c.text.match(/^\) &$/gm)).toHaveLength(3);
+    expect(c.text.trim().endsWith('wait')).toBe(true);
+    for (const it of items) expect(c.text.split(`zfs snapshot ${it.dataset}@sweep-probe-20261203T090000Z`).length - 1).toBe(1);
+    expect(c.display).toBe('7 change probes in 3 lanes (snapshot @sweep-probe-20261203T090000Z, increment into zstreamdump, destroy)');
+    // More lanes than probes: one lane each.
+    expect(sweepProbeCommand(items.slice(0, 2), 'sweep-probe-20261203T090000Z', 'zstreamdump', 6).text.match(/^\) &$/gm)).toHaveLength(2);
+    expect(() => sweepProbeCommand(items, 'sweep-probe-20261203T090000Z', 'zstreamdump', 0)).toThrow(/lanes/);
   });
 });

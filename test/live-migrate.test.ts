@@ -66,8 +66,9 @@ test('the chain: seedRegions seeds the regions on the crucible pools, liveMigrat
 const sleds = [SOURCE_SLED, DESTINATION_SLED];
 const api = (address: string, method: 'GET' | 'PUT', path: string, body?: unknown) => propolisRequest({ address, port: 12400 }, method, path, body);
 
-/** Between tests: no VM anywhere, no faults. */
+/** Between tests: no VM anywhere, no faults (and regions served, when the chain test did not run: jest -t). */
 async function reset(): Promise<void> {
+  await lab.seedRegions();
   lab.faults('source', {});
   lab.faults('destination', {});
   for (const s of sleds) {

@@ -13,6 +13,9 @@ export class LineChannel {
   constructor(private readonly socket: Duplex, head?: Buffer) {
     socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('close', () => this.fail(new Error('the migration connection closed')));
+    // An upgraded HTTP server socket is half-open on the peer's FIN ('end', no 'close'): a peer that
+    // died must still end the exchange now, not at the next timeout.
+    socket.on('end', () => this.fail(new Error('the migration peer closed the connection')));
     socket.on('error', (e) => this.fail(new Error(`the migration connection failed: ${e.message}`)));
     if (head && head.length) this.onData(head);
   }

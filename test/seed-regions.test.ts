@@ -175,7 +175,7 @@ test('a downstairs killed after the run is restarted by its supervisor', async (
   expect(check.hosts[HOST].checks.filter((c) => !c.ok)).toEqual([]);
 });
 
-test('a foreign region in a target directory is refused without approval; nothing is deleted', async () => {
+test('a foreign region in a target directory is refused without approval (nothing deleted) and replaced once approved', async () => {
   await reset();
   const foreign = '0f0f0f0f-0000-4000-8000-00000000f0f0';
   expect((await host(`crucible-downstairs create -d ${DIRS[2]} -u ${foreign} --extent-count 2`)).code).toBe(0);
@@ -186,6 +186,13 @@ test('a foreign region in a target directory is refused without approval; nothin
   expect(await regionUuid(DIRS[2])).toBe(foreign);
   expect(await regionUuid(DIRS[0])).toBeNull();
   expect(await regionUuid(DIRS[1])).toBeNull();
+
+  // Approved (in advance, as a script would): the foreign region is replaced by this run's.
+  const r = await result(await start({ ...example, approve: ['replace-foreign-regions'] }));
+  expect(r.outcome).toBe('succeeded');
+  expect(r.audit.steps.find((s) => s.name === 'replace-foreign-regions')?.approval?.decision).toBe('pre-approved');
+  expect(r.value.regions.map((x) => x.action)).toEqual(['created', 'created', 'replaced-foreign']);
+  expect(await regionUuid(DIRS[2])).toBe(example.regions[2].uuid);
 });
 
 test('a failed import leaves a partial directory; the retry removes it and completes', async () => {

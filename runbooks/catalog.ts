@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { z } from 'zod';
 import type { CommonInput } from '../common/input';
 import type { RunbookDefinition } from './define';
-import { autoGrowGuardEntry } from './autoGrowGuard/entry';
+import { autoGrowGuardDefinition } from './autoGrowGuard/definition';
 import { engineDrillDefinition } from './engineDrill/definition';
 import { fixReadonlyDataDefinition } from './fixReadonlyData/definition';
 import { hostFactsDefinition } from './hostFacts/definition';
@@ -32,7 +32,7 @@ export const catalog: CatalogEntry[] = [
   fromDefinition(hostFactsDefinition),
   fromDefinition(engineDrillDefinition),
   fromDefinition(fixReadonlyDataDefinition),
-  autoGrowGuardEntry,
+  fromDefinition(autoGrowGuardDefinition),
   fromDefinition(replicateProjectDefinition),
   fromDefinition(replicateProjectsDefinition),
   fromDefinition(moveProjectDefinition),

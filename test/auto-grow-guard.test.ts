@@ -1,19 +1,26 @@
 import { WorkflowExecutionAlreadyStartedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { MiB } from '../activities/lvm/commands';
+import { fillTest, HOST } from '../lab/scenarios/readonly-data';
+import { scenarioContext } from '../lab/scenario-context';
 import type { AuditLog } from '../common/audit';
+import type { RunbookResult } from '../workflows/engine/runbook';
 import { auditQuery } from '../workflows/engine/messages';
-import { guardStatusQuery, type GuardStatus } from '../workflows/autoGrowGuard';
-import { autoGrowGuardEntry } from '../runbooks/autoGrowGuard/entry';
+import { guardStatusQuery, type GuardPlan, type GuardStatus } from '../workflows/autoGrowGuard';
+import { fromDefinition } from '../runbooks/catalog';
+import { autoGrowGuardDefinition } from '../runbooks/autoGrowGuard/definition';
 import { GUARD_ID, ReadonlyDataLab } from './helpers/readonly-data-lab';
-import { closeTestClient, testClient } from './helpers/temporal';
+import { closeTestClient, scheduledActivityTypes, testClient } from './helpers/temporal';
 
-// The auto-grow guard on a repaired readonly-data host (fixReadonlyData with its own guard off):
-// usage is pushed over the threshold with fallocate, and the guard must extend the LV by a step to
-// an absolute size, refuse to pass its ceiling or the VG's free extents and say so once, survive
-// continue-as-new with its audit, and be the only guard of its volume.
+// The auto-grow guard on a repaired readonly-data host (fixReadonlyData with its own guard off). It
+// runs on the engine: plan mode schedules only reads; its watcher extends the LV to absolute sizes,
+// refuses to pass its ceiling or the VG's free extents and says so once, keeps its audit across
+// continue-as-new, and is the only guard of its volume. The last test is the one that matters: a
+// writer at the disk's full speed fills /data back to back until the VG is out of space, and not
+// one write fails before that.
 
 const lab = new ReadonlyDataLab();
 const lvmExtends = () => lab.lvmCommands().filter((c) => c.startsWith('lvextend'));
+const entry = fromDefinition(autoGrowGuardDefinition);
 
 beforeAll(async () => {
   await lab.setUp();
@@ -26,8 +33,8 @@ afterAll(async () => {
 }, 120_000);
 
 async function startGuard(extra: Record<string, unknown>): Promise<WorkflowHandleWithFirstExecutionRunId> {
-  const input = { host: 'object-store', vg: 'vg0', lv: 'data0', mountPoint: '/data', thresholdPercent: 80, stepMiB: 63, intervalSeconds: 0.3, ...extra };
-  expect(autoGrowGuardEntry.workflowId!(input)).toBe(GUARD_ID);
+  const input = { host: 'object-store', vg: 'vg0', lv: 'data0', mountPoint: '/data', thresholdPercent: 80, stepMiB: 63, ...extra };
+  expect(entry.workflowId!(input)).toBe(GUARD_ID);
   return (await testClient()).workflow.start('autoGrowGuard', { taskQueue: lab.taskQueue, workflowId: GUARD_ID, args: [input] });
 }
 
@@ -53,68 +60,75 @@ async function waitFor<T>(what: string, read: () => Promise<T>, ok: (v: T) => bo
 }
 
 const lvMiB = () => (lab.lvExtents() * 4 * MiB) / MiB;
+const extendCommands = (a: AuditLog) => a.steps.flatMap((s) => s.commands.map((c) => c.command)).filter((c) => c.startsWith('lvextend'));
 
-test('over the threshold, it extends by one step to an absolute size, grows the filesystem online and audits it; a second guard for the volume is refused', async () => {
+test('plan mode reads the volume and returns the watcher and the next extension, scheduling nothing that changes the host', async () => {
+  const client = await testClient();
+  const handle = await client.workflow.start('autoGrowGuard', {
+    taskQueue: lab.taskQueue,
+    workflowId: `${GUARD_ID}/plan-${Date.now()}`,
+    args: [{ host: 'object-store', stepMiB: 63, mode: 'plan' }],
+  });
+  const result = (await handle.result()) as RunbookResult<GuardPlan>;
+  expect(result.outcome).toBe('planned');
+  expect(result.planned.map((p) => p.step)).toEqual(['watch']);
+  expect(result.planned[0].commands).toEqual([expect.stringMatching(/^end=\$\(\(SECONDS \+ 300\)\); while .*stat -f -c '%S %b %f %a' \/data/), 'lvextend -L 576m --resizefs vg0/data0']);
+  expect(await scheduledActivityTypes(handle)).toEqual(['describeHosts', 'sampleVolume']);
   expect(lvMiB()).toBe(512);
-  const handle = await startGuard({});
-  await waitFor('a first sample', () => handle.query(guardStatusQuery), (s) => s.samples > 0);
-  expect(lvmExtends()).toHaveLength(1); // fixReadonlyData's own step 8 only
-  const crossed = Date.now();
-  await fillTo(85);
-  const audit = await waitFor('an extension', () => handle.query(auditQuery), (a) => a.steps.some((s) => s.name === 'extend' && s.status === 'completed'));
-  process.stderr.write(`guard reaction (fill over the threshold -> extension recorded): ${Date.now() - crossed} ms\n`);
-  expect(lvMiB()).toBe(576); // 512 + 63 rounded up to 4 MiB extents
-  expect(lvmExtends().slice(1)).toEqual(['lvextend -L 576m --resizefs vg0/data0']);
-  const ext = audit.steps.find((s) => s.name === 'extend')!;
-  expect(ext.summary).toMatch(/8\d% used \(threshold 80%\): 512 -> 576 MiB; vg0\/data0 512 -> 576 MiB, xfs filesystem 512 -> 576 MiB/);
-  expect(ext.commands.map((c) => c.command)).toContain('lvextend -L 576m --resizefs vg0/data0');
-  const df = await lab.host("df -B1 --output=pcent /data | tail -1 | tr -dc 0-9");
-  expect(Number(df.stdout)).toBeLessThan(80);
+}, 60_000);
 
-  // One guard per volume: its id is the lock.
-  await expect(startGuard({})).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
-  await handle.terminate('next test');
-}, 120_000);
-
-test('at its ceiling it says so once and stops extending, keeps sampling, and continue-as-new keeps its audit', async () => {
+test('at its ceiling it says so once and stops extending, keeps watching, and continue-as-new keeps its audit; a second guard for the volume is refused', async () => {
   const before = lvMiB();
   const ceiling = before + 64;
-  const handle = await startGuard({ ceilingMiB: ceiling, intervalSeconds: 0.2, samplesPerRun: 10 });
+  const handle = await startGuard({ ceilingMiB: ceiling, windowSeconds: 2, windowsPerRun: 2 });
+  await lab.waitForGuardWatching();
+  await expect(startGuard({})).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
+  const crossed = Date.now();
   await fillTo(85);
   await waitFor('an extension to the ceiling', async () => lvMiB(), (v) => v === ceiling);
+  process.stderr.write(`guard reaction (fill over the threshold -> LV extended): ${Date.now() - crossed} ms\n`);
   await fillTo(90);
   const audit: AuditLog = await waitFor('a refusal', () => handle.query(auditQuery), (a) => a.steps.some((s) => s.name === 'cannot-extend'));
   const refusal = audit.steps.find((s) => s.name === 'cannot-extend')!;
   expect(refusal.summary).toMatch(new RegExp(`already at its ceiling of ${ceiling} MiB: not extending`));
-  // Many samples later (and at least one continue-as-new): still one refusal, no lvextend past the ceiling.
+  // Many windows later (and at least two continue-as-new): still one refusal, no lvextend past the ceiling.
   const status: GuardStatus = await waitFor('two continue-as-new', () => handle.query(guardStatusQuery), (s) => s.generation >= 2, 60_000);
   expect(status.blocked?.reason).toBe(refusal.summary);
+  expect(status.extensions).toBe(1);
   const later = await handle.query(auditQuery);
+  expect(later.startedAt).toBe(audit.startedAt);
   expect(later.steps.filter((s) => s.name === 'cannot-extend')).toHaveLength(1);
-  expect(later.steps.filter((s) => s.name === 'extend').map((s) => s.summary?.split(';')[0])).toEqual([expect.stringMatching(new RegExp(`${before} -> ${ceiling} MiB$`))]);
+  expect(extendCommands(later)).toEqual([`lvextend -L ${ceiling}m --resizefs vg0/data0`]);
   expect(lvMiB()).toBe(ceiling);
   expect(lvmExtends().at(-1)).toBe(`lvextend -L ${ceiling}m --resizefs vg0/data0`);
-  // The history of the current run is small: it was continued as new every 10 samples.
   const d = await handle.describe();
   expect(d.runId).not.toBe(handle.firstExecutionRunId);
   expect(d.historyLength).toBeLessThan(200);
   await handle.terminate('next test');
+  await lab.host('rm -rf /data/guard-test');
 }, 120_000);
 
-test('when the VG runs out it extends as far as the free extents go, then reports it once', async () => {
+test('a writer at the disk\'s full speed fills /data back to back: no write fails until the VG is out of space, then one clear report', async () => {
+  const from = lvMiB();
+  const handle = await startGuard({});
+  await lab.waitForGuardWatching();
+  const fill = await fillTest(scenarioContext(HOST.name, () => undefined), { fullSize: false }, { untilVgFull: true });
+  process.stderr.write(`fill at disk speed until the VG is full: ${fill.detail}\n`);
+  expect(fill.failure?.errno).toBe('ENOSPC');
+  expect(fill.ok).toBe(true);
   const vg = lab.lvmState().vgs[0];
   const vgMiB = lab.lvmState().pvs.filter((p) => vg.pvs.includes(p.uuid)).reduce((n, p) => n + p.peCount, 0) * 4;
-  const handle = await startGuard({ stepMiB: 2000 });
-  await fillTo(85);
-  const filled = await waitFor('the VG filled', () => handle.query(auditQuery), (a) => a.steps.some((s) => s.name === 'extend' && s.status === 'completed'));
   expect(lvMiB()).toBe(vgMiB);
-  const ext = filled.steps.find((s) => s.name === 'extend')!;
-  expect(ext.summary).toMatch(/capped by the VG's free extents/);
-  await fillTo(90);
-  const audit = await waitFor('a refusal', () => handle.query(auditQuery), (a) => a.steps.some((s) => s.name === 'cannot-extend'));
-  expect(audit.steps.find((s) => s.name === 'cannot-extend')!.summary).toMatch(/the VG has 0 free extents: cannot extend; add a disk to the VG/);
-  await new Promise((r) => setTimeout(r, 3000));
+  const audit = await waitFor('the report', () => handle.query(auditQuery), (a) => a.steps.some((s) => s.name === 'cannot-extend') && a.steps.some((s) => s.name === 'watch' && s.status === 'completed' && extendCommands({ ...a, steps: [s] }).length > 0));
+  const reports = audit.steps.filter((s) => s.name === 'cannot-extend');
+  expect(reports).toHaveLength(1);
+  expect(reports[0].summary).toMatch(/the VG has 0 free extents: cannot extend; add a disk to the VG/);
+  // Absolute targets, each larger than the last: nothing applied twice.
+  const targets = lvmExtends().filter((c) => !lab.lvmCommands().slice(0, 2).includes(c)).map((c) => Number(/-L (\d+)m/.exec(c)![1]));
+  expect(targets.length).toBeGreaterThan(0);
+  for (const c of lvmExtends()) expect(c).toMatch(/^lvextend -L \d+m --resizefs vg0\/data0$/);
+  expect(targets.filter((t) => t > from)).toEqual([...new Set(targets.filter((t) => t > from))].sort((a, b) => a - b));
+  await new Promise((r) => setTimeout(r, 2000));
   expect((await handle.query(auditQuery)).steps.filter((s) => s.name === 'cannot-extend')).toHaveLength(1);
-  expect(lvmExtends().at(-1)).toBe(`lvextend -L ${vgMiB}m --resizefs vg0/data0`);
   await handle.terminate('done');
-}, 120_000);
+}, 180_000);

@@ -2,7 +2,7 @@ import { storageCommands } from '../activities/lvm/commands';
 import { parseImageListing, parseLoopBackings, parseLvs, parsePvmoveProgress, parsePvs, parseVgs, PvmoveProgressReader } from '../activities/lvm/parse';
 import type { VolumeSample } from '../activities/lvm/extend';
 import { isUnder, parseLsofDeleted } from '../activities/objectService/lsof';
-import { decideExtension } from '../workflows/readonlyData/guard-policy';
+import { decideExtension } from '../activities/lvm/guard-policy';
 
 // The pure parts of fixReadonlyData and autoGrowGuard: parsers fed the formats of
 // shared/reference/domain-apis.md (D1 LVM JSON, D3 pvmove progress, D6 lsof -F), the quoting of

@@ -98,13 +98,18 @@ test('apply, with an operator approving the gated steps, repairs the host: the s
 
   // The guard runs, one per volume, and the scenario's own check passes with its fill test.
   expect(result.value.guard).toEqual({ workflowId: 'autogrow/object-store/vg0/data0', alreadyRunning: false });
+  await lab.waitForGuardWatching();
   const report = await lab.check(true);
   expect(report.checks.filter((c) => !c.ok)).toEqual([]);
   expect(report.ok).toBe(true);
-  const guardAudit = await (await lab.guardHandle()).query<{ steps: Array<{ name: string; status: string; commands: Array<{ command: string }> }> }>('audit');
-  // (one may still be running when we ask: its commands are not in yet)
-  const extensions = guardAudit.steps.filter((s) => s.name === 'extend' && s.status === 'completed');
-  expect(extensions.length).toBeGreaterThan(0);
+  // The guard's audit: the watch window that grew /data is recorded once the writes stop (2 s quiet).
+  const guardHandle = await lab.guardHandle();
+  let extendCommands: string[] = [];
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline && extendCommands.length === 0; await new Promise((r) => setTimeout(r, 200))) {
+    const guardAudit = await guardHandle.query<{ steps: Array<{ name: string; status: string; commands: Array<{ command: string }> }> }>('audit');
+    extendCommands = guardAudit.steps.filter((s) => s.name === 'watch' && s.status === 'completed').flatMap((s) => s.commands.map((c) => c.command)).filter((c) => c.startsWith('lvextend'));
+  }
+  expect(extendCommands.length).toBeGreaterThan(0);
   // Absolute targets only: lvextend -L <n>m, never +500M.
-  for (const e of extensions) expect(e.commands.map((c) => c.command).find((c) => c.startsWith('lvextend'))).toMatch(/^lvextend -L \d+m --resizefs vg0\/data0$/);
+  for (const c of extendCommands) expect(c).toMatch(/^lvextend -L \d+m --resizefs vg0\/data0$/);
 }, 400_000);

@@ -4,7 +4,7 @@ import type * as activities from '../activities';
 import { MiB } from '../activities/lvm/commands';
 import type { LvmState } from '../activities/lvm/types';
 import type { ProbeTotals } from '../activities/objectService/probe';
-import type { AutoGrowGuardInput } from '../runbooks/autoGrowGuard/schema';
+import type { AutoGrowGuardStart } from '../runbooks/autoGrowGuard/schema';
 import { fixReadonlyDataDefinition } from '../runbooks/fixReadonlyData/definition';
 import type { FixReadonlyDataInput } from '../runbooks/fixReadonlyData/schema';
 import { autoGrowGuard } from './autoGrowGuard';
@@ -227,7 +227,7 @@ async function repair(rb: Runbook<FixReadonlyDataInput>, i: FixReadonlyDataInput
   // 9. The auto-grow guard: its own durable workflow, one per volume, outliving this run.
   let guard: FixReadonlyDataResult['guard'] = null;
   if (i.guard.enabled) {
-    const guardInput: AutoGrowGuardInput = {
+    const guardInput: AutoGrowGuardStart = {
       host,
       vg,
       lv,
@@ -235,8 +235,7 @@ async function repair(rb: Runbook<FixReadonlyDataInput>, i: FixReadonlyDataInput
       thresholdPercent: i.guard.thresholdPercent,
       stepMiB: i.guard.stepMiB,
       ...(i.guard.ceilingMiB ? { ceilingMiB: i.guard.ceilingMiB } : {}),
-      intervalSeconds: i.guard.intervalSeconds,
-      samplesPerRun: 500,
+      pollMs: i.guard.pollMs,
     };
     const r = await rb.mutate({
       name: STEP.guard,

@@ -73,6 +73,13 @@ export const storageCommands = {
   // ---- step 8 and the guard
   /** Grow to an absolute size (MiB) and the filesystem with it (resize2fs or xfs_growfs, chosen by LVM). */
   extendTo: (vg: string, lv: string, mib: number) => sh`lvextend -L ${`${mib}m`} --resizefs ${lvName(vg, lv)}`,
+  /**
+   * The guard's watcher: one line of the filesystem's statvfs (fragment size, blocks, free blocks,
+   * blocks available) every `pollMs`, for `seconds`; a remote loop, so usage streams in without a
+   * command round trip per sample. It ends by itself, so a watcher whose worker died stops too.
+   */
+  watchUsage: (mount: string, pollMs: number, seconds: number) =>
+    sh`end=$((SECONDS + ${Math.ceil(seconds)})); while [ "$SECONDS" -lt "$end" ]; do stat -f -c '%S %b %f %a' ${mount} || exit 1; sleep ${(pollMs / 1000).toFixed(3)}; done`,
 };
 
 /** The filesystem-size command for a mounted filesystem of this type, or null when we cannot size it. */

@@ -6,3 +6,4 @@ export { makePvAllocatable, resizePvToDevice, readVolumeGroup } from './pv-repai
 export { rebuildPv, settlePvMove } from './rebuild';
 export { ensureDiskPv, removeAddedDisk } from './disks';
 export { extendVolume, sampleVolume, checkVolumeSize } from './extend';
+export { watchVolume } from './watch';

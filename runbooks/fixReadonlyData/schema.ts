@@ -41,8 +41,8 @@ export const fixReadonlyDataInputSchema = z
     guard: z
       .object({ enabled: z.boolean().default(true).describe('start the guard'), ...guardSettingsFields })
       .strict()
-      .default({ enabled: true, thresholdPercent: 80, stepMiB: 500, intervalSeconds: 10 })
-      .describe('the auto-grow guard step 9 starts (workflow id autogrow/<host>/<vg>/<lv>); its settings are the guard\'s own'),
+      .default({ enabled: true, thresholdPercent: 80, stepMiB: 500, pollMs: 50 })
+      .describe("the auto-grow guard step 9 starts (workflow id autogrow/<host>/<vg>/<lv>); its settings are the guard's own"),
     ...commonInputFields,
   })
   .strict();

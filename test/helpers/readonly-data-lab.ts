@@ -186,6 +186,26 @@ export class ReadonlyDataLab {
     return (await testClient()).workflow.getHandle(GUARD_ID);
   }
 
+  /**
+   * Wait until the guard's watcher runs and heartbeats (after a worker crash, the dead worker's
+   * watcher is only replaced after its heartbeat timeout): the scenario's fill test, which knows
+   * nothing of runbooks, needs something watching from its first write.
+   */
+  async waitForGuardWatching(timeoutMs = 60_000): Promise<void> {
+    const handle = await this.guardHandle();
+    const deadline = Date.now() + timeoutMs;
+    let seen = 'nothing';
+    while (Date.now() < deadline) {
+      const d = await handle.describe();
+      const w = (d.raw.pendingActivities ?? []).find((a) => a.activityType?.name === 'watchVolume');
+      const beat = w?.lastHeartbeatTime?.seconds ? Number(w.lastHeartbeatTime.seconds) * 1000 + (w.lastHeartbeatTime.nanos ?? 0) / 1e6 : 0;
+      if (w && beat > 0 && Date.now() - beat < 2_000) return;
+      seen = w ? `watcher state ${String(w.state)}, last heartbeat ${beat ? `${Date.now() - beat} ms ago` : 'never'}` : `no watcher (${d.status.name})`;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`the guard ${GUARD_ID} was not watching within ${timeoutMs} ms: ${seen}`);
+  }
+
   /** The guard outlives the runs that start it (ABANDON); tests end it so the next host starts clean. */
   async stopGuard(): Promise<void> {
     const handle = await this.guardHandle();

@@ -5,6 +5,13 @@ import { nowIso } from './clock';
 import { renderDetails } from './details';
 import { RunbookOutcome, RunbookStep } from './search-attributes';
 
+/** The audit a runbook that continues as new carries into its next run (see Runbook.run's options). */
+export interface CarriedAudit {
+  /** When the first run of the chain started. */
+  startedAt: string;
+  steps: StepRecord[];
+}
+
 /** What the UI's step table says about a gate that waits. */
 export interface WaitingApproval {
   step: string;
@@ -38,6 +45,13 @@ export class AuditRecorder {
       refusedApprovals: [],
       planned: [],
     };
+  }
+
+  /** Earlier runs' steps first, keeping their numbers; this run's steps are numbered after them. */
+  carryOver(carried: CarriedAudit): void {
+    this.audit.startedAt = carried.startedAt;
+    this.audit.steps.push(...carried.steps);
+    this.seq = carried.steps.reduce((n, s) => Math.max(n, s.seq), this.seq);
   }
 
   render(): void {

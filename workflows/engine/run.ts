@@ -1,12 +1,18 @@
-import { allHandlersFinished, ApplicationFailure, condition, isCancellation, upsertSearchAttributes } from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, condition, ContinueAsNew, isCancellation, upsertSearchAttributes } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { CommonInput } from '../../common/input';
 import type { RunbookDefinition } from '../../runbooks/define';
 import { parseRunbookInput } from './input';
 import { describeError } from './retry';
+import type { CarriedAudit } from './recorder';
 import type { Runbook } from './runbook';
 import { RunbookName, RunbookOutcome, RunbookTargets } from './search-attributes';
 import { RUNBOOK_FAILED, type RunbookResult } from './steps';
+
+export interface RunOptions {
+  /** For a runbook that continues as new: the audit its previous run carried over, read from the raw input. */
+  carried?: (rawInput: unknown) => CarriedAudit | undefined;
+}
 
 /**
  * A run from input to outcome: install the handlers, validate the input (bad input fails at once,
@@ -18,8 +24,11 @@ export async function runLifecycle<S extends z.ZodType<CommonInput>, R>(
   definition: RunbookDefinition<S>,
   rawInput: unknown,
   body: (rb: Runbook<z.infer<S>>, input: z.infer<S>) => Promise<R>,
+  options: RunOptions = {},
 ): Promise<RunbookResult<R>> {
   const recorder = rb.recording;
+  const carried = options.carried?.(rawInput);
+  if (carried) recorder.carryOver(carried);
   rb.installHandlers();
   upsertSearchAttributes([{ key: RunbookName, value: definition.name }, { key: RunbookOutcome, value: 'running' }]);
   let input: z.infer<S>;
@@ -41,6 +50,7 @@ export async function runLifecycle<S extends z.ZodType<CommonInput>, R>(
     await condition(allHandlersFinished);
     return { runbook: definition.name, outcome: rb.planning ? 'planned' : 'succeeded', value, planned: rb.audit.planned, audit: rb.resultAudit() };
   } catch (err) {
+    if (err instanceof ContinueAsNew) throw err; // the run goes on as a new one: neither a failure nor an outcome
     const cancelled = isCancellation(err);
     const compensationFailures = await rb.compensate();
     const reason = describeError(err).message;

@@ -12,7 +12,7 @@ import { Compensations, settle } from './compensation';
 import { auditQuery } from './messages';
 import { AuditRecorder } from './recorder';
 import { ActivityRouter, DEFAULT_ACTIVITY_OPTIONS, tagged } from './routing';
-import { runLifecycle } from './run';
+import { runLifecycle, type RunOptions } from './run';
 import { VERIFY_FAILED, type InspectStep, type MutateStep, type RunbookResult } from './steps';
 
 // The step API a runbook is written in (rb.inspect, rb.mutate, rb.on, rb.commit, rb.planning,
@@ -23,6 +23,8 @@ import { VERIFY_FAILED, type InspectStep, type MutateStep, type RunbookResult } 
 // from input to outcome (run.ts).
 
 export type { Compensation, InspectStep, MutateStep, RunbookResult, SettleStep } from './steps';
+export type { CarriedAudit } from './recorder';
+export type { RunOptions } from './run';
 export { APPROVAL_REJECTED, APPROVAL_TIMED_OUT, RUNBOOK_FAILED, VERIFY_FAILED } from './steps';
 
 const engine = proxyActivities<typeof engineActivities>({ ...DEFAULT_ACTIVITY_OPTIONS, startToCloseTimeout: '30 seconds' });
@@ -164,13 +166,16 @@ export class Runbook<I extends CommonInput = CommonInput> {
 
   /**
    * Run a runbook body: validate input, then run; on failure or cancellation compensate, and always
-   * leave the audit log, the step table and the outcome search attribute right (see run.ts).
+   * leave the audit log, the step table and the outcome search attribute right (see run.ts). A body
+   * may end its run with `continueAsNew` (a runbook that runs until cancelled, like the auto-grow
+   * guard); `options.carried` then gives each next run the audit the previous one carried over.
    */
   static run<S extends z.ZodType<CommonInput>, R>(
     definition: RunbookDefinition<S>,
     rawInput: unknown,
     body: (rb: Runbook<z.infer<S>>, input: z.infer<S>) => Promise<R>,
+    options: RunOptions = {},
   ): Promise<RunbookResult<R>> {
-    return runLifecycle(new Runbook<z.infer<S>>(definition.name), definition, rawInput, body);
+    return runLifecycle(new Runbook<z.infer<S>>(definition.name), definition, rawInput, body, options);
   }
 }

@@ -85,7 +85,7 @@ function predictLoop(first: string | null, offset: number): string | null {
 
 export function guardStartCommand(input: FixReadonlyDataInput): string {
   const { guard } = input;
-  const args = { host: input.host, vg: input.vg, lv: input.lv, mountPoint: input.mountPoint, thresholdPercent: guard.thresholdPercent, stepMiB: guard.stepMiB, ...(guard.ceilingMiB ? { ceilingMiB: guard.ceilingMiB } : {}), intervalSeconds: guard.intervalSeconds };
+  const args = { host: input.host, vg: input.vg, lv: input.lv, mountPoint: input.mountPoint, thresholdPercent: guard.thresholdPercent, stepMiB: guard.stepMiB, ...(guard.ceilingMiB ? { ceilingMiB: guard.ceilingMiB } : {}), pollMs: guard.pollMs };
   return `runbook start autoGrowGuard --id ${guardWorkflowId(input.host, input.vg, input.lv)} --input '${JSON.stringify(args)}'`;
 }
 

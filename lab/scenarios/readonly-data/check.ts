@@ -13,11 +13,17 @@ import { HOST, LV_NAME, MiB, MOUNT_POINT, OBJECT_SERVICE_PORT, PV_COUNT, readonl
 type Check = CheckReport['checks'][number];
 
 export interface FillTestOptions {
-  /** Write rate in MB/s (10^6 bytes); default 100/scale (one 100 MB file a second at full size). 0 = as fast as possible. */
+  /** Write rate in MB/s (10^6 bytes); default 0: back to back, at the disk's full speed. */
   rateMBps?: number;
-  /** Size of each file; default 100 MiB/scale. */
+  /** Size of each file; default 1/40 of the target size (100 MiB at full size, as the seed's test-storage.sh). */
   fileBytes?: number;
-  /** Give up (and fail) after this long; default twice the time the writes need at the rate, plus a minute. */
+  /**
+   * Keep writing past the goal until a write fails, and pass only if it fails with ENOSPC once the
+   * VG has no free extent left (the guard grew the volume as far as it could): the writer at disk
+   * speed from the start to the end of the space.
+   */
+  untilVgFull?: boolean;
+  /** Give up (and fail) after this long; default a minute plus the goal's bytes at 20 MB/s (or the rate). */
   timeoutMs?: number;
 }
 
@@ -29,7 +35,10 @@ export interface FillTestResult {
   finalSizeBytes: number;
   goalBytes: number;
   seconds: number;
-  /** The write that failed, if one did. */
+  /** Bytes written and the writer's average rate (MB/s, 10^6 bytes) over the whole test. */
+  writtenBytes: number;
+  writeMBps: number;
+  /** The write that failed, if one did (with untilVgFull, the expected last one). */
   failure: { file: string; errno: string; error: string; usedPct: number; sizeBytes: number } | null;
   /** One line per file: size and usage after it, like the seed's "100M file created: /data/test/1 ( 18% disk used)". */
   log: string[];
@@ -43,24 +52,32 @@ export interface CheckOptions extends ScenarioOptions {
 
 const fillEventSchema = z.discriminatedUnion('event', [
   z.object({ event: z.literal('file'), file: z.string(), usedPct: z.number(), sizeBytes: z.number(), t: z.number() }),
-  z.object({ event: z.literal('done'), files: z.number(), sizeBytes: z.number(), usedPct: z.number(), seconds: z.number() }),
+  z.object({ event: z.literal('done'), files: z.number(), sizeBytes: z.number(), usedPct: z.number(), seconds: z.number(), writtenBytes: z.number() }),
   z.object({ event: z.literal('gave-up'), files: z.number(), sizeBytes: z.number(), usedPct: z.number(), reason: z.string() }),
-  z.object({ event: z.literal('write-failed'), file: z.string(), errno: z.string(), error: z.string(), sizeBytes: z.number(), usedPct: z.number() }),
+  z.object({ event: z.literal('write-failed'), file: z.string(), errno: z.string(), error: z.string(), sizeBytes: z.number(), usedPct: z.number(), seconds: z.number(), writtenBytes: z.number() }),
 ]);
 
+async function vgFreeExtents(ctx: ScenarioContext): Promise<number | string> {
+  const rows = await lvmJson(ctx, bash`vgs --reportformat json -o vg_name,vg_free_count ${VG_NAME}`, 'vg');
+  return typeof rows === 'string' ? rows : Number(rows[0]?.vg_free_count ?? NaN);
+}
+
 /**
- * Write files of 100 MB (scaled) into /data/test until the filesystem has grown to 1.5 times the
- * target size. Not one write may fail: an auto-grow guard must keep ahead of the writes.
+ * Write files of 100 MB (scaled: 1/40 of the target size) into /data/test back to back, at the
+ * disk's full speed, until the filesystem has grown to 1.5 times the target size (or, with
+ * untilVgFull, until the VG is out of space). Not one write may fail before that: an auto-grow guard
+ * must keep ahead of the writes.
  */
 export async function fillTest(ctx: ScenarioContext, opts: ScenarioOptions, fill: FillTestOptions = {}): Promise<FillTestResult> {
   const sizes = readonlyDataSizes(opts);
   const rate = fill.rateMBps ?? sizes.fillRateMBps;
   const fileBytes = fill.fileBytes ?? sizes.fillFileBytes;
   const goal = sizes.fillGoalBytes;
-  const maxFiles = Math.ceil(goal / fileBytes) * 2 + 10;
-  const timeoutMs = fill.timeoutMs ?? (rate > 0 ? Math.ceil((goal / (rate * 1e6)) * 2000) : 0) + 60_000;
+  const vgBytes = PV_COUNT * sizes.diskBytes;
+  const maxFiles = Math.ceil((fill.untilVgFull ? vgBytes : goal) / fileBytes) * 2 + 10;
+  const timeoutMs = fill.timeoutMs ?? Math.ceil(((fill.untilVgFull ? vgBytes : goal) / ((rate || 20) * 1e6)) * 1000) + 60_000;
   const began = Date.now();
-  const r = await ctx.exec(bash`${PYTHON} -c ${FILL_TEST} ${`${MOUNT_POINT}/test`} ${MOUNT_POINT} ${fileBytes} ${goal} ${rate} ${maxFiles}`, { timeoutMs });
+  const r = await ctx.exec(bash`${PYTHON} -c ${FILL_TEST} ${`${MOUNT_POINT}/test`} ${MOUNT_POINT} ${fileBytes} ${fill.untilVgFull ? 0 : goal} ${rate} ${maxFiles}`, { timeoutMs });
   const events = r.stdout
     .split('\n')
     .filter((l) => l.startsWith('{'))
@@ -70,6 +87,9 @@ export async function fillTest(ctx: ScenarioContext, opts: ScenarioOptions, fill
   let finalSize = 0;
   let files = 0;
   let detail = '';
+  let written = 0;
+  let seconds = (Date.now() - began) / 1000;
+  let ok = false;
   for (const e of events) {
     if (e.event === 'file') {
       files++;
@@ -78,18 +98,31 @@ export async function fillTest(ctx: ScenarioContext, opts: ScenarioOptions, fill
     } else if (e.event === 'write-failed') {
       failure = { file: e.file, errno: e.errno, error: e.error, usedPct: e.usedPct, sizeBytes: e.sizeBytes };
       finalSize = e.sizeBytes;
+      written = e.writtenBytes;
+      seconds = e.seconds;
       detail = `writing ${e.file} failed with ${e.errno} (${e.error}) at ${e.usedPct}% of a ${Math.round(e.sizeBytes / MiB)} MiB filesystem`;
+      if (fill.untilVgFull) {
+        const free = await vgFreeExtents(ctx);
+        ok = e.errno === 'ENOSPC' && free === 0;
+        detail = ok
+          ? `${files} files (${Math.round(written / MiB)} MiB) written back to back in ${e.seconds}s; the first failed write (ENOSPC) came only once ${VG_NAME} was out of space, /data grown to ${Math.round(e.sizeBytes / MiB)} MiB`
+          : `${detail}, while ${VG_NAME} still had ${free} free extents: the guard fell behind`;
+      }
     } else if (e.event === 'gave-up') {
       finalSize = e.sizeBytes;
       detail = `${e.reason}; the filesystem is ${Math.round(e.sizeBytes / MiB)} MiB`;
     } else {
       finalSize = e.sizeBytes;
-      detail = `${e.files} files written in ${e.seconds}s; /data grew to ${Math.round(e.sizeBytes / MiB)} MiB (goal ${Math.round(goal / MiB)} MiB) without a failed write`;
+      written = e.writtenBytes;
+      seconds = e.seconds;
+      ok = r.code === 0;
+      detail = `${e.files} files (${Math.round(written / MiB)} MiB) written back to back in ${e.seconds}s; /data grew to ${Math.round(e.sizeBytes / MiB)} MiB (goal ${Math.round(goal / MiB)} MiB) without a failed write`;
     }
   }
-  const ok = r.code === 0 && events.some((e) => e.event === 'done');
+  const writeMBps = seconds > 0 ? Math.round(written / 1e6 / seconds) : 0;
   if (!detail) detail = `the fill test exited ${r.code}: ${r.stderr.trim().slice(-500) || 'no output'}`;
-  return { ok, files, finalSizeBytes: finalSize, goalBytes: goal, seconds: (Date.now() - began) / 1000, failure, log, detail };
+  else if (written) detail += ` (${writeMBps} MB/s)`;
+  return { ok, files, finalSizeBytes: finalSize, goalBytes: goal, seconds, writtenBytes: written, writeMBps, failure, log, detail };
 }
 
 const findmntSchema = z.object({
@@ -215,7 +248,7 @@ export async function checkReadonlyData(ctx: ScenarioContext, opts: CheckOptions
   const checks: Check[] = [await checkWritable(ctx), ...(await checkPvs(ctx, opts)), ...(await checkLv(ctx, opts)), await checkObjects(ctx), await checkService(ctx)];
   const fill = opts.fillTest ?? true;
   if (fill !== false) {
-    const name = `fill test: ${MOUNT_POINT} grows to ${Math.round(readonlyDataSizes(opts).fillGoalBytes / MiB)} MiB with no failed write`;
+    const name = `fill test: a writer at disk speed fills ${MOUNT_POINT}, which grows to ${Math.round(readonlyDataSizes(opts).fillGoalBytes / MiB)} MiB with no failed write`;
     if (checks.every((c) => c.ok)) {
       const result = await fillTest(ctx, opts, fill === true ? {} : fill);
       checks.push({ name, ok: result.ok, detail: result.detail });

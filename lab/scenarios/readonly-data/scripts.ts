@@ -124,9 +124,11 @@ print(count)
 
 /**
  * The fill test (the seed's "Simulating object creation to trigger disk growth"): writes files of
- * fileBytes into dir at rateMBps until the filesystem is at least goalBytes, printing one JSON line
- * per file. A failed write ends it (exit 2): the point is that the auto-grow guard keeps ahead.
- * argv: dir mount fileBytes goalBytes rateMBps(0 = unlimited) maxFiles
+ * fileBytes, filled from the kernel's random source (getrandom, what /dev/urandom reads) 1 MiB at a
+ * time, into dir at rateMBps (0 = back to back, at the disk's full speed) until the filesystem is at
+ * least goalBytes (goal 0: until a write fails), printing one JSON line per file. A failed write
+ * ends it (exit 2): the point is that the auto-grow guard keeps ahead of the writer.
+ * argv: dir mount fileBytes goalBytes rateMBps maxFiles
  */
 export const FILL_TEST = `
 import errno, json, math, os, sys, time
@@ -142,14 +144,15 @@ def say(**kw):
     print(json.dumps(kw), flush=True)
 existing = [int(n) for n in os.listdir(d) if n.isdigit()]
 i = max(existing, default=0)
-chunk = os.urandom(1024 * 1024)
 start = time.monotonic()
 written = 0
 made = 0
+def secs():
+    return round(time.monotonic() - start, 3)
 while True:
     size, used, avail, pct = fs()
-    if size >= goal:
-        say(event="done", files=made, sizeBytes=size, usedPct=pct, seconds=round(time.monotonic() - start, 3))
+    if goal > 0 and size >= goal:
+        say(event="done", files=made, sizeBytes=size, usedPct=pct, seconds=secs(), writtenBytes=written)
         sys.exit(0)
     if made >= max_files:
         say(event="gave-up", files=made, sizeBytes=size, usedPct=pct, reason="the filesystem did not reach the goal within %d files" % max_files)
@@ -160,8 +163,8 @@ while True:
         with open(path, "wb") as f:
             left = file_bytes
             while left > 0:
-                n = min(len(chunk), left)
-                f.write(chunk[:n])
+                n = min(1048576, left)
+                f.write(os.urandom(n))
                 left -= n
                 written += n
                 if rate > 0:
@@ -172,9 +175,9 @@ while True:
             os.fsync(f.fileno())
     except OSError as e:
         size, used, avail, pct = fs()
-        say(event="write-failed", file=path, errno=errno.errorcode.get(e.errno, str(e.errno)), error=str(e), sizeBytes=size, usedPct=pct)
+        say(event="write-failed", file=path, errno=errno.errorcode.get(e.errno, str(e.errno)), error=str(e), sizeBytes=size, usedPct=pct, seconds=secs(), writtenBytes=written)
         sys.exit(2)
     made += 1
     size, used, avail, pct = fs()
-    say(event="file", file=path, usedPct=pct, sizeBytes=size, t=round(time.monotonic() - start, 3))
+    say(event="file", file=path, usedPct=pct, sizeBytes=size, t=secs())
 `;

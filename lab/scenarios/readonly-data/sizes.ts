@@ -35,8 +35,8 @@ const FULL = {
   /** Objects under /data/objects: "628M used" in the seed's df. */
   objectsMiB: 628,
   objectCount: 4000,
-  /** The fill test's write rate, MB/s (one 100 MB file a second). */
-  fillRateMBps: 100,
+  /** The fill test's write rate, MB/s: 0, back to back at the disk's full speed. */
+  fillRateMBps: 0,
 };
 
 export interface ReadonlyDataSizes {
@@ -102,7 +102,7 @@ export function readonlyDataSizes(opts: Pick<ScenarioOptions, 'fullSize'>): Read
     growStep: lvmSizeArg(growStepBytes),
     fillFileBytes: Math.round((FULL.fillFileMiB * MiB) / scale),
     fillGoalBytes: Math.round(targetBytes * 1.5),
-    fillRateMBps: FULL.fillRateMBps / scale,
+    fillRateMBps: FULL.fillRateMBps,
     shortPvExtents,
     offsetPvPeStartBytes,
     offsetPvExtents,

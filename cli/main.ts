@@ -118,7 +118,7 @@ lab.command('down').description('stop exactly what lab up started').action(run((
 lab.command('status').description('lab hosts and whether they are up').action(run(() => labStatusCommand(output())));
 lab.command('check').description('a scenario\'s independent health check').argument('<scenario>').action(run((s) => labCheckCommand(s, output())));
 
-program.command('dev').description('what `npm start` runs: Temporal, the lab, a worker and a hostFacts run; serves until Ctrl-C')
+program.command('dev').description('what `npm start` runs: Temporal, the lab with every scenario, a worker, hostFacts, fixReadonlyData\'s plan and a tour of every runbook; serves until Ctrl-C')
   .addOption(new Option('--scenario <name...>', 'lab scenarios to add'))
   .action(run((opts) => devCommand(opts, output())));
 

@@ -6,6 +6,9 @@ import path from 'node:path';
 import { repoRoot, tsxCli } from './helpers/paths';
 import { closeTestClient, waitForAudit } from './helpers/temporal';
 import { testClient } from './helpers/temporal';
+import { scenarios } from '../lab/scenarios';
+import { catalog, examplesDir } from '../runbooks/catalog';
+import { renderTour, tourStops } from '../cli/commands/tour';
 
 afterAll(closeTestClient);
 
@@ -107,4 +110,33 @@ test('cancel requests cancellation and the run compensates', async () => {
   const r = runbook('cancel', id, '--wait');
   expect(r.code).toBe(0);
   expect((await handle.describe()).status.name).toBe('CANCELLED');
+});
+
+test('an unknown lab scenario is a usage error (exit 2) naming the known ones, with no stack trace', () => {
+  const known = Object.keys(scenarios);
+  for (const args of [['lab', 'up', '--scenario', 'no-such-scenario'], ['lab', 'check', 'no-such-scenario'], ['dev', '--scenario', 'no-such-scenario']]) {
+    const r = runbook(...args);
+    expect([args.join(' '), r.code]).toEqual([args.join(' '), 2]);
+    expect(r.stderr).toContain(`unknown lab scenario no-such-scenario; known scenarios: ${known.join(', ')}`);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stdout).toBe('');
+  }
+});
+
+test('the npm start tour has one copy-paste command per runbook with an example, the real job first, each with its run\'s UI link', () => {
+  const stops = tourStops(catalog, { uiUrl: 'http://127.0.0.1:8233', stamp: '20261203T090000Z', repoRoot, examplesDir });
+  const withExamples = catalog.filter((e) => existsSync(path.join(examplesDir(e.name), 'lab.json'))).map((e) => e.name);
+  expect(stops.map((s) => s.runbook).sort()).toEqual([...withExamples].sort());
+  expect(stops[0].runbook).toBe('fixReadonlyData');
+  for (const s of stops) {
+    const input = JSON.parse(readFileSync(path.join(repoRoot, /--input (\S+)/.exec(s.command)![1]), 'utf8')) as Record<string, unknown>;
+    const entry = catalog.find((e) => e.name === s.runbook)!;
+    expect([s.runbook, entry.schema.safeParse(input).success]).toEqual([s.runbook, true]);
+    // The link names the run the command starts: its lock id, or the id the command passes.
+    expect(s.workflowId).toBe(entry.workflowId?.(input) ?? /--id (\S+)/.exec(s.command)?.[1]);
+    expect(s.uiLink).toBe(`http://127.0.0.1:8233/namespaces/default/workflows/${encodeURIComponent(s.workflowId)}`);
+  }
+  const text = renderTour(stops).join('\n');
+  expect(text).toMatch(/^ 1\. fixReadonlyData: /m);
+  expect(text).toContain(`${stops.length}. `);
 });

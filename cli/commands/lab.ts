@@ -1,11 +1,21 @@
-import { EXIT } from '../exit-codes';
+import { CliError, EXIT } from '../exit-codes';
 import type { Output } from './runs';
 
 function log(o: Output) {
   return (line: string) => (o.json ? process.stderr.write(`${line}\n`) : o.out(line));
 }
 
+/** A scenario name the registry does not know is bad usage (exit 2), with the names it does know. */
+async function requireScenarios(names: string[]): Promise<void> {
+  const { scenarios } = await import('../../lab/scenarios');
+  const unknown = names.filter((n) => !scenarios[n]);
+  if (unknown.length) {
+    throw new CliError(`unknown lab scenario${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; known scenarios: ${Object.keys(scenarios).join(', ')}`, EXIT.usage);
+  }
+}
+
 export async function labUpCommand(opts: { scenario?: string[]; fullSize?: boolean; rebuild?: boolean }, o: Output): Promise<number> {
+  await requireScenarios(opts.scenario ?? []);
   const { labUp } = await import('../../lab/lab');
   const scenarios = ['base', ...(opts.scenario ?? [])];
   const r = await labUp({ scenarios: [...new Set(scenarios)], fullSize: opts.fullSize, rebuild: opts.rebuild, log: log(o) });
@@ -34,6 +44,7 @@ export async function labStatusCommand(o: Output): Promise<number> {
 }
 
 export async function labCheckCommand(scenario: string, o: Output): Promise<number> {
+  await requireScenarios([scenario]);
   const { labCheck } = await import('../../lab/lab');
   const report = await labCheck(scenario, { log: log(o) });
   if (o.json) o.out(JSON.stringify(report, null, 2));

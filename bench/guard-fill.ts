@@ -39,7 +39,9 @@ async function main(): Promise<void> {
   const taskQueue = `bench-guard-fill-${process.pid}`;
   let t = Date.now();
   await labUp({ scenarios: ['readonly-data'], rebuild: true, fullSize: FULL, log: quiet });
-  log(`readonly-data ${FULL ? 'at full size' : `at 1/${sizes.scale} scale`} built in ${((Date.now() - t) / 1000).toFixed(1)} s: disks of ${sizes.diskBytes / MiB} MiB, target ${sizes.targetSize}, fill files of ${(sizes.fillFileBytes / MiB).toFixed(1)} MiB`);
+  log(
+    `readonly-data ${FULL ? 'at full size' : `at 1/${sizes.scale} scale`} built in ${((Date.now() - t) / 1000).toFixed(1)} s: disks of ${sizes.diskBytes / MiB} MiB, target ${sizes.targetSize}, fill files of ${(sizes.fillFileBytes / MiB).toFixed(1)} MiB`,
+  );
   const client = await connectClient();
   const worker: Worker = await createRunbooksWorker({ taskQueue });
   const running = worker.run();
@@ -63,7 +65,9 @@ async function main(): Promise<void> {
         log(`  (waiting for the repair: ${(err as Error).message}: ${String((err as { cause?: Error }).cause?.message ?? '')})`);
       }
     }
-    log(`fixReadonlyData repaired it in ${((Date.now() - t) / 1000).toFixed(1)} s and started the guard (threshold ${input.guard.thresholdPercent}%, step ${input.guard.stepMiB} MiB, poll ${input.guard.pollMs} ms)`);
+    log(
+      `fixReadonlyData repaired it in ${((Date.now() - t) / 1000).toFixed(1)} s and started the guard (threshold ${input.guard.thresholdPercent}%, step ${input.guard.stepMiB} MiB, poll ${input.guard.pollMs} ms)`,
+    );
     const guard = client.workflow.getHandle(GUARD_ID);
     for (let i = 0; i < 100; i++) {
       const d = await guard.describe();
@@ -73,7 +77,9 @@ async function main(): Promise<void> {
     const fill = await fillTest(scenarioContext(HOST.name, quiet), { fullSize: FULL }, { untilVgFull: true, timeoutMs: 30 * 60_000 });
     const reachedGoal = fill.log.find((l) => Number(/filesystem (\d+) MiB/.exec(l)?.[1] ?? 0) * MiB >= sizes.fillGoalBytes);
     log(`fill test at disk speed until the VG is out of space: ${fill.ok ? 'PASS' : 'FAIL'}: ${fill.detail}`);
-    log(`  write rate: ${fill.writeMBps} MB/s (${(fill.writtenBytes / MiB).toFixed(0)} MiB in ${fill.seconds} s); the seed's goal (${sizes.fillGoalBytes / MiB} MiB) reached at: ${reachedGoal ?? 'never'}`);
+    log(
+      `  write rate: ${fill.writeMBps} MB/s (${(fill.writtenBytes / MiB).toFixed(0)} MiB in ${fill.seconds} s); the seed's goal (${sizes.fillGoalBytes / MiB} MiB) reached at: ${reachedGoal ?? 'never'}`,
+    );
     // Let the window that grew it close (once the writes have stopped), then read the guard's own record.
     await new Promise((r) => setTimeout(r, 8000));
     const audit = await guard.query<AuditLog>('audit');

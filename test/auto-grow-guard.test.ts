@@ -85,14 +85,27 @@ test('at its ceiling it says so once and stops extending, keeps watching, and co
   await expect(startGuard({})).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
   const crossed = Date.now();
   await fillTo(85);
-  await waitFor('an extension to the ceiling', async () => lvMiB(), (v) => v === ceiling);
+  await waitFor(
+    'an extension to the ceiling',
+    async () => lvMiB(),
+    (v) => v === ceiling,
+  );
   process.stderr.write(`guard reaction (fill over the threshold -> LV extended): ${Date.now() - crossed} ms\n`);
   await fillTo(90);
-  const audit: AuditLog = await waitFor('a refusal', () => handle.query(auditQuery), (a) => a.steps.some((s) => s.name === 'cannot-extend'));
+  const audit: AuditLog = await waitFor(
+    'a refusal',
+    () => handle.query(auditQuery),
+    (a) => a.steps.some((s) => s.name === 'cannot-extend'),
+  );
   const refusal = audit.steps.find((s) => s.name === 'cannot-extend')!;
   expect(refusal.summary).toMatch(new RegExp(`already at its ceiling of ${ceiling} MiB: not extending`));
   // Many windows later (and at least two continue-as-new): still one refusal, no lvextend past the ceiling.
-  const status: GuardStatus = await waitFor('two continue-as-new', () => handle.query(guardStatusQuery), (s) => s.generation >= 2, 60_000);
+  const status: GuardStatus = await waitFor(
+    'two continue-as-new',
+    () => handle.query(guardStatusQuery),
+    (s) => s.generation >= 2,
+    60_000,
+  );
   expect(status.blocked?.reason).toBe(refusal.summary);
   expect(status.extensions).toBe(1);
   const later = await handle.query(auditQuery);
@@ -108,23 +121,37 @@ test('at its ceiling it says so once and stops extending, keeps watching, and co
   await lab.host('rm -rf /data/guard-test');
 }, 120_000);
 
-test('a writer at the disk\'s full speed fills /data back to back: no write fails until the VG is out of space, then one clear report', async () => {
+test("a writer at the disk's full speed fills /data back to back: no write fails until the VG is out of space, then one clear report", async () => {
   const from = lvMiB();
   const handle = await startGuard({});
   await lab.waitForGuardWatching();
-  const fill = await fillTest(scenarioContext(HOST.name, () => undefined), { fullSize: false }, { untilVgFull: true });
+  const fill = await fillTest(
+    scenarioContext(HOST.name, () => undefined),
+    { fullSize: false },
+    { untilVgFull: true },
+  );
   process.stderr.write(`fill at disk speed until the VG is full: ${fill.detail}\n`);
   expect(fill.failure?.errno).toBe('ENOSPC');
   expect(fill.ok).toBe(true);
   const vg = lab.lvmState().vgs[0];
-  const vgMiB = lab.lvmState().pvs.filter((p) => vg.pvs.includes(p.uuid)).reduce((n, p) => n + p.peCount, 0) * 4;
+  const vgMiB =
+    lab
+      .lvmState()
+      .pvs.filter((p) => vg.pvs.includes(p.uuid))
+      .reduce((n, p) => n + p.peCount, 0) * 4;
   expect(lvMiB()).toBe(vgMiB);
-  const audit = await waitFor('the report', () => handle.query(auditQuery), (a) => a.steps.some((s) => s.name === 'cannot-extend') && a.steps.some((s) => s.name === 'watch' && s.status === 'completed' && extendCommands({ ...a, steps: [s] }).length > 0));
+  const audit = await waitFor(
+    'the report',
+    () => handle.query(auditQuery),
+    (a) => a.steps.some((s) => s.name === 'cannot-extend') && a.steps.some((s) => s.name === 'watch' && s.status === 'completed' && extendCommands({ ...a, steps: [s] }).length > 0),
+  );
   const reports = audit.steps.filter((s) => s.name === 'cannot-extend');
   expect(reports).toHaveLength(1);
   expect(reports[0].summary).toMatch(/the VG has 0 free extents: cannot extend; add a disk to the VG/);
   // Absolute targets, each larger than the last: nothing applied twice.
-  const targets = lvmExtends().filter((c) => !lab.lvmCommands().slice(0, 2).includes(c)).map((c) => Number(/-L (\d+)m/.exec(c)![1]));
+  const targets = lvmExtends()
+    .filter((c) => !lab.lvmCommands().slice(0, 2).includes(c))
+    .map((c) => Number(/-L (\d+)m/.exec(c)![1]));
   expect(targets.length).toBeGreaterThan(0);
   for (const c of lvmExtends()) expect(c).toMatch(/^lvextend -L \d+m --resizefs vg0\/data0$/);
   expect(targets.filter((t) => t > from)).toEqual([...new Set(targets.filter((t) => t > from))].sort((a, b) => a - b));

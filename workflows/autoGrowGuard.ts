@@ -212,7 +212,13 @@ async function guard(rb: Runbook<AutoGrowGuardInput>, input: AutoGrowGuardInput)
       if (result.blocked && result.blocked.key !== carry.blocked?.key) {
         // Said once per situation; the watcher keeps watching and says nothing more until it changes.
         const report = result.blocked;
-        await rb.inspect({ name: 'cannot-extend', host, description: 'the guard cannot extend the volume any further', run: async () => ({ value: report, commands: [] }), summarize: (b) => b.reason });
+        await rb.inspect({
+          name: 'cannot-extend',
+          host,
+          description: 'the guard cannot extend the volume any further',
+          run: async () => ({ value: report, commands: [] }),
+          summarize: (b) => b.reason,
+        });
         worthKeeping.add(rb.audit.steps.at(-1)!.seq);
       }
       carry.blocked = result.blocked;

@@ -29,9 +29,7 @@ export interface GuardPace {
 export const IDLE_PACE: GuardPace = { fillBytesPerSecond: 0, growSeconds: 1, pollSeconds: 0.1 };
 
 export type GuardDecision =
-  | { action: 'none' }
-  | { action: 'extend'; targetBytes: number; steps: number; limitedBy: 'ceiling' | 'vg-free' | null; reason: string }
-  | { action: 'blocked'; reason: string; key: string };
+  { action: 'none' } | { action: 'extend'; targetBytes: number; steps: number; limitedBy: 'ceiling' | 'vg-free' | null; reason: string } | { action: 'blocked'; reason: string; key: string };
 
 /** Bytes the writer adds before an extension decided now has grown the filesystem, with a safety factor of 2. */
 export function bytesBeforeGrown(pace: GuardPace): number {

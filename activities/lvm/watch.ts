@@ -112,8 +112,8 @@ export async function watchVolume(host: string, vg: string, lv: string, mountPoi
   let rateAt = Date.now();
   const growTimes: number[] = settings.startPace.growMs === null ? [] : [settings.startPace.growMs];
   let lastBusyAt = 0;
-  let growing: Promise<void> | null = null;
-  let failure: unknown = null;
+  /** The extension in flight (one at a time), and the error that ended the window, if any. */
+  const inflight: { grow: Promise<void> | null; failure: Error | null } = { grow: null, failure: null };
   let lastLineAt = 0;
   const stop = new AbortController();
   const end = (why: WatchResult['ended']) => {
@@ -168,22 +168,22 @@ export async function watchVolume(host: string, vg: string, lv: string, mountPoi
     rateAt = t;
     result.peakFillMBps = Math.max(result.peakFillMBps, Math.round(rate / 1e4) / 100);
     // Quiet: nothing written for a while and the decayed rate near zero (a writer stalled in fsync is not quiet).
-    if (observed > 1e6 || rate > 1e6 || growing) lastBusyAt = t;
+    if (observed > 1e6 || rate > 1e6 || inflight.grow) lastBusyAt = t;
     else if (result.extensions.length && t - lastBusyAt > settings.quietAfterExtensionMs) end('extensions');
     const sample: VolumeSample = { at: new Date(t).toISOString(), usage, lvBytes, extentBytes, vgFreeExtents, fstype: mount.fstype };
     result.last = sample;
     ctx?.heartbeat({ samples: result.samples, usePercent: usage.usePercent, fillMBps: Math.round(rate / 1e4) / 100, extensions: result.extensions } satisfies WatchHeartbeat);
-    if (growing || stop.signal.aborted) return;
+    if (inflight.grow || stop.signal.aborted) return;
     const d = decideExtension(sample, policy, pace());
     if (d.action === 'extend') {
       result.blocked = null;
-      growing = grow(d.targetBytes, d.reason, usage)
+      inflight.grow = grow(d.targetBytes, d.reason, usage)
         .catch((err: unknown) => {
-          failure = err;
+          inflight.failure = err instanceof Error ? err : new Error(String(err));
           stop.abort();
         })
         .finally(() => {
-          growing = null;
+          inflight.grow = null;
         });
     } else if (d.action === 'blocked') {
       result.blocked ??= { reason: d.reason, key: d.key, since: sample.at };
@@ -207,16 +207,20 @@ export async function watchVolume(host: string, vg: string, lv: string, mountPoi
       }
     },
   });
-  while (growing) await growing;
+  while (inflight.grow) await inflight.grow;
   const watcher: CommandRecord = stream.record;
   session.commands.unshift(watcher);
   result.seconds = Math.round((Date.now() - began) / 100) / 10;
   result.endPace = { fillMBps: Math.round(rate / 1e4) / 100, growMs: growTimes.length ? Math.max(...growTimes.slice(-3)) : null };
   ctx?.cancellationSignal.throwIfAborted?.();
-  if (failure) throw failure;
+  if (inflight.failure) throw inflight.failure;
   if (!stop.signal.aborted && stream.record.exitCode !== 0) {
     // The loop died on its own (stat failed: the mount went away, the host rebooted).
-    throw ApplicationFailure.create({ message: `the usage watcher on ${host} stopped (exit ${stream.record.exitCode ?? stream.record.signal}): ${stream.record.stderrTail.trim().slice(-300)}`, type: 'WatcherStopped', details: [watcher, ...session.commands.slice(1)] });
+    throw ApplicationFailure.create({
+      message: `the usage watcher on ${host} stopped (exit ${stream.record.exitCode ?? stream.record.signal}): ${stream.record.stderrTail.trim().slice(-300)}`,
+      type: 'WatcherStopped',
+      details: [watcher, ...session.commands.slice(1)],
+    });
   }
   return session.output(result);
 }

@@ -58,7 +58,10 @@ export async function devCommand(opts: { scenario?: string[] }, o: Output): Prom
       stopAndExit();
     }
   });
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 
   o.out(`\n[${elapsed()}] hostFacts: read-only facts from the lab's hosts`);
   const factsId = `hostFacts/tour-${stamp}`;

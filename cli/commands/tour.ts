@@ -19,7 +19,9 @@ const FIRST = 'fixReadonlyData';
 
 function exampleFile(examplesDir: string): string | undefined {
   if (!existsSync(examplesDir)) return undefined;
-  const files = readdirSync(examplesDir).filter((f) => f.endsWith('.json')).sort();
+  const files = readdirSync(examplesDir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   return files.includes('lab.json') ? 'lab.json' : files[0];
 }
 

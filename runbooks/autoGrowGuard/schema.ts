@@ -39,16 +39,15 @@ const volumeSampleSchema = z.object({
 
 /** The audit records a guard carries over (its own extensions, reports and failures); the engine's StepRecord, checked for shape. */
 const carriedStepSchema = z
-  .object({
+  .looseObject({
     seq: z.number().int().positive(),
     name: z.string(),
     kind: z.enum(['inspect', 'mutate', 'compensate']),
     status: z.enum(['running', 'waiting-approval', 'completed', 'failed', 'planned', 'cancelled']),
     startedAt: z.string(),
-    attempts: z.array(z.object({ attempt: z.number(), startedAt: z.string() }).passthrough()),
-    commands: z.array(z.object({ command: z.string(), host: z.string() }).passthrough()),
+    attempts: z.array(z.looseObject({ attempt: z.number(), startedAt: z.string() })),
+    commands: z.array(z.looseObject({ command: z.string(), host: z.string() })),
   })
-  .passthrough()
   .transform((s) => s as unknown as StepRecord);
 
 /** Audit records kept across continue-as-new (newest last). */

@@ -221,7 +221,8 @@ async function guard(rb: Runbook<AutoGrowGuardInput>, input: AutoGrowGuardInput)
         });
         worthKeeping.add(rb.audit.steps.at(-1)!.seq);
       }
-      carry.blocked = result.blocked;
+      // The same situation keeps its first report (and its time); a new one, or none, replaces it.
+      carry.blocked = result.blocked && result.blocked.key === carry.blocked?.key ? carry.blocked : result.blocked;
     } catch (err) {
       if (isCancellation(err)) throw err;
       // The failed window is in the audit with its attempts; back off before the next, never exit.

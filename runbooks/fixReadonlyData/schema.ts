@@ -39,7 +39,12 @@ export const fixReadonlyDataInputSchema = z
       .default({ enabled: true, intervalMs: 50 })
       .describe('the downtime probe: a client asking the service every intervalMs during the run (apply mode only)'),
     guard: z
-      .object({ enabled: z.boolean().default(true).describe('start the guard'), ...guardSettingsFields })
+      .object({
+        enabled: z.boolean().default(true).describe('start the guard'),
+        ...guardSettingsFields,
+        // Runs started before the host-side watcher (and their recorded histories) carry it.
+        intervalSeconds: z.number().min(0.2).max(3600).optional().describe("accepted and ignored (the old timer-loop guard's interval); the watcher polls every pollMs"),
+      })
       .strict()
       .default({ enabled: true, thresholdPercent: 80, stepMiB: 500, pollMs: 50 })
       .describe("the auto-grow guard step 9 starts (workflow id autogrow/<host>/<vg>/<lv>); its settings are the guard's own"),

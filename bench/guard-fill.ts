@@ -18,7 +18,7 @@ import { fillTest, HOST, readonlyDataSizes } from '../lab/scenarios/readonly-dat
 import { ensureTemporalDevServer, stopTemporalDevServer } from '../lab/temporal-dev-server';
 import { connectClient } from '../workers/connection';
 import { createRunbooksWorker } from '../workers/runbooks-worker';
-import type { AuditLog } from '../workflows/engine/audit';
+import type { AuditLog } from '../common/audit';
 import type { GuardStatus } from '../workflows/autoGrowGuard';
 import exampleInput from '../runbooks/fixReadonlyData/examples/lab.json';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { absolutePathSchema, hostNameSchema, lvmNameSchema } from '../../common/identifiers';
 import { commonInputFields } from '../../common/input';
-import type { StepRecord } from '../../workflows/engine/audit';
+import type { StepRecord } from '../../common/audit';
 
 /** One guard per volume: its workflow id names the host and the volume, so a second start finds the first. */
 export function guardWorkflowId(host: string, vg: string, lv: string): string {

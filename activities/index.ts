@@ -7,3 +7,4 @@ export * from './objectService';
 export * from './zfs-replication/activities';
 export * from './propolis';
 export * from './crucible';
+export * from './maas';

@@ -8,6 +8,7 @@ import { fixReadonlyDataDefinition } from './fixReadonlyData/definition';
 import { hostFactsDefinition } from './hostFacts/definition';
 import { liveMigrateDefinition } from './liveMigrate/definition';
 import { moveProjectDefinition } from './moveProject/definition';
+import { maasRepartitionDefinition } from './maasRepartition/definition';
 import { replicateProjectDefinition } from './replicateProject/definition';
 import { replicateProjectsDefinition } from './replicateProjects/definition';
 import { seedRegionsDefinition } from './seedRegions/definition';
@@ -38,6 +39,7 @@ export const catalog: CatalogEntry[] = [
   fromDefinition(moveProjectDefinition),
   fromDefinition(liveMigrateDefinition),
   fromDefinition(seedRegionsDefinition),
+  fromDefinition(maasRepartitionDefinition),
 ];
 
 /** A catalog entry read from a runbook's one definition (targets and id only from input that validates). */

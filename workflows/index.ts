@@ -7,3 +7,4 @@ export { autoGrowGuard } from './autoGrowGuard';
 export * from './replication';
 export { liveMigrate } from './liveMigrate';
 export { seedRegions } from './seedRegions';
+export { maasRepartition } from './maasRepartition';

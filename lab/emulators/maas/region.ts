@@ -267,7 +267,7 @@ export class Region {
    * (CannotApply → one CONFIGURING_STORAGE event, machine keeps NO layout). No file → flat layout.
    */
   private async builtinCommissioning(m: MachineState, r: ScriptResultState, skipStorage: boolean, user: string): Promise<void> {
-    const raw = await readStorageConfig(m);
+    const raw = this.config.faults.storageConfigOverride ?? (await readStorageConfig(m));
     let parsed: unknown = undefined;
     if (raw !== null) {
       try {

@@ -192,6 +192,11 @@ export interface LabConfig {
     scriptTimeout?: string;
     /** curtin fails: Failed deployment with an installation log. */
     deployFail?: boolean;
+    /**
+     * What 50-maas-01-commissioning reads instead of the custom script's file (as if another script
+     * had clobbered it): for tests of how a runbook meets an invalid or unappliable layout.
+     */
+    storageConfigOverride?: string;
   };
 }
 

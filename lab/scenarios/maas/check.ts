@@ -17,7 +17,7 @@ echo "SDA $sda"
 [ -n "$sda" ] && sfdisk -J "$sda" | tr -d '\\n' && echo
 for p in ${SEED_POOLS}; do
   h=$(zpool list -H -o health "$p" 2>/dev/null || echo MISSING)
-  a=$(zpool get -H ashift "$p" 2>/dev/null | awk '{print $3}' || true)
+  a=$(zpool get ashift "$p" 2>/dev/null | awk 'NR == 2 {print $3}' || true)
   mp=$(zfs get -H -o value mountpoint "$p" 2>/dev/null || echo -)
   mounted=$(zfs get -H -o value mounted "$p" 2>/dev/null || echo -)
   v=$(zpool status "$p" 2>/dev/null | awk -v p="$p" 'f && NF >= 2 && $1 != p {print $1; exit} $1 == "NAME" {f=1}')

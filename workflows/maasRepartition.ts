@@ -41,7 +41,7 @@ export async function maasRepartition(input: unknown): Promise<RunbookResult<Maa
     const waitMs = durationMs(i.waitTimeout);
     const pollMs = durationMs(i.pollInterval);
     const runId = workflowInfo().runId;
-    const maas = rb.on<typeof activities>(undefined, { startToCloseTimeout: `${Math.ceil(waitMs / 1000) + 300} seconds`, heartbeatTimeout: `${Math.max(30, Math.ceil((pollMs * 3) / 1000))} seconds` });
+    const maas = rb.on<typeof activities>(undefined, { startToCloseTimeout: `${Math.ceil(waitMs / 1000) + 300} seconds`, heartbeatTimeout: `${Math.max(10, Math.ceil((pollMs * 3) / 1000))} seconds` });
     const onHost = rb.on<typeof activities>(i.host, { startToCloseTimeout: `${Math.ceil(waitMs / 1000) + 120} seconds` });
 
     // 1. Inspect: the machine, its disk, the newest event; the host's pools when it is deployed.
@@ -172,9 +172,8 @@ async function commissionUntilApplied(rb: Runbook<MaasRepartitionInput>, i: Maas
     previousSet = ev.setId ?? previousSet;
     since = ev.machine.lastEventId;
     if (attempt === 2) {
-      const report = failureReport(`commissioning ${m0.hostname} with the custom layout failed twice; it is marked broken in MAAS`, verdicts, ev, i.scriptName);
-      await markBroken(rb, i, maas, sid, `maasRepartition: commissioning with ${i.scriptName} failed twice: ${verdicts.at(-1)!.problems[0]}`);
-      fail(report, 'MaasCommissioningFailed');
+      const broken = await markBroken(rb, i, maas, sid, `maasRepartition: commissioning with ${i.scriptName} failed twice: ${verdicts.at(-1)!.problems[0]}`);
+      fail(failureReport(`commissioning ${m0.hostname} with the custom layout failed twice; mark-broken: ${broken}`, verdicts, ev, i.scriptName), 'MaasCommissioningFailed');
     }
   }
   return null;
@@ -218,13 +217,14 @@ async function deployUntilDone(rb: Runbook<MaasRepartitionInput>, i: MaasReparti
     previousSet = (await rb.inspect({ name: `reread-${attempt}`, run: () => maas.maasInspectMachine(i.maas, sid, i.disk), summarize: (m) => m.status })).installationSet;
     if (done.status !== 'Failed deployment' && done.status !== 'Allocated') break;
   }
-  await markBroken(rb, i, maas, sid, `maasRepartition: deployment failed twice: ${problems[0]?.split('\n')[0] ?? ''}`);
-  fail(`deploying ${m0.hostname} failed twice; it is marked broken in MAAS\n${problems.join('\n')}`, 'MaasDeploymentFailed');
+  const broken = await markBroken(rb, i, maas, sid, `maasRepartition: deployment failed twice: ${problems[0]?.split('\n')[0] ?? ''}`);
+  fail(`deploying ${m0.hostname} failed twice; mark-broken: ${broken}\n${problems.join('\n')}`, 'MaasDeploymentFailed');
 }
 
-async function markBroken(rb: Runbook<MaasRepartitionInput>, i: MaasRepartitionInput, maas: Acts, sid: string, reason: string): Promise<void> {
+async function markBroken(rb: Runbook<MaasRepartitionInput>, i: MaasRepartitionInput, maas: Acts, sid: string, reason: string): Promise<string> {
   const comment = reason.slice(0, 250);
-  await rb.mutate({ name: 'mark-broken', description: 'mark the machine broken (not released back into the pool)', plan: () => [displayCall(i.maas, calls.markBroken(sid, comment))], run: () => maas.maasMarkBroken(i.maas, sid, comment) });
+  const outcome = await rb.mutate({ name: 'mark-broken', description: 'mark the machine broken (not released back into the pool)', plan: () => [displayCall(i.maas, calls.markBroken(sid, comment))], run: () => maas.maasMarkBroken(i.maas, sid, comment), summarize: (s) => s });
+  return outcome ?? 'planned';
 }
 
 async function createPools(

@@ -256,6 +256,9 @@ export async function maasMarkBroken(endpoint: string, sid: string, comment: str
   const m = machineSchema.parse(expectJson(await c.send(calls.readMachine(sid)), 'reading the machine'));
   if (m.status_name === 'Broken') return c.output('already Broken');
   const r = await c.send(calls.markBroken(sid, comment));
+  // MAAS lets only the machine's owner mark it broken (403 otherwise, e.g. a Ready machine has no
+  // owner): reported, not thrown, so the run's failure still names the real cause.
+  if (r.status === 403) return c.output(`NOT marked broken: MAAS refused (403 ${r.text.trim()}); mark ${m.hostname} broken by hand as its owner`);
   if (r.status !== 200) c.fail(`MAAS refused to mark ${m.hostname} broken (${r.status}): ${r.text}`, 'MaasRefused');
   return c.output('Broken');
 }

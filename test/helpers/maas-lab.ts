@@ -39,6 +39,10 @@ export interface MaasLab {
   sh(script: string): Promise<string>;
   start(type: string, input: unknown, workflowId?: string): Promise<WorkflowHandle>;
   restartWorker(): Promise<void>;
+  /** Rebuild the scenario: proper-raptor deployed with one big root again, a fresh region. */
+  reset(): Promise<void>;
+  /** What a plan must not change: the disk's table, the links, the pools, the loop-file folder. */
+  fingerprint(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -113,6 +117,12 @@ export async function startMaasLab(name: string, opts: { worker?: boolean } = {}
       await worker?.stop('SIGKILL');
       worker = await startWorkerProcess({ taskQueue, env, logFile });
     },
+    async reset() {
+      await labUp({ scenarios: ['maas'], rebuild: true, log });
+      setRegionLabConfig(MAAS_HOSTS.region.name, { timings: FAST_TIMINGS });
+      timings = FAST_TIMINGS;
+    },
+    fingerprint: () => lab.sh('sfdisk -J $(readlink -f /dev/disk/by-dname/sda); ls -l /dev/disk/by-dname /dev/disk/by-partuuid; zpool list -H -o name,health; ls -la /var/lib/crucible-pools; cloud-init status'),
     async stop() {
       try {
         await worker?.stop('SIGKILL');

@@ -1,4 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { applyLayout, validateLayout } from '../lab/emulators/maas/storage-custom';
+import { apiKeyFile } from '../lab/scenarios/maas';
 import type { MachineState } from '../lab/emulators/maas/state';
 import { startMaasLab, type MaasLab } from './helpers/maas-lab';
 
@@ -164,6 +169,15 @@ describe('MAAS region emulator (golden)', () => {
     expect((await lab.call('POST', `machines/${sid()}/`, { op: 'set_storage_layout', storage_layout: 'custom' })).status).toBe(200);
   });
 
+  test('the ecosystem Go client (github.com/canonical/gomaasclient, unmodified) lists machines, reads block devices and partitions, and commissions', async () => {
+    const bin = clientCheckBinary();
+    const out = execFileSync(bin, [lab.baseUrl.replace(/\/$/, ''), apiKeyFile('admin'), 'commission'], { encoding: 'utf8', timeout: 60_000 });
+    const report = JSON.parse(out);
+    expect(report).toMatchObject({ machines: 1, hostname: 'proper-raptor', status: 'Ready', commissioned: 'Commissioning' });
+    expect(report.partitions).toEqual(['/dev/disk/by-dname/sda-part1:511705088', '/dev/disk/by-dname/sda-part2:998244352', '/dev/disk/by-dname/sda-part3:796917760', '/dev/disk/by-dname/sda-part4:796917760', '/dev/disk/by-dname/sda-part5:796917760']);
+    await lab.waitForStatus(['Ready']);
+  });
+
   test('silent failures: unappliable layout ends Ready with no layout and one event; deploy then refuses', async () => {
     const unknown = await commissionWith({ ...GOOD, layout: { vda: GOOD.layout.sda } , mounts: { '/': { device: 'sda2' } } });
     expect(unknown.status_name).toBe('Ready');
@@ -253,6 +267,18 @@ describe('MAAS region emulator (golden)', () => {
     expect(JSON.parse((await lab.call('POST', `machines/${sid()}/`, { op: 'mark_fixed' })).text).status_name).toBe('Ready');
   });
 });
+
+/** The Go client check, built once per source version and cached under .tools/. */
+function clientCheckBinary(): string {
+  const dir = path.join(__dirname, '..', 'lab', 'emulators', 'maas', 'client-check');
+  const hash = createHash('sha256').update(readFileSync(path.join(dir, 'main.go'))).update(readFileSync(path.join(dir, 'go.mod'))).digest('hex').slice(0, 12);
+  const bin = path.join(__dirname, '..', '.tools', `maas-client-check-${hash}`);
+  if (!existsSync(bin)) {
+    mkdirSync(path.dirname(bin), { recursive: true });
+    execFileSync('go', ['build', '-o', bin, '.'], { cwd: dir, stdio: 'inherit', timeout: 300_000 });
+  }
+  return bin;
+}
 
 describe('custom layout apply rules (pure)', () => {
   const machine = (boot: 'uefi' | 'pxe'): MachineState => ({ bios_boot_method: boot, architecture: 'amd64/generic', disks: [{ id: 1, name: 'sda', size: 4 * 2 ** 30, block_size: 512, model: 'm', serial: 's', partition_table_type: null, filesystem: null, partitions: [], labDevice: '/dev/null' }] }) as unknown as MachineState;

@@ -41,7 +41,7 @@ export async function maasRepartition(input: unknown): Promise<RunbookResult<Maa
     const waitMs = durationMs(i.waitTimeout);
     const pollMs = durationMs(i.pollInterval);
     const runId = workflowInfo().runId;
-    const maas = rb.on<typeof activities>(undefined, { startToCloseTimeout: `${Math.ceil(waitMs / 1000) + 300} seconds`, heartbeatTimeout: `${Math.max(10, Math.ceil((pollMs * 3) / 1000))} seconds` });
+    const maas = rb.on<typeof activities>(undefined, { startToCloseTimeout: `${Math.ceil(waitMs / 1000) + 300} seconds`, heartbeatTimeout: `${Math.max(3, Math.ceil((pollMs * 5) / 1000))} seconds` });
     const onHost = rb.on<typeof activities>(i.host, { startToCloseTimeout: `${Math.ceil(waitMs / 1000) + 120} seconds` });
 
     // 1. Inspect: the machine, its disk, the newest event; the host's pools when it is deployed.

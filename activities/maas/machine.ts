@@ -39,6 +39,7 @@ class Calls {
   constructor(readonly endpoint: string) {}
 
   async send(c: MaasCallSpec, opts: { multipart?: boolean } = {}): Promise<MaasResponse> {
+    heartbeat({ call: `${c.method} ${c.path}` }); // every call proves the worker alive (short heartbeat timeouts)
     const startedAt = new Date().toISOString();
     const r = await maasCall(this.endpoint, c.method, c.path, c.params, opts);
     this.commands.push({ host: `maas:${this.endpoint}`, command: displayCall(this.endpoint, c), exitCode: r.status < 400 ? 0 : 1, startedAt, durationMs: r.record.durationMs, stdoutTail: `HTTP ${r.status} ${r.text.slice(0, 400)}`, stderrTail: '', truncated: r.text.length > 400 });

@@ -33,7 +33,12 @@ export function createMaasScenario(o: { name?: string; machine?: { name: string;
       return checkCruciblePools(ctx);
     },
     async teardown(ctx: ScenarioContext) {
-      if (ctx.host === machine.name) await stopZfsFuse(ctx);
+      if (ctx.host === machine.name) {
+        // Export every pool a run made (stopZfsFuse exports only the zfs-projects pool), so a rebuilt
+        // machine's new zfs-fuse does not import stale pools from zpool.cache.
+        await ctx.exec('for p in $(zpool list -H -o name 2>/dev/null); do zpool export -f "$p" || true; done; rm -f /var/lib/zfs/zpool.cache', { timeoutMs: 60_000 });
+        await stopZfsFuse(ctx);
+      }
       else removeInventoryMaas(MAAS_ENDPOINT);
     },
   };

@@ -15,13 +15,13 @@ export const zpoolNameSchema = z
 export const maasRepartitionInputSchema = z
   .object({
     /** The MAAS endpoint, by its name in the inventory (its URL and API key file stay there). */
-    maas: hostNameSchema,
+    maas: hostNameSchema.describe('the MAAS endpoint by its name in the inventory (URL and API key file stay there)'),
     /** The machine: MAAS hostname or system_id. */
-    machine: hostNameSchema,
+    machine: hostNameSchema.describe('the machine: MAAS hostname or system_id'),
     /** The machine as an inventory host (SSH after deploy). */
-    host: hostNameSchema,
+    host: hostNameSchema.describe('the machine as an inventory host, for SSH after deploy'),
     /** The disk's kernel name in MAAS (sda, nvme0n1). */
-    disk: z.string().regex(/^[a-z][a-z0-9]{1,15}$/, 'a kernel disk name such as sda or nvme0n1'),
+    disk: z.string().regex(/^[a-z][a-z0-9]{1,15}$/, 'a kernel disk name such as sda or nvme0n1').describe('the disk to repartition, by its kernel name in MAAS'),
     partitions: z
       .object({
         boot: maasSizeSchema.default('512M'),
@@ -30,21 +30,23 @@ export const maasRepartitionInputSchema = z
         /** One size for every spare partition, or split what is left evenly. */
         spare: z.union([maasSizeSchema, z.literal('rest-evenly')]).default('rest-evenly'),
       })
-      .strict(),
+      .strict()
+      .describe('EFI size, root size and filesystem, and one size for every spare partition (or rest-evenly)'),
     pools: z
       .array(z.object({ name: zpoolNameSchema, mountpoint: absolutePathSchema }).strict())
       .min(1)
-      .max(8),
-    poolOptions: z.object({ ashift: z.number().int().min(9).max(16).default(12), atime: z.enum(['on', 'off']).default('off') }).strict().default({ ashift: 12, atime: 'off' }),
-    distroSeries: z.string().regex(/^[a-z]{3,16}$/, 'an Ubuntu series name such as jammy').default('jammy'),
-    strategy: z.enum(['maas', 'loop-files']).default('maas'),
+      .max(8)
+      .describe('one pool per spare partition (or per file): name and mountpoint'),
+    poolOptions: z.object({ ashift: z.number().int().min(9).max(16).default(12), atime: z.enum(['on', 'off']).default('off') }).strict().default({ ashift: 12, atime: 'off' }).describe('zpool create -o ashift and -O atime'),
+    distroSeries: z.string().regex(/^[a-z]{3,16}$/, 'an Ubuntu series name such as jammy').default('jammy').describe('the Ubuntu series to deploy'),
+    strategy: z.enum(['maas', 'loop-files']).default('maas').describe('maas: re-commission with a custom layout and redeploy; loop-files: pools on sparse files of the deployed host'),
     /** strategy loop-files: sparse files given to zpool create as file vdevs. */
-    loopFiles: z.object({ dir: absolutePathSchema.default('/var/lib/crucible-pools'), size: maasSizeSchema.default('15G') }).strict().default({ dir: '/var/lib/crucible-pools', size: '15G' }),
+    loopFiles: z.object({ dir: absolutePathSchema.default('/var/lib/crucible-pools'), size: maasSizeSchema.default('15G') }).strict().default({ dir: '/var/lib/crucible-pools', size: '15G' }).describe('strategy loop-files: where the sparse files go and how big each is'),
     /** The commissioning script's name: 41- to 49- so it runs before 50-maas-01-commissioning. */
-    scriptName: z.string().regex(/^4[1-9]-[a-z0-9][a-z0-9-]{0,60}$/, 'a script name from 41- to 49- (it must run before 50-maas-01-commissioning)').default('45-crucible-layout'),
+    scriptName: z.string().regex(/^4[1-9]-[a-z0-9][a-z0-9-]{0,60}$/, 'a script name from 41- to 49- (it must run before 50-maas-01-commissioning)').default('45-crucible-layout').describe('the commissioning script (41- to 49-, so it runs before 50-maas-01-commissioning)'),
     /** How long commissioning or deploying may take (MAAS's own node_timeout is 30 min). */
-    waitTimeout: durationSchema.default('40m'),
-    pollInterval: durationSchema.default('5s'),
+    waitTimeout: durationSchema.default('40m').describe('how long commissioning or deploying may take'),
+    pollInterval: durationSchema.default('5s').describe('how often MAAS is polled while waiting'),
     ...commonInputFields,
   })
   .strict()

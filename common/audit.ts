@@ -13,6 +13,9 @@ export type StepKind = z.infer<typeof stepKindSchema>;
 export const stepStatusSchema = z.enum(['running', 'waiting-approval', 'completed', 'failed', 'planned', 'cancelled']);
 export type StepStatus = z.infer<typeof stepStatusSchema>;
 
+/** The step `rb.commit` records: the point of no return. A record only, so it always completes. */
+export const COMMIT_STEP = 'commit';
+
 export const outcomeSchema = z.enum(['running', 'succeeded', 'failed', 'cancelled', 'planned']);
 export type Outcome = z.infer<typeof outcomeSchema>;
 

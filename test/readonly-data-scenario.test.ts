@@ -159,7 +159,7 @@ describe('readonly-data: the host is broken as seed 002 describes', () => {
       'the filesystem on /data fills vg0/data0': true,
       'every object in /data/objects matches its checksum': true,
       'the object service answers http://127.0.0.21:8000/': true,
-      'fill test: /data grows to 768 MiB with no failed write': false,
+      'fill test: a writer at disk speed fills /data, which grows to 768 MiB with no failed write': false,
     });
     expect(checks.find((c) => c.name === 'every PV of vg0 spans a whole 225 MiB disk')?.detail).toContain(`${record.disks[1].device} uses 96 MiB of its 225 MiB (data offset 128 MiB)`);
   });

@@ -82,7 +82,8 @@ export function buildRetro(events: RunEvent[], source: string, opts: { asOf?: st
   const planMode = inputObject.mode === 'plan';
 
   const audit = findAuditLog([last.type === 'WorkflowExecutionCompleted' ? last.result : undefined, ...(last.failure?.details ?? [])]);
-  const rebuilt = reconstructSteps(events, { open, planMode, closeStatus: status });
+  const preApproved = Array.isArray(inputObject.approve) ? inputObject.approve.filter((a): a is string => typeof a === 'string') : [];
+  const rebuilt = reconstructSteps(events, { open, planMode, closeStatus: status, preApproved });
   const steps = audit ? stepsFromAudit(audit, rebuilt) : rebuilt.steps;
   const approvals: RetroApproval[] = audit ? audit.steps.flatMap((s) => (s.approval ? [{ ...s.approval }] : [])) : rebuilt.approvals;
 

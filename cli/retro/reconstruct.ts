@@ -1,3 +1,4 @@
+import { COMMIT_STEP } from '../../common/audit';
 import type { CommandRecord } from '../../common/step';
 import { parseActivitySummary, parseTimerSummary, type ActivityTag, type TimerTag } from '../../workflows/engine/event-summary';
 import type { RunEvent } from '../history/decode';
@@ -51,7 +52,12 @@ function ms(a: string, b: string): number {
   return Date.parse(b) - Date.parse(a);
 }
 
-export function reconstructSteps(events: RunEvent[], opts: { open: boolean; planMode: boolean; closeStatus?: string }): Reconstruction {
+/**
+ * `preApproved`: the steps the run's input pre-approved (`input.approve`). A gate passed that way waits
+ * for nothing, so the history shows it only through the input: a step named there that ran without an
+ * approval wait is recorded as pre-approved, as the engine's audit log records it.
+ */
+export function reconstructSteps(events: RunEvent[], opts: { open: boolean; planMode: boolean; closeStatus?: string; preApproved?: string[] }): Reconstruction {
   const steps = new Map<number, StepBuild>();
   const activities = new Map<number, ActivityState>();
   const timers = new Map<number, { tag?: TimerTag; seq?: number }>();
@@ -258,6 +264,10 @@ export function reconstructSteps(events: RunEvent[], opts: { open: boolean; plan
             : { step: s.name, decision: 'pending', requestedAt: t.startedAt };
       s.approval = approval;
       approvals.push(approval);
+    } else if (s.kind === 'mutate' && b.attempts.size && opts.preApproved?.includes(s.name)) {
+      const approval: RetroApproval = { step: s.name, decision: 'pre-approved', approver: 'input.approve', requestedAt: s.startedAt, decidedAt: s.startedAt, waitedMs: 0 };
+      s.approval = approval;
+      approvals.push(approval);
     }
     s.status = b.fromUpsertOnly ? s.status : statusOf(b, opts.open);
     const closes = b.activities.map((a) => a.closedAt).filter((t): t is string => Boolean(t));
@@ -280,7 +290,7 @@ function settleUpsertOnlySteps(builds: StepBuild[], opts: { open: boolean; planM
   const lastSeq = Math.max(0, ...builds.filter((b) => b.step.kind !== 'compensate').map((b) => b.step.seq));
   for (const b of builds) {
     if (!b.fromUpsertOnly) continue;
-    if (b.step.seq < lastSeq) b.step.status = 'completed';
+    if (b.step.name === COMMIT_STEP || b.step.seq < lastSeq) b.step.status = 'completed';
     else if (opts.open) b.step.status = 'running';
     else b.step.status = ({ completed: 'completed', failed: 'failed', cancelled: 'cancelled' } as Record<string, RetroStep['status']>)[opts.closeStatus ?? ''] ?? 'unknown';
   }

@@ -7,7 +7,7 @@ import type * as engineActivities from '../../activities/engine';
 import { Approvals } from './approvals';
 import { attemptTag, withAttempts } from './attempts';
 import { inAttempt } from './attempt-context';
-import { withoutCommands, type AuditLog } from '../../common/audit';
+import { COMMIT_STEP, withoutCommands, type AuditLog } from '../../common/audit';
 import { Compensations, settle } from './compensation';
 import { auditQuery } from './messages';
 import { AuditRecorder } from './recorder';
@@ -124,7 +124,7 @@ export class Runbook<I extends CommonInput = CommonInput> {
    */
   commit(reason: string): void {
     const dropped = this.compensations.dropAll();
-    const record = this.recorder.beginStep('inspect', 'commit', undefined, `point of no return: ${reason}`);
+    const record = this.recorder.beginStep('inspect', COMMIT_STEP, undefined, `point of no return: ${reason}`);
     record.summary = dropped.length ? `${reason}; no longer undone on failure: ${dropped.join(', ')}` : reason;
     this.recorder.endStep(record, this.planning ? 'planned' : 'completed');
   }

@@ -50,7 +50,12 @@ async function currentGen(address: string): Promise<number> {
   return (await serialReport(address)).heartbeats.lastGen!;
 }
 
-async function handMigration(from: { address: string }, to: { address: string }, volume: VolumeRef, vm: { name: string; vcpus: number; memoryMiB: number }): Promise<{ downtimeMs: number; totalMs: number }> {
+async function handMigration(
+  from: { address: string },
+  to: { address: string },
+  volume: VolumeRef,
+  vm: { name: string; vcpus: number; memoryMiB: number },
+): Promise<{ downtimeMs: number; totalMs: number }> {
   const gen = (await currentGen(from.address)) + 1; // "increment the generation number" by hand
   const migrationId = randomUUID();
   const t0 = Date.now();
@@ -111,22 +116,30 @@ async function main(): Promise<void> {
         log(`round ${round}: by hand  downtime ${fmtMs(hand[hand.length - 1].downtimeMs)}, total ${fmtMs(hand[hand.length - 1].totalMs)}`);
         await sleep(1000);
         // Runbook: sled-b -> sled-a (adopts the running VM).
-        const handle = await client.workflow.start('liveMigrate', { taskQueue, workflowId: `bench/liveMigrate/${randomUUID()}`, args: [{ ...input(DESTINATION_SLED.name, SOURCE_SLED.name), volumeId: volumeProbe.id }] });
+        const handle = await client.workflow.start('liveMigrate', {
+          taskQueue,
+          workflowId: `bench/liveMigrate/${randomUUID()}`,
+          args: [{ ...input(DESTINATION_SLED.name, SOURCE_SLED.name), volumeId: volumeProbe.id }],
+        });
         const r = (await handle.result()) as RunbookResult<LiveMigrateResult>;
         const step = (n: string) => r.audit.steps.find((s) => s.name === n)!;
         const totalMs = Date.parse(step('wait-destination-running').endedAt!) - Date.parse(step('migrate').startedAt);
         book.push({ downtimeMs: r.value.guestDowntimeMs!, totalMs });
-        log(`round ${round}: runbook  downtime ${fmtMs(r.value.guestDowntimeMs!)}, total ${fmtMs(totalMs)} (whole run ${fmtMs(Date.parse(r.audit.endedAt ?? new Date().toISOString()) - Date.parse(r.audit.startedAt))})`);
+        log(
+          `round ${round}: runbook  downtime ${fmtMs(r.value.guestDowntimeMs!)}, total ${fmtMs(totalMs)} (whole run ${fmtMs(Date.parse(r.audit.endedAt ?? new Date().toISOString()) - Date.parse(r.audit.startedAt))})`,
+        );
         await sleep(1000);
       }
     });
     await client.connection.close();
     const m = (xs: Array<{ downtimeMs: number; totalMs: number }>, k: 'downtimeMs' | 'totalMs') => median(xs.map((x) => x[k]));
     console.log(`\nlive migration of a ${vm.memoryMiB} MiB VM, ${ROUNDS} rounds, medians:`);
-    console.log(`  guest-visible downtime   by hand ${fmtMs(m(hand, 'downtimeMs'))}   runbook ${fmtMs(m(book, 'downtimeMs'))}   runbook/hand ${(m(book, 'downtimeMs') / m(hand, 'downtimeMs')).toFixed(2)}`);
+    console.log(
+      `  guest-visible downtime   by hand ${fmtMs(m(hand, 'downtimeMs'))}   runbook ${fmtMs(m(book, 'downtimeMs'))}   runbook/hand ${(m(book, 'downtimeMs') / m(hand, 'downtimeMs')).toFixed(2)}`,
+    );
     console.log(`  total migration time     by hand ${fmtMs(m(hand, 'totalMs'))}   runbook ${fmtMs(m(book, 'totalMs'))}   runbook/hand ${(m(book, 'totalMs') / m(hand, 'totalMs')).toFixed(2)}`);
     console.log('  (by hand polls every 1 s as propolis-cli does; the runbook follows both sides every 100 ms and');
-    console.log('   waits for the destination Running and the source Destroyed. Downtime is the servers\': the gap in the guest\'s own heartbeat.)');
+    console.log("   waits for the destination Running and the source Destroyed. Downtime is the servers': the gap in the guest's own heartbeat.)");
   } finally {
     closeSharedPool();
     await labDown({ log: quiet }).catch(() => undefined);

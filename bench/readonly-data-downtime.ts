@@ -160,11 +160,15 @@ async function main(): Promise<void> {
       const took = await manualProcedure();
       const m = await p.stop();
       manual.push(m.downtimeMs);
-      log(`  round ${round}: fixReadonlyData ${fmtMs(d.downtimeMs)} (${d.failed}/${d.requests} failed) | manual procedure ${fmtMs(m.downtimeMs)} (${m.failed}/${m.requests} failed, took ${(took / 1000).toFixed(1)} s)`);
+      log(
+        `  round ${round}: fixReadonlyData ${fmtMs(d.downtimeMs)} (${d.failed}/${d.requests} failed) | manual procedure ${fmtMs(m.downtimeMs)} (${m.failed}/${m.requests} failed, took ${(took / 1000).toFixed(1)} s)`,
+      );
     }
     if (ROUNDS > 0) log(`  median downtime: fixReadonlyData ${fmtMs(median(ours))}, manual ${fmtMs(median(manual))}; goal < 1 s`);
 
-    log(`B. auto-grow guard (threshold ${exampleInput.guard.thresholdPercent}%, step ${lvmSizeArg(sizes.growStepBytes)}, watcher polling every ${exampleInput.guard.pollMs} ms): fill test at rising rates`);
+    log(
+      `B. auto-grow guard (threshold ${exampleInput.guard.thresholdPercent}%, step ${lvmSizeArg(sizes.growStepBytes)}, watcher polling every ${exampleInput.guard.pollMs} ms): fill test at rising rates`,
+    );
     const sustained: number[] = [];
     for (const rate of RATES) {
       await freshHost();
@@ -175,10 +179,18 @@ async function main(): Promise<void> {
       const fill = await fillTest(scenarioContext(HOST.name, quiet), { fullSize: false }, { rateMBps: rate });
       await execInHost(HOST.name, 'touch /run/bench-watch-stop');
       const watch = await watching;
-      const samples = watch.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { t: number; size: number; pct: number });
+      const samples = watch.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { t: number; size: number; pct: number });
       const reacts = reactions(samples, exampleInput.guard.thresholdPercent);
-      const guardAudit = await client.workflow.getHandle(`autogrow/${HOST.name}/vg0/data0`).query<{ steps: Array<{ name: string; commands: Array<{ command: string; durationMs: number }> }> }>('audit');
-      const inGuard = guardAudit.steps.flatMap((s) => s.commands).filter((c) => c.command.startsWith('lvextend')).map((c) => c.durationMs);
+      const guardAudit = await client.workflow
+        .getHandle(`autogrow/${HOST.name}/vg0/data0`)
+        .query<{ steps: Array<{ name: string; commands: Array<{ command: string; durationMs: number }> }> }>('audit');
+      const inGuard = guardAudit.steps
+        .flatMap((s) => s.commands)
+        .filter((c) => c.command.startsWith('lvextend'))
+        .map((c) => c.durationMs);
       await client.workflow.getHandle(`autogrow/${HOST.name}/vg0/data0`).terminate('bench round done');
       if (fill.ok) sustained.push(rate);
       log(

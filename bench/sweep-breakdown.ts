@@ -14,7 +14,10 @@ export interface SweepBreakdown {
   runs: number;
   wallMs: number;
   /** Union of each activity type's intervals (scheduled -> closed), summed over runs. */
-  activities: Record<string, { count: number; wallMs: number; commandMs: number; commands: number; resultBytes: number; byCommand: Record<string, { count: number; longestSummedMs: number; totalMs: number }> }>;
+  activities: Record<
+    string,
+    { count: number; wallMs: number; commandMs: number; commands: number; resultBytes: number; byCommand: Record<string, { count: number; longestSummedMs: number; totalMs: number }> }
+  >;
   /** Workflow task time (started -> completed), summed. */
   workflowTaskMs: number;
   workflowTasks: number;
@@ -38,7 +41,7 @@ function ms(t: Event['eventTime']): number {
 function commandKind(command: string): string {
   if (/change probe|sweep-probe/.test(command)) return 'change probes';
   const m = /^(zfs \w+(?: -\S+)*)/.exec(command);
-  return m ? m[1] : command.split(/\s+/)[0] ?? '?';
+  return m ? m[1] : (command.split(/\s+/)[0] ?? '?');
 }
 
 function union(intervals: Array<[number, number]>): number {
@@ -64,7 +67,7 @@ function decode(p: temporal.api.common.v1.IPayload | undefined | null): unknown 
 
 export async function runChain(client: Client, workflowId: string, firstRunId: string): Promise<History[]> {
   const out: History[] = [];
-  for (let runId: string | undefined = firstRunId; runId; ) {
+  for (let runId: string | undefined = firstRunId; runId;) {
     const history: History = await client.workflow.getHandle(workflowId, runId).fetchHistory();
     out.push(history);
     runId = history.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
@@ -73,7 +76,19 @@ export async function runChain(client: Client, workflowId: string, firstRunId: s
 }
 
 export function sweepBreakdown(runs: History[]): SweepBreakdown {
-  const b: SweepBreakdown = { runs: runs.length, wallMs: 0, activities: {}, workflowTaskMs: 0, workflowTasks: 0, continueAsNewGapMs: 0, childrenMs: 0, children: 0, otherMs: 0, historyBytes: [], inputBytes: [] };
+  const b: SweepBreakdown = {
+    runs: runs.length,
+    wallMs: 0,
+    activities: {},
+    workflowTaskMs: 0,
+    workflowTasks: 0,
+    continueAsNewGapMs: 0,
+    childrenMs: 0,
+    children: 0,
+    otherMs: 0,
+    historyBytes: [],
+    inputBytes: [],
+  };
   let prevEnd: number | null = null;
   let first = Infinity;
   let last = 0;
@@ -126,7 +141,12 @@ export function sweepBreakdown(runs: History[]): SweepBreakdown {
         const started = byId.get(Number(wfDone.startedEventId));
         wft.push([ms(started?.eventTime), ms(e.eventTime)]);
       }
-      const childDone = e.childWorkflowExecutionCompletedEventAttributes ?? e.childWorkflowExecutionFailedEventAttributes ?? e.childWorkflowExecutionCanceledEventAttributes ?? e.childWorkflowExecutionTimedOutEventAttributes ?? e.childWorkflowExecutionTerminatedEventAttributes;
+      const childDone =
+        e.childWorkflowExecutionCompletedEventAttributes ??
+        e.childWorkflowExecutionFailedEventAttributes ??
+        e.childWorkflowExecutionCanceledEventAttributes ??
+        e.childWorkflowExecutionTimedOutEventAttributes ??
+        e.childWorkflowExecutionTerminatedEventAttributes;
       if (childDone) {
         const initiated = byId.get(Number(childDone.initiatedEventId));
         children.push([ms(initiated?.eventTime), ms(e.eventTime)]);
@@ -153,8 +173,11 @@ export function formatBreakdown(b: SweepBreakdown, projects: number): string {
   const per = (x: number) => `${(x / projects).toFixed(2)} ms/project`;
   const lines = [`  wall ${(b.wallMs / 1000).toFixed(1)} s over ${b.runs} run(s): ${per(b.wallMs)}`];
   for (const [type, a] of Object.entries(b.activities).sort((x, y) => y[1].wallMs - x[1].wallMs)) {
-    lines.push(`  activity ${type} x${a.count}: ${(a.wallMs / 1000).toFixed(2)} s (${per(a.wallMs)}); remote commands ${a.commands}, longest per activity summed ${(a.commandMs / 1000).toFixed(2)} s; worker-side ${((a.wallMs - Math.min(a.wallMs, a.commandMs)) / 1000).toFixed(2)} s; results ${(a.resultBytes / 1024).toFixed(0)} KiB`);
-    for (const [kind, k] of Object.entries(a.byCommand)) lines.push(`    ${kind} x${k.count}: ${(k.longestSummedMs / 1000).toFixed(2)} s wall (slowest host per activity), ${(k.totalMs / 1000).toFixed(2)} s over all hosts`);
+    lines.push(
+      `  activity ${type} x${a.count}: ${(a.wallMs / 1000).toFixed(2)} s (${per(a.wallMs)}); remote commands ${a.commands}, longest per activity summed ${(a.commandMs / 1000).toFixed(2)} s; worker-side ${((a.wallMs - Math.min(a.wallMs, a.commandMs)) / 1000).toFixed(2)} s; results ${(a.resultBytes / 1024).toFixed(0)} KiB`,
+    );
+    for (const [kind, k] of Object.entries(a.byCommand))
+      lines.push(`    ${kind} x${k.count}: ${(k.longestSummedMs / 1000).toFixed(2)} s wall (slowest host per activity), ${(k.totalMs / 1000).toFixed(2)} s over all hosts`);
   }
   lines.push(`  workflow tasks x${b.workflowTasks}: ${(b.workflowTaskMs / 1000).toFixed(2)} s (${per(b.workflowTaskMs)})`);
   lines.push(`  children x${b.children}: ${(b.childrenMs / 1000).toFixed(2)} s (${per(b.childrenMs)})`);

@@ -12,7 +12,11 @@ import { createZfsProjectsScenario } from '../lab/scenarios/zfs-projects';
  * Three zfs-fuse lab hosts (compute1..3) in a lab folder of their own, for the ZFS benchmarks, so a
  * developer's lab and the test suite's are left alone. `base`: addresses 127.0.0.<base>..<base+2>.
  */
-export async function startBenchLab(name: string, base: number, poolBytes = 16 * 2 ** 30): Promise<{ labDir: string; ctx: Record<string, ScenarioContext>; addresses: Record<string, string>; stop(): Promise<void> }> {
+export async function startBenchLab(
+  name: string,
+  base: number,
+  poolBytes = 16 * 2 ** 30,
+): Promise<{ labDir: string; ctx: Record<string, ScenarioContext>; addresses: Record<string, string>; stop(): Promise<void> }> {
   const labDir = mkdtempSync(path.join(os.tmpdir(), `${name}-`));
   process.env.RUNBOOK_LAB_DIR = labDir;
   process.env.RUNBOOK_INVENTORY = path.join(labDir, 'inventory.json');

@@ -28,7 +28,8 @@ async function main(): Promise<void> {
     process.stdout.write(`writing ${MIB} MiB of random data into ${DS} on compute1...\n`);
     await must(lab.ctx.compute1, `zfs create ${DS} && head -c ${MIB}M /dev/urandom > /${DS}/data.bin && zfs snapshot ${DS}@s1`);
     const bytes = Number((await must(lab.ctx.compute1, `zfs send ${DS}@s1 | wc -c`)).trim()); // also warms the cache
-    const destroy = (ctx: (typeof lab.ctx)[string], ds: string) => must(ctx, `for i in $(seq 50); do zfs destroy -r ${ds} 2>/dev/null && exit 0; zfs list ${ds} >/dev/null 2>&1 || exit 0; sleep 0.2; done; exit 1`);
+    const destroy = (ctx: (typeof lab.ctx)[string], ds: string) =>
+      must(ctx, `for i in $(seq 50); do zfs destroy -r ${ds} 2>/dev/null && exit 0; zfs list ${ds} >/dev/null 2>&1 || exit 0; sleep 0.2; done; exit 1`);
 
     const modes: Record<string, () => Promise<number>> = {
       'A worker (ssh2 pipe)': async () => {
@@ -58,7 +59,11 @@ async function main(): Promise<void> {
       Object.assign(modes, {
         'P worker via Transform (before)': async () => {
           // The pipe as it was: through the rate Meter (a cap no stream reaches keeps it in the path).
-          const r = await pipeBetweenHosts(pool, { from: { host: 'compute1', command: sh`zfs send ${`${DS}@s1`}` }, to: { host: 'compute2', command: sh`zfs recv -u projects/bench-m` }, bytesPerSecond: 1e15 });
+          const r = await pipeBetweenHosts(pool, {
+            from: { host: 'compute1', command: sh`zfs send ${`${DS}@s1`}` },
+            to: { host: 'compute2', command: sh`zfs recv -u projects/bench-m` },
+            bytesPerSecond: 1e15,
+          });
           if (r.senderExit.code !== 0 || r.receiverExit.code !== 0) throw new Error(`P metered failed: ${r.senderStderr} ${r.receiverStderr}`);
           await destroy(lab.ctx.compute2, 'projects/bench-m');
           return r.durationMs;

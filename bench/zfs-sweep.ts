@@ -61,7 +61,10 @@ async function main(): Promise<void> {
   try {
     process.stdout.write(`generating ${N} projects...\n`);
     const t0 = Date.now();
-    const manifest = await generateProjects(HOSTS.map((h) => lab.ctx[h]), { count: N, seed: 'bench-zfs-sweep' });
+    const manifest = await generateProjects(
+      HOSTS.map((h) => lab.ctx[h]),
+      { count: N, seed: 'bench-zfs-sweep' },
+    );
     process.stdout.write(`  ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 
     const gates = HOSTS.flatMap((h) => [`rollback-${h}`, `replace-${h}`]);
@@ -73,11 +76,15 @@ async function main(): Promise<void> {
     const batch = { batchSize: Number(process.env.BENCH_BATCH ?? 500) };
     process.env.RUNBOOK_SWEEP_PROBE_LANES = '1';
     const serial = await sweep({ concurrency: 8, ...batch });
-    process.stdout.write(`no-change sweep, probes 1 lane per host: ${(serial.ms / 1000).toFixed(1)} s for ${N} projects (${(serial.ms / N).toFixed(1)} ms/project)\n${formatBreakdown(serial.breakdown, N)}\n`);
+    process.stdout.write(
+      `no-change sweep, probes 1 lane per host: ${(serial.ms / 1000).toFixed(1)} s for ${N} projects (${(serial.ms / N).toFixed(1)} ms/project)\n${formatBreakdown(serial.breakdown, N)}\n`,
+    );
     delete process.env.RUNBOOK_SWEEP_PROBE_LANES;
     const idle = await sweep({ concurrency: 8, ...batch });
     const perProject = idle.r.totals.roundTrips / N;
-    process.stdout.write(`no-change sweep: ${(idle.ms / 1000).toFixed(1)} s for ${N} projects (${(idle.ms / N).toFixed(1)} ms/project), ${idle.r.totals.roundTrips} SSH round trips (${perProject.toFixed(3)}/project), ${JSON.stringify(idle.r.totals)}\n`);
+    process.stdout.write(
+      `no-change sweep: ${(idle.ms / 1000).toFixed(1)} s for ${N} projects (${(idle.ms / N).toFixed(1)} ms/project), ${idle.r.totals.roundTrips} SSH round trips (${perProject.toFixed(3)}/project), ${JSON.stringify(idle.r.totals)}\n`,
+    );
     process.stdout.write(`where the no-change sweep's time goes:\n${formatBreakdown(idle.breakdown, N)}\n`);
 
     // syncoid on a sample of the same projects, each from its source to its first replica.
@@ -103,7 +110,9 @@ async function main(): Promise<void> {
       }
       const total = times.reduce((a, b) => a + b, 0);
       syncoid = { runs: sample.length, ok, medianMs: median(times), totalMs: total, note: 'with a `zfs get -t` shim: syncoid 2.1.0 does not run on zfs-fuse as shipped' };
-      process.stdout.write(`syncoid (shimmed), ${sample.length} of the projects one after another: ${ok} ok, median ${median(times)} ms/project -> ~${((median(times) * N) / 1000).toFixed(0)} s for ${N}\n`);
+      process.stdout.write(
+        `syncoid (shimmed), ${sample.length} of the projects one after another: ${ok} ok, median ${median(times)} ms/project -> ~${((median(times) * N) / 1000).toFixed(0)} s for ${N}\n`,
+      );
     } else {
       process.stdout.write('syncoid: not installed (apt-get install sanoid)\n');
     }

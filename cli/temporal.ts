@@ -7,9 +7,6 @@ export async function client(): Promise<Client> {
     return await connectClient();
   } catch (err) {
     const { connectionOptions } = temporalSettings();
-    throw new CliError(
-      `cannot reach Temporal at ${connectionOptions.address}: ${(err as Error).message}. Start it with \`npm start\` (or set TEMPORAL_ADDRESS).`,
-      EXIT.unavailable,
-    );
+    throw new CliError(`cannot reach Temporal at ${connectionOptions.address}: ${(err as Error).message}. Start it with \`npm start\` (or set TEMPORAL_ADDRESS).`, EXIT.unavailable);
   }
 }

@@ -29,7 +29,12 @@ export type CommonInput = z.infer<typeof commonInputSchema>;
 /** Every problem as "path: what is wrong", one per line, in the order zod found them. */
 export function describeIssues(error: z.ZodError): string[] {
   return error.issues.map((issue) => {
-    const where = issue.path.length ? issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[') : '(input)';
+    const where = issue.path.length
+      ? issue.path
+          .map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))
+          .join('.')
+          .replace(/\.\[/g, '[')
+      : '(input)';
     return `${where}: ${issue.message}`;
   });
 }

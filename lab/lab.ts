@@ -105,7 +105,9 @@ async function stopLabHost(host: string, log: Log): Promise<void> {
 async function startLabHost(host: { name: string; address: string }, scenario: LabScenario, fullSize: boolean, log: Log): Promise<void> {
   // Another lab folder's hosts (RUNBOOK_LAB_DIR) use the same addresses and are invisible from here.
   if (await somethingListens(host.address, 22)) {
-    throw new Error(`something already listens on ${host.address}:22, probably a lab up from another lab folder (RUNBOOK_LAB_DIR); run \`runbook lab down\` there, or find it with \`ss -ltnp 'sport = :22'\``);
+    throw new Error(
+      `something already listens on ${host.address}:22, probably a lab up from another lab folder (RUNBOOK_LAB_DIR); run \`runbook lab down\` there, or find it with \`ss -ltnp 'sport = :22'\``,
+    );
   }
   await startNamespace(host.name, host.address, scenario.name, fullSize, log);
   await startSshd(host.name, log);

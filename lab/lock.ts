@@ -45,7 +45,8 @@ async function acquire(log: (line: string) => void, timeoutMs: number): Promise<
       rmSync(file, { force: true }); // its holder died without releasing it
     } else {
       unreadableSince = undefined;
-      if (Date.now() > deadline) throw new Error(`the lab folder is locked by pid ${owner.pid} (another lab up or down) for over ${timeoutMs / 1000} s; wait for it, or if it hangs, stop that process`);
+      if (Date.now() > deadline)
+        throw new Error(`the lab folder is locked by pid ${owner.pid} (another lab up or down) for over ${timeoutMs / 1000} s; wait for it, or if it hangs, stop that process`);
       if (!told) log(`waiting for pid ${owner.pid}, which holds the lab lock ${file}`);
       told = true;
       await sleep(100);

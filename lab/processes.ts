@@ -136,6 +136,8 @@ export async function terminate(refs: ProcessRef[], graceMs: number, what: strin
   refs.forEach((r) => signal(r, 'SIGKILL'));
   const survivors = await waitGone(refs, 5000);
   if (survivors.length) {
-    throw new Error(`${what}: pid ${survivors.map((r) => r.pid).join(', ')} still running 5 s after SIGKILL (stuck in the kernel, e.g. on a hung FUSE or loop device?); look at /proc/<pid>/stack and kill it by hand`);
+    throw new Error(
+      `${what}: pid ${survivors.map((r) => r.pid).join(', ')} still running 5 s after SIGKILL (stuck in the kernel, e.g. on a hung FUSE or loop device?); look at /proc/<pid>/stack and kill it by hand`,
+    );
   }
 }

@@ -83,7 +83,10 @@ test('an approval that names no approver is refused, saying what to fill in, and
   const handle = await startRunbook('engineDrill', { host, dir, steps: 2, gatedSteps: ['step-2'] });
   await waitForAudit(handle, waitingOn('step-2'));
   // What the UI's Update form sends when the operator leaves the approver out, or types only spaces.
-  for (const request of [{ step: 'step-2', decision: 'approve' }, { step: 'step-2', decision: 'approve', approver: '  ' }]) {
+  for (const request of [
+    { step: 'step-2', decision: 'approve' },
+    { step: 'step-2', decision: 'approve', approver: '  ' },
+  ]) {
     const refused = handle.executeUpdate(approveUpdate, { args: [request as never] });
     await expect(refused).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
     await refused.catch((err: WorkflowUpdateFailedError) => expect(err.cause?.message).toMatch(/^malformed approval: approver: name the approver: fill in "approver" with who decides/));

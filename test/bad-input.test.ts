@@ -15,9 +15,14 @@ function seedRegionsCorpus(): Array<[string, string, unknown, RegExp[]]> {
     ['seedRegions', 'a block size above 32768', { ...base, blockSize: 65536 }, [/blockSize: a block size/]],
     ['seedRegions', 'extent files over 512 MiB', { ...base, blockSize: 4096, extentSize: 131073 }, [/extentSize: extent files over 512 MiB/]],
     ['seedRegions', 'duplicate ports', region(2, { port: 8810 }), [/regions\[2\]\.port: duplicate port 8810/]],
-    ['seedRegions', 'a port that is another region\'s repair port', region(1, { port: 12810 }), [/regions\[1\]\.port: port 12810 is another region's repair port/]],
+    ['seedRegions', "a port that is another region's repair port", region(1, { port: 12810 }), [/regions\[1\]\.port: port 12810 is another region's repair port/]],
     ['seedRegions', 'duplicate directories', region(2, { dir: '/pool/disk0/region/8810' }), [/regions\[2\]\.dir: duplicate region directory/]],
-    ['seedRegions', 'two regions, a bad uuid and a bad address together', { ...base, address: '127.0.0.256', regions: [base.regions[0], { ...base.regions[1], uuid: 'ABC' }] }, [/address: an IPv4 address/, /regions: /, /regions\[1\]\.uuid: a lower-case UUID/]],
+    [
+      'seedRegions',
+      'two regions, a bad uuid and a bad address together',
+      { ...base, address: '127.0.0.256', regions: [base.regions[0], { ...base.regions[1], uuid: 'ABC' }] },
+      [/address: an IPv4 address/, /regions: /, /regions\[1\]\.uuid: a lower-case UUID/],
+    ],
   ];
 }
 
@@ -31,7 +36,12 @@ const corpus: Array<[string, string, unknown, RegExp[]]> = [
   ['hostFacts', 'empty host list', { hosts: [] }, [/hosts: name at least one host/]],
   ['hostFacts', 'shell in a host name', { hosts: ['node1; rm -rf /'] }, [/hosts\[0\]: a host name/]],
   ['hostFacts', 'unknown field and bad mode together', { hosts: ['node1'], mode: 'yolo', extra: 1 }, [/mode: /, /extra/]],
-  ['engineDrill', 'every field wrong', { host: 'Node 1', dir: '/etc/../shadow', steps: 0, stepSeconds: -1, approvalTimeout: 'soon' }, [/host: a host name/, /dir: /, /steps: /, /stepSeconds: /, /approvalTimeout: a duration/]],
+  [
+    'engineDrill',
+    'every field wrong',
+    { host: 'Node 1', dir: '/etc/../shadow', steps: 0, stepSeconds: -1, approvalTimeout: 'soon' },
+    [/host: a host name/, /dir: /, /steps: /, /stepSeconds: /, /approvalTimeout: a duration/],
+  ],
   ['engineDrill', 'path traversal', { host: 'node1', dir: '/var/tmp/engine-drill/../../etc' }, [/dir: a path without "\.\."/]],
   ...seedRegionsCorpus(),
 ];

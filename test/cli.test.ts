@@ -114,7 +114,11 @@ test('cancel requests cancellation and the run compensates', async () => {
 
 test('an unknown lab scenario is a usage error (exit 2) naming the known ones, with no stack trace', () => {
   const known = Object.keys(scenarios);
-  for (const args of [['lab', 'up', '--scenario', 'no-such-scenario'], ['lab', 'check', 'no-such-scenario'], ['dev', '--scenario', 'no-such-scenario']]) {
+  for (const args of [
+    ['lab', 'up', '--scenario', 'no-such-scenario'],
+    ['lab', 'check', 'no-such-scenario'],
+    ['dev', '--scenario', 'no-such-scenario'],
+  ]) {
     const r = runbook(...args);
     expect([args.join(' '), r.code]).toEqual([args.join(' '), 2]);
     expect(r.stderr).toContain(`unknown lab scenario no-such-scenario; known scenarios: ${known.join(', ')}`);
@@ -123,7 +127,7 @@ test('an unknown lab scenario is a usage error (exit 2) naming the known ones, w
   }
 });
 
-test('the npm start tour has one copy-paste command per runbook with an example, the real job first, each with its run\'s UI link', () => {
+test("the npm start tour has one copy-paste command per runbook with an example, the real job first, each with its run's UI link", () => {
   const stops = tourStops(catalog, { uiUrl: 'http://127.0.0.1:8233', stamp: '20261203T090000Z', repoRoot, examplesDir });
   const withExamples = catalog.filter((e) => existsSync(path.join(examplesDir(e.name), 'lab.json'))).map((e) => e.name);
   expect(stops.map((s) => s.runbook).sort()).toEqual([...withExamples].sort());

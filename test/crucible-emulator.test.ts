@@ -143,7 +143,11 @@ describe('on-disk region', () => {
     const e = await ds(['export', '-d', 'imp', '-e', 'out.raw', '--count', '502']);
     expect(e.code).toBe(0);
     const padded = Buffer.concat([image, Buffer.alloc(502 * 512 - image.length)]);
-    expect(createHash('sha256').update(readFileSync(path.join(dir, 'out.raw'))).digest('hex')).toBe(createHash('sha256').update(padded).digest('hex'));
+    expect(
+      createHash('sha256')
+        .update(readFileSync(path.join(dir, 'out.raw')))
+        .digest('hex'),
+    ).toBe(createHash('sha256').update(padded).digest('hex'));
     expect(await ds(['verify', '-d', 'imp'])).toMatchObject({ code: 0, stdout: 'Verified 6 extents: no errors\n' });
   });
 
@@ -221,14 +225,10 @@ describe('dump', () => {
     expect(lines[lines.length - 2]).toBe('Max gen: 12,  Max flush: 650');
     const only = await ds(['dump', '-d', 's8810', '-d', 's8820', '-d', 's8830', '--no-color', '-o']);
     expect(only.stdout).toBe(
-      'EXT          BLOCKS GEN0 GEN1 GEN2   FL0  FL1  FL2  D0 D1 D2 DIFF\n' +
-        '  2 0128000-0191999    0    0   12     1    1  650   F  F  T <---\n' +
-        'Max gen: 12,  Max flush: 650\n',
+      'EXT          BLOCKS GEN0 GEN1 GEN2   FL0  FL1  FL2  D0 D1 D2 DIFF\n' + '  2 0128000-0191999    0    0   12     1    1  650   F  F  T <---\n' + 'Max gen: 12,  Max flush: 650\n',
     );
     const colour = await ds(['dump', '-d', 's8810', '-d', 's8830', '-o']);
-    expect(colour.stdout.split('\n')[1]).toBe(
-      '  2 0128000-0191999 \x1b[31m   0 \x1b[32m  12\x1b[0m  \x1b[31m   1 \x1b[32m 650\x1b[0m   \x1b[32mF  \x1b[31mT\x1b[0m',
-    );
+    expect(colour.stdout.split('\n')[1]).toBe('  2 0128000-0191999 \x1b[31m   0 \x1b[32m  12\x1b[0m  \x1b[31m   1 \x1b[32m 650\x1b[0m   \x1b[32mF  \x1b[31mT\x1b[0m');
     // Equal regions: no header when -o shows nothing, exit 0.
     expect(await ds(['dump', '-d', 's8810', '-d', 's8820', '-o'])).toEqual({ code: 0, stdout: 'Max gen: 11,  Max flush: 642\n', stderr: '' });
   });
@@ -236,7 +236,14 @@ describe('dump', () => {
   test('-e and -b compare one extent or one block; both at once is refused', async () => {
     const e = await ds(['dump', '-d', 'imp', '-d', 'pf2', '-e', '1', '--no-color', '-o']);
     expect(e.code).toBe(0);
-    expect(e.stdout.split('\n').slice(0, 6)).toEqual(['           Extent 1', 'GEN             0        0 ', 'FLUSH_ID        1        1 ', `DIRTY    ${' '.repeat(8)} ${' '.repeat(8)} `, '', 'BLOCK  D0 D1  C0 C1']);
+    expect(e.stdout.split('\n').slice(0, 6)).toEqual([
+      '           Extent 1',
+      'GEN             0        0 ',
+      'FLUSH_ID        1        1 ',
+      `DIRTY    ${' '.repeat(8)} ${' '.repeat(8)} `,
+      '',
+      'BLOCK  D0 D1  C0 C1',
+    ]);
     const b = await ds(['dump', '-d', 'imp', '-d', 'partial', '-b', '250', '--no-color']);
     expect(b.stdout.split('\n')[0]).toBe('Extent 2 Block in extent 50  Actual block 250');
     expect((await ds(['dump', '-d', 'imp', '-e', '1', '-b', '2'])).stderr).toBe('Error: Either a specific block, or a specific extent, not both\n');
@@ -310,7 +317,11 @@ describe('run: the downstairs protocol (PROTOCOL.md) and generation rules', () =
 
       // Stored gen is now 1: gen 1 is too low (found = stored + 1), gen 0 illegal.
       const b = await Client.connect(PORT);
-      expect(await b.req({ id: 1, op: 'negotiate', upstairs_id: 'u-b', session_id: 's-b', gen: 1, read_only: false })).toEqual({ id: 1, ok: false, error: 'Generation number is too low: requested 1, found 2' });
+      expect(await b.req({ id: 1, op: 'negotiate', upstairs_id: 'u-b', session_id: 's-b', gen: 1, read_only: false })).toEqual({
+        id: 1,
+        ok: false,
+        error: 'Generation number is too low: requested 1, found 2',
+      });
       const z = await Client.connect(PORT);
       expect(await z.req({ id: 1, op: 'negotiate', upstairs_id: 'u-z', session_id: 's-z', gen: 0, read_only: false })).toEqual({ id: 1, ok: false, error: 'Generation 0 is illegal' });
       // A higher gen takes over; the old session is told and closed.
@@ -321,7 +332,11 @@ describe('run: the downstairs protocol (PROTOCOL.md) and generation rules', () =
       const d = await Client.connect(PORT);
       expect(await d.req({ id: 1, op: 'negotiate', upstairs_id: 'u-d', session_id: 's-d', gen: 2, read_only: false })).toEqual({ id: 1, ok: false, error: 'Current gen 3 is > requested gen of 2' });
       const e = await Client.connect(PORT);
-      expect(await e.req({ id: 1, op: 'negotiate', upstairs_id: 'u-e', session_id: 's-e', gen: 3, read_only: false })).toEqual({ id: 1, ok: false, error: "Same gen, but UUIDs u-c/s-c don't match u-e/s-e" });
+      expect(await e.req({ id: 1, op: 'negotiate', upstairs_id: 'u-e', session_id: 's-e', gen: 3, read_only: false })).toEqual({
+        id: 1,
+        ok: false,
+        error: "Same gen, but UUIDs u-c/s-c don't match u-e/s-e",
+      });
       const rep = await Client.connect(PORT + 4000);
       expect(await rep.req({ id: 9, op: 'region-info' })).toEqual({
         id: 9,
@@ -360,9 +375,27 @@ describe('dsc', () => {
 
   test('start runs three downstairs and answers cmd; shutdown stops them', async () => {
     const base = path.join(dir, 'dscr');
-    const child = spawn(path.join(bin, 'dsc'), ['start', '--create', '--cleanup', '--ds-bin', path.join(bin, 'crucible-downstairs'), '--region-dir', base, '--port-base', '28910', '--control', '127.0.0.1:29998', '--output-dir', path.join(dir, 'dsc-out')], {
-      stdio: 'ignore',
-    });
+    const child = spawn(
+      path.join(bin, 'dsc'),
+      [
+        'start',
+        '--create',
+        '--cleanup',
+        '--ds-bin',
+        path.join(bin, 'crucible-downstairs'),
+        '--region-dir',
+        base,
+        '--port-base',
+        '28910',
+        '--control',
+        '127.0.0.1:29998',
+        '--output-dir',
+        path.join(dir, 'dsc-out'),
+      ],
+      {
+        stdio: 'ignore',
+      },
+    );
     try {
       const server = ['--server', 'http://127.0.0.1:29998'];
       let running = '';

@@ -10,7 +10,7 @@ import { decideExtension } from '../activities/lvm/guard-policy';
 
 const MiB = 1024 * 1024;
 
-test('D1: pvs/vgs/lvs --reportformat json --units b --nosuffix, with LVM\'s two-space prefix', () => {
+test("D1: pvs/vgs/lvs --reportformat json --units b --nosuffix, with LVM's two-space prefix", () => {
   const pvs = `  {
       "report": [
           {
@@ -47,7 +47,27 @@ test('D3: pvmove progress lines, whole or split across chunks', () => {
 });
 
 test('D6: lsof +L1 -F pcRfskn, deleted files per process and the filesystem they are on', () => {
-  const out = ['p1383', 'cmemfd:sealed-91', 'R1', 'ftxt', 's1531760', 'k0', 'n/memfd:sealed-91173221a7ea (deleted)', 'p50', 'cpython3', 'R48', 'f3', 's212721664', 'k0', 'n/media/.tempfile (deleted)', 'f7', 's10', 'k0', 'n/media/other (deleted)', ''].join('\n');
+  const out = [
+    'p1383',
+    'cmemfd:sealed-91',
+    'R1',
+    'ftxt',
+    's1531760',
+    'k0',
+    'n/memfd:sealed-91173221a7ea (deleted)',
+    'p50',
+    'cpython3',
+    'R48',
+    'f3',
+    's212721664',
+    'k0',
+    'n/media/.tempfile (deleted)',
+    'f7',
+    's10',
+    'k0',
+    'n/media/other (deleted)',
+    '',
+  ].join('\n');
   const files = parseLsofDeleted(out);
   expect(files).toEqual([
     { pid: 1383, ppid: 1, command: 'memfd:sealed-91', fd: 'txt', sizeBytes: 1531760, path: '/memfd:sealed-91173221a7ea' },
@@ -99,7 +119,7 @@ test('the guard extends to an absolute target, more than one step only when one 
   expect(a.action === 'blocked' && b.action === 'blocked' && a.key === b.key).toBe(true);
 });
 
-test('an image is matched to its loop device by device and inode, not by path (loop devices are the kernel\'s, paths are per mount namespace)', () => {
+test("an image is matched to its loop device by device and inode, not by path (loop devices are the kernel's, paths are per mount namespace)", () => {
   // Two lab hosts (or containers) each have a /media/disk0.img; only the backing file's identity differs.
   const loops = parseLoopBackings(`{
    "loopdevices": [
@@ -112,5 +132,5 @@ test('an image is matched to its loop device by device and inode, not by path (l
   expect(img).toEqual({ path: '/media/disk0.img', sizeBytes: 235929600, dev: '7:5', ino: 12 });
   expect(loops.filter((l) => l.dev === img.dev && l.ino === img.ino).map((l) => l.name)).toEqual(['/dev/loop6']);
   // glibc's encoding of large device numbers (major 259, minor 300000) decodes the same way.
-  expect(parseImageListing(`/x.img\t1\t${(0n | ((300000n & 0xffn)) | ((259n & 0xfffn) << 8n) | ((300000n & ~0xffn) << 12n)).toString()}\t5\n`)[0].dev).toBe('259:300000');
+  expect(parseImageListing(`/x.img\t1\t${(0n | (300000n & 0xffn) | ((259n & 0xfffn) << 8n) | ((300000n & ~0xffn) << 12n)).toString()}\t5\n`)[0].dev).toBe('259:300000');
 });

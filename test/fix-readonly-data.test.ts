@@ -51,7 +51,16 @@ test('plan mode on the broken host lists every finding with its exact commands a
   expect(byKind['auto-grow-guard'].commands[0]).toContain('--id autogrow/object-store/vg0/data0');
 
   // The engine's plan: every mutating step with the same commands, the gated ones marked.
-  expect(result.planned.map((p) => p.step)).toEqual(['remount-rw', 'make-pvs-allocatable', 'resize-pvs', 'rebuild-offset-pvs', 'release-deleted-files', 'add-disks', 'extend-volume', 'start-auto-grow-guard']);
+  expect(result.planned.map((p) => p.step)).toEqual([
+    'remount-rw',
+    'make-pvs-allocatable',
+    'resize-pvs',
+    'rebuild-offset-pvs',
+    'release-deleted-files',
+    'add-disks',
+    'extend-volume',
+    'start-auto-grow-guard',
+  ]);
   expect(result.planned.filter((p) => p.description.includes('needs approval')).map((p) => p.step)).toEqual(['rebuild-offset-pvs', 'release-deleted-files']);
 
   // Nothing but reads was scheduled, and the host is exactly as it was.
@@ -107,7 +116,10 @@ test('apply, with an operator approving the gated steps, repairs the host: the s
   let extendCommands: string[] = [];
   for (const deadline = Date.now() + 30_000; Date.now() < deadline && extendCommands.length === 0; await new Promise((r) => setTimeout(r, 200))) {
     const guardAudit = await guardHandle.query<{ steps: Array<{ name: string; status: string; commands: Array<{ command: string }> }> }>('audit');
-    extendCommands = guardAudit.steps.filter((s) => s.name === 'watch' && s.status === 'completed').flatMap((s) => s.commands.map((c) => c.command)).filter((c) => c.startsWith('lvextend'));
+    extendCommands = guardAudit.steps
+      .filter((s) => s.name === 'watch' && s.status === 'completed')
+      .flatMap((s) => s.commands.map((c) => c.command))
+      .filter((c) => c.startsWith('lvextend'));
   }
   expect(extendCommands.length).toBeGreaterThan(0);
   // Absolute targets only: lvextend -L <n>m, never +500M.

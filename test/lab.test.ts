@@ -79,7 +79,7 @@ const leftovers: LabScenario = {
 function run(cmd: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = execFile(cmd, args, { timeout: 20_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 255) : 0;
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 255) : 0;
       resolve({ code, stdout, stderr });
     });
     if (input !== undefined) child.stdin?.end(input);
@@ -92,17 +92,30 @@ async function ssh(host: string, command: string): Promise<{ code: number; stdou
   const entry = inventory.hosts[host];
   if (!entry) throw new Error(`${host} is not in the inventory`);
   const knownHosts = path.join(labRoot, 'known_hosts');
-  writeFileSync(knownHosts, Object.values(inventory.hosts).map((h) => `${h.address} ${h.hostKey}\n`).join(''));
+  writeFileSync(
+    knownHosts,
+    Object.values(inventory.hosts)
+      .map((h) => `${h.address} ${h.hostKey}\n`)
+      .join(''),
+  );
   const key = 'file' in entry.key ? entry.key.file : '';
   return run('ssh', [
-    '-F', '/dev/null',
-    '-i', key,
-    '-o', 'IdentitiesOnly=yes',
-    '-o', `UserKnownHostsFile=${knownHosts}`,
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', 'BatchMode=yes',
-    '-o', 'ConnectTimeout=5',
-    '-p', String(entry.port),
+    '-F',
+    '/dev/null',
+    '-i',
+    key,
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    `UserKnownHostsFile=${knownHosts}`,
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'ConnectTimeout=5',
+    '-p',
+    String(entry.port),
     `${entry.user}@${entry.address}`,
     command,
   ]);
@@ -184,7 +197,20 @@ test('lab up starts real sshds, each in its own namespace, reachable with the in
   // A wrong host key is refused: pin node2's key for node1's address.
   const bad = path.join(labRoot, 'bad_known_hosts');
   writeFileSync(bad, `127.0.0.101 ${inventory.hosts.node2.hostKey}\n`);
-  const refused = await run('ssh', ['-F', '/dev/null', '-i', operatorKeyPath(), '-o', `UserKnownHostsFile=${bad}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', 'root@127.0.0.101', 'true']);
+  const refused = await run('ssh', [
+    '-F',
+    '/dev/null',
+    '-i',
+    operatorKeyPath(),
+    '-o',
+    `UserKnownHostsFile=${bad}`,
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    'BatchMode=yes',
+    'root@127.0.0.101',
+    'true',
+  ]);
   expect(refused.code).toBe(255);
   expect(refused.stderr).toMatch(/HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
 });
@@ -340,8 +366,18 @@ test('a failed build is reported, kept out of the inventory, and retried by the 
 test('every lab operation refuses to run as non-root, saying why', () => {
   const out = execFileSync(
     'setpriv',
-    ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', 'HOME=/tmp', process.execPath, '-r', 'tsx/cjs', '-e',
-      "const lab = require('./lab/lab'); for (const f of [() => lab.labStatus(), () => lab.labUp(), () => lab.labDown(), () => lab.labCheck('base'), () => lab.rebuildScenario('base')]) { try { const p = f(); if (p && p.catch) p.catch((e) => console.log(e.message)); } catch (e) { console.log(e.message) } }"],
+    [
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      'env',
+      'HOME=/tmp',
+      process.execPath,
+      '-r',
+      'tsx/cjs',
+      '-e',
+      "const lab = require('./lab/lab'); for (const f of [() => lab.labStatus(), () => lab.labUp(), () => lab.labDown(), () => lab.labCheck('base'), () => lab.rebuildScenario('base')]) { try { const p = f(); if (p && p.catch) p.catch((e) => console.log(e.message)); } catch (e) { console.log(e.message) } }",
+    ],
     { cwd: path.resolve(__dirname, '..'), encoding: 'utf8' },
   );
   expect(out.trim().split('\n')).toEqual(Array(5).fill('the lab needs root (it creates namespaces, loop devices and mounts); run as root'));

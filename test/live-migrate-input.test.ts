@@ -45,7 +45,11 @@ const corpus: Array<[string, unknown, RegExp[]]> = [
   ['a relative region dir', with_({ regions: { host: 'cru-sled', downstairs: [{ dir: 'pool/disk0', port: 8810 }, ds[1], ds[2]] } }), [/regions\.downstairs\[0\]\.dir: /]],
   ['gen 0', with_({ gen: 0 }), [/gen: /]],
   ['typed geometry (never typed: read from the regions)', with_({ blockSize: 512, extentCount: 64 }), [/blockSize/, /extentCount/]],
-  ['everything wrong at once', { source: 'A', destination: 'A', vm: { name: '1', vcpus: 0, memoryMiB: 1 }, disk: { name: 'x', slot: 9 }, regions: {} }, [/source: /, /vm\.name/, /vm\.vcpus/, /vm\.memoryMiB/, /disk\.slot/, /regions\./]],
+  [
+    'everything wrong at once',
+    { source: 'A', destination: 'A', vm: { name: '1', vcpus: 0, memoryMiB: 1 }, disk: { name: 'x', slot: 9 }, regions: {} },
+    [/source: /, /vm\.name/, /vm\.vcpus/, /vm\.memoryMiB/, /disk\.slot/, /regions\./],
+  ],
 ];
 
 test.each(corpus)('liveMigrate with %s fails at once, schedules no activity', async (_what, input, expected) => {

@@ -39,8 +39,15 @@ test('the chain: seedRegions seeds the regions on the crucible pools, liveMigrat
   const there = (await (await lab.start(input)).result()) as Result;
   expect(there.value.outcome).toBe('migrated');
   expect(there.value.runsOn).toBe(SLEDS.destination);
-  expect(there.value.volume).toMatchObject({ blockSize: seeded.value.block_size, blocksPerExtent: seeded.value.blocks_per_extent, extentCount: seeded.value.extent_count, targets: seeded.value.targets });
-  expect(there.value.migration?.source.map((p) => p.phase)).toEqual(['Sync', 'RamPush', 'Pause', 'RamPushDirty', 'Device', 'Server', 'Finish'].filter((p) => there.value.migration!.source.some((x) => x.phase === p)));
+  expect(there.value.volume).toMatchObject({
+    blockSize: seeded.value.block_size,
+    blocksPerExtent: seeded.value.blocks_per_extent,
+    extentCount: seeded.value.extent_count,
+    targets: seeded.value.targets,
+  });
+  expect(there.value.migration?.source.map((p) => p.phase)).toEqual(
+    ['Sync', 'RamPush', 'Pause', 'RamPushDirty', 'Device', 'Server', 'Finish'].filter((p) => there.value.migration!.source.some((x) => x.phase === p)),
+  );
   expect(there.value.migration?.source.map((p) => p.phase).pop()).toBe('Finish');
   expect(there.value.migration?.destination.map((p) => p.phase).pop()).toBe('Finish');
   const gensThere = there.value.gens.history.map((g) => g.gen);
@@ -86,7 +93,10 @@ async function reset(): Promise<void> {
 
 async function ledgerGens(): Promise<number[]> {
   const out = await lab.sh(CRUCIBLE_HOST.name, `cat ${path.dirname(REGION_DIRS[0])}/.gen-ledger/*.jsonl`);
-  return out.trim().split('\n').map((l) => (JSON.parse(l) as { gen: number }).gen);
+  return out
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as { gen: number }).gen);
 }
 
 test('plan mode shows the VCR, every call and the gens it would use, and schedules nothing that changes a server, a region or the ledger', async () => {
@@ -226,7 +236,8 @@ test('SIGKILL of the worker in the middle of the migration: a new worker follows
   expect(r.value.outcome).toBe('migrated');
   const follow = r.audit.steps.find((s) => s.name === 'follow-migration')!;
   expect(follow.attempts.length).toBeGreaterThanOrEqual(2);
-  for (const s of r.audit.steps.filter((x) => ['create-vm', 'run-vm', 'migrate', 'reserve-gen-start', 'reserve-gen-migrate'].includes(x.name))) expect([s.name, s.attempts.length]).toEqual([s.name, 1]);
+  for (const s of r.audit.steps.filter((x) => ['create-vm', 'run-vm', 'migrate', 'reserve-gen-start', 'reserve-gen-migrate'].includes(x.name)))
+    expect([s.name, s.attempts.length]).toEqual([s.name, 1]);
   const after = await ledgerGens();
   expect(after.length).toBe(gens.length + 2);
   expect(new Set(after).size).toBe(after.length);

@@ -251,7 +251,7 @@ describe('LVM emulator: the seed-002 incident, byte for byte', () => {
     expect(trimLines(two.out)).toEqual(seedBlock('root@e286573cd16186:/# pvresize --verbose /dev/loop2', 8));
   });
 
-  test('vgreduce refuses a PV in use, with LVM\'s message and exit 5', () => {
+  test("vgreduce refuses a PV in use, with LVM's message and exit 5", () => {
     const r = sh('vgreduce -A y vg0 /dev/loop1');
     expect(r.code).toBe(5);
     expect(r.stderr).toBe('  Physical volume "/dev/loop1" still in use\n');
@@ -273,7 +273,7 @@ describe('LVM emulator: the seed-002 incident, byte for byte', () => {
     expect(checkConsistency(readState(statePath))).toEqual([]);
   });
 
-  test('vgreduce, pvcreate, vgextend, lvextend -L 4G: the seed\'s messages and its final pvs and lvs', () => {
+  test("vgreduce, pvcreate, vgextend, lvextend -L 4G: the seed's messages and its final pvs and lvs", () => {
     const reduce = sh('vgreduce -A y vg0 /dev/loop1');
     expect(reduce.code).toBe(0);
     expect(reduce.stdout).toBe('  Removed "/dev/loop1" from volume group "vg0"\n');
@@ -288,9 +288,7 @@ describe('LVM emulator: the seed-002 incident, byte for byte', () => {
     const lv = sh('lvextend -L 4G /dev/mapper/vg0-data0 -A y');
     expect(lv.code).toBe(0);
     // D4's wording (the seed's lvm2 2.03.07 printed one extent too many here, a bug not reproduced).
-    expect(lv.stdout).toBe(
-      '  Size of logical volume vg0/data0 changed from 2.80 GiB (717 extents) to 4.00 GiB (1024 extents).\n  Logical volume vg0/data0 successfully resized.\n',
-    );
+    expect(lv.stdout).toBe('  Size of logical volume vg0/data0 changed from 2.80 GiB (717 extents) to 4.00 GiB (1024 extents).\n  Logical volume vg0/data0 successfully resized.\n');
     // 1024 extents leave 323 free on loop1: 1.26171875 GiB rounds down, so no "<".
     expect(trimLines(sh('pvs').stdout)).toEqual([
       '  PV         VG  Fmt  Attr PSize PFree',
@@ -301,9 +299,9 @@ describe('LVM emulator: the seed-002 incident, byte for byte', () => {
     // The seed's lvm2 allocated 1025 extents (its own message says so): one more, and pvs is the
     // seed's to the byte, "<1.26g" included (322 extents = 1.2578 GiB, shown rounded up).
     expect(sh('lvextend -l +1 vg0/data0').code).toBe(0);
-    expect(trimLines(sh('pvs').stdout)).toEqual(seedBlock('# pv\'s correctly allocated & lv is right size', 5).slice(1));
+    expect(trimLines(sh('pvs').stdout)).toEqual(seedBlock("# pv's correctly allocated & lv is right size", 5).slice(1));
     const lvs = sh(`mount -o ro ${devRoot}/mapper/vg0-data0 ${dir}/mnt && lvs`);
-    expect(trimLines(lvs.stdout)).toEqual(seedBlock('# pv\'s correctly allocated & lv is right size', 8).slice(6, 8));
+    expect(trimLines(lvs.stdout)).toEqual(seedBlock("# pv's correctly allocated & lv is right size", 8).slice(6, 8));
   });
 
   test('lvextend: same size fails without --resizefs (exit 5) and succeeds with it (D4); too big says how many extents are missing', () => {
@@ -349,7 +347,11 @@ describe('LVM emulator: the seed-002 incident, byte for byte', () => {
   test('pvchange -x y makes loop0 allocatable, and says so when it already is', () => {
     const r = sh('pvchange --allocatable y /dev/loop0');
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe(seedBlock('root@e286573cd16186:/home# pvchange --allocatable y /dev/loop0', 2).map((l) => `${l}\n`).join(''));
+    expect(r.stdout).toBe(
+      seedBlock('root@e286573cd16186:/home# pvchange --allocatable y /dev/loop0', 2)
+        .map((l) => `${l}\n`)
+        .join(''),
+    );
     const again = sh('pvchange -x y /dev/loop0');
     expect(again.code).toBe(0);
     expect(again.stderr).toBe('  Physical volume "/dev/loop0" is already allocatable.\n');
@@ -433,4 +435,3 @@ describe('LVM emulator: pvmove interrupted half-way', () => {
     expect(blocks * blockSize).toBeGreaterThan(bytes * 0.97);
   });
 });
-

@@ -32,13 +32,20 @@ echo "layout written; disks: $(grep -c '"id": "sda"' "$MAAS_RESOURCES_FILE")"
 }
 
 const GOOD = {
-  layout: { sda: { type: 'disk', ptable: 'gpt', boot: true, partitions: [
-    { name: 'sda1', fs: 'fat32', size: '512M', bootable: true },
-    { name: 'sda2', fs: 'ext4', size: '1000M' },
-    { name: 'sda3', size: '800M' },
-    { name: 'sda4', size: '800M' },
-    { name: 'sda5', size: '800M' },
-  ] } },
+  layout: {
+    sda: {
+      type: 'disk',
+      ptable: 'gpt',
+      boot: true,
+      partitions: [
+        { name: 'sda1', fs: 'fat32', size: '512M', bootable: true },
+        { name: 'sda2', fs: 'ext4', size: '1000M' },
+        { name: 'sda3', size: '800M' },
+        { name: 'sda4', size: '800M' },
+        { name: 'sda5', size: '800M' },
+      ],
+    },
+  },
   mounts: { '/': { device: 'sda2', options: 'noatime' }, '/boot/efi': { device: 'sda1' } },
 };
 
@@ -102,7 +109,16 @@ describe('MAAS region emulator (golden)', () => {
     const list = await lab.json('GET', 'machines/');
     expect(list).toHaveLength(1);
     const m = await machine();
-    expect(m).toMatchObject({ system_id: sid(), hostname: 'proper-raptor', fqdn: 'proper-raptor.maas', status: 6, status_name: 'Deployed', owner: 'admin', power_state: 'on', resource_uri: `/MAAS/api/2.0/machines/${sid()}/` });
+    expect(m).toMatchObject({
+      system_id: sid(),
+      hostname: 'proper-raptor',
+      fqdn: 'proper-raptor.maas',
+      status: 6,
+      status_name: 'Deployed',
+      owner: 'admin',
+      power_state: 'on',
+      resource_uri: `/MAAS/api/2.0/machines/${sid()}/`,
+    });
     const [sda] = await lab.json('GET', `nodes/${sid()}/blockdevices/`);
     expect(sda).toMatchObject({ name: 'sda', path: '/dev/disk/by-dname/sda', partition_table_type: 'GPT', used_for: 'GPT partitioned with 2 partitions' });
     expect(sda.partitions.map((p: any) => [p.path, p.used_for])).toEqual([
@@ -135,7 +151,16 @@ describe('MAAS region emulator (golden)', () => {
     expect([override.status, JSON.parse(override.text)]).toEqual([400, { __all__: ['May not override values defined in embedded YAML.'] }]);
     const same = await lab.call('POST', 'scripts/', { script: layoutScript(GOOD, { name: '46-other' }), type: 'commissioning', timeout: '00:01:00' }, { multipart: true });
     expect(same.status).toBe(200);
-    expect(JSON.parse(same.text)).toMatchObject({ name: '46-other', type: 0, type_name: 'Commissioning script', hardware_type: 0, parallel: 0, timeout: '0:01:00', tags: ['lab', 'noauto'], resource_uri: '/MAAS/api/2.0/scripts/46-other' });
+    expect(JSON.parse(same.text)).toMatchObject({
+      name: '46-other',
+      type: 0,
+      type_name: 'Commissioning script',
+      hardware_type: 0,
+      parallel: 0,
+      timeout: '0:01:00',
+      tags: ['lab', 'noauto'],
+      resource_uri: '/MAAS/api/2.0/scripts/46-other',
+    });
     const dup = await lab.call('POST', 'scripts/', { script: layoutScript(GOOD, { name: '46-other' }) }, { multipart: true });
     expect(dup.status).toBe(400);
     expect((await lab.call('GET', 'scripts/46-other?op=download')).text).toContain('# name: 46-other');
@@ -174,12 +199,18 @@ describe('MAAS region emulator (golden)', () => {
     const out = execFileSync(bin, [lab.baseUrl.replace(/\/$/, ''), apiKeyFile('admin'), 'commission'], { encoding: 'utf8', timeout: 60_000 });
     const report = JSON.parse(out);
     expect(report).toMatchObject({ machines: 1, hostname: 'proper-raptor', status: 'Ready', commissioned: 'Commissioning' });
-    expect(report.partitions).toEqual(['/dev/disk/by-dname/sda-part1:511705088', '/dev/disk/by-dname/sda-part2:998244352', '/dev/disk/by-dname/sda-part3:796917760', '/dev/disk/by-dname/sda-part4:796917760', '/dev/disk/by-dname/sda-part5:796917760']);
+    expect(report.partitions).toEqual([
+      '/dev/disk/by-dname/sda-part1:511705088',
+      '/dev/disk/by-dname/sda-part2:998244352',
+      '/dev/disk/by-dname/sda-part3:796917760',
+      '/dev/disk/by-dname/sda-part4:796917760',
+      '/dev/disk/by-dname/sda-part5:796917760',
+    ]);
     await lab.waitForStatus(['Ready']);
   });
 
   test('silent failures: unappliable layout ends Ready with no layout and one event; deploy then refuses', async () => {
-    const unknown = await commissionWith({ ...GOOD, layout: { vda: GOOD.layout.sda } , mounts: { '/': { device: 'sda2' } } });
+    const unknown = await commissionWith({ ...GOOD, layout: { vda: GOOD.layout.sda }, mounts: { '/': { device: 'sda2' } } });
     expect(unknown.status_name).toBe('Ready');
     expect(unknown.blockdevice_set[0].partitions).toEqual([]);
     expect(await events()).toContain('Cannot apply custom layout: Unknown machine disk(s): vda');
@@ -271,7 +302,11 @@ describe('MAAS region emulator (golden)', () => {
 /** The Go client check, built once per source version and cached under .tools/. */
 function clientCheckBinary(): string {
   const dir = path.join(__dirname, '..', 'lab', 'emulators', 'maas', 'client-check');
-  const hash = createHash('sha256').update(readFileSync(path.join(dir, 'main.go'))).update(readFileSync(path.join(dir, 'go.mod'))).digest('hex').slice(0, 12);
+  const hash = createHash('sha256')
+    .update(readFileSync(path.join(dir, 'main.go')))
+    .update(readFileSync(path.join(dir, 'go.mod')))
+    .digest('hex')
+    .slice(0, 12);
   const bin = path.join(__dirname, '..', '.tools', `maas-client-check-${hash}`);
   if (!existsSync(bin)) {
     mkdirSync(path.dirname(bin), { recursive: true });
@@ -281,8 +316,17 @@ function clientCheckBinary(): string {
 }
 
 describe('custom layout apply rules (pure)', () => {
-  const machine = (boot: 'uefi' | 'pxe'): MachineState => ({ bios_boot_method: boot, architecture: 'amd64/generic', disks: [{ id: 1, name: 'sda', size: 4 * 2 ** 30, block_size: 512, model: 'm', serial: 's', partition_table_type: null, filesystem: null, partitions: [], labDevice: '/dev/null' }] }) as unknown as MachineState;
-  const layout = (ptable: string, n: number) => validateLayout({ layout: { sda: { type: 'disk', ptable, partitions: Array.from({ length: n }, (_, i) => ({ name: `p${i}`, size: '100M', ...(i === 0 ? { fs: 'ext4' } : {}) })) } }, mounts: { '/': { device: 'p0' } } });
+  const machine = (boot: 'uefi' | 'pxe'): MachineState =>
+    ({
+      bios_boot_method: boot,
+      architecture: 'amd64/generic',
+      disks: [{ id: 1, name: 'sda', size: 4 * 2 ** 30, block_size: 512, model: 'm', serial: 's', partition_table_type: null, filesystem: null, partitions: [], labDevice: '/dev/null' }],
+    }) as unknown as MachineState;
+  const layout = (ptable: string, n: number) =>
+    validateLayout({
+      layout: { sda: { type: 'disk', ptable, partitions: Array.from({ length: n }, (_, i) => ({ name: `p${i}`, size: '100M', ...(i === 0 ? { fs: 'ext4' } : {}) })) } },
+      mounts: { '/': { device: 'p0' } },
+    });
   let id = 1;
   test('bios_grub takes number 1 on GPT without UEFI; MBR skips 4; sizes round down to 4 MiB', () => {
     const pxe = machine('pxe');

@@ -56,7 +56,22 @@ describe('maasRepartition', () => {
     const check = await checkCruciblePools(lab.machine);
     expect(check.checks.filter((c) => !c.ok)).toEqual([]);
     expect([ops(lab, 'release'), ops(lab, 'commission'), ops(lab, 'deploy')]).toEqual([1, 1, 1]);
-    expect(result.audit.steps.map((s) => s.name)).toEqual(expect.arrayContaining(['inspect-machine', 'decide', 'upload-script', 'release', 'commit', 'commission-1', 'check-commissioning-1', 'deploy-1', 'cloud-init', 'resolve-partitions', 'create-pool-1', 'create-pool-3']));
+    expect(result.audit.steps.map((s) => s.name)).toEqual(
+      expect.arrayContaining([
+        'inspect-machine',
+        'decide',
+        'upload-script',
+        'release',
+        'commit',
+        'commission-1',
+        'check-commissioning-1',
+        'deploy-1',
+        'cloud-init',
+        'resolve-partitions',
+        'create-pool-1',
+        'create-pool-3',
+      ]),
+    );
     // A second run finds the target state and changes nothing.
     const again = (await (await lab.start('maasRepartition', LAB_INPUT)).result()) as RunbookResult<MaasRepartitionResult>;
     expect(again.value.outcome).toBe('already-in-target-state');
@@ -80,7 +95,17 @@ describe('maasRepartition: refusals, silent failures, cancel, crash, loop-files'
     const result = (await handle.result()) as RunbookResult<MaasRepartitionResult>;
     expect(result.outcome).toBe('planned');
     const commands = result.planned.flatMap((p) => p.commands).join('\n');
-    for (const want of ['op=commission commissioning_scripts=45-crucible-layout testing_scripts=none', 'op=release', 'op=deploy distro_series=jammy', '# name: 45-crucible-layout', '"mounts"', 'zpool create -o ashift=12 -O atime=off', "-m /crucible3 crucible3 '/dev/disk/by-partuuid/<partuuid of /dev/disk/by-dname/sda-part5", 'cloud-init status --wait']) expect(commands).toContain(want);
+    for (const want of [
+      'op=commission commissioning_scripts=45-crucible-layout testing_scripts=none',
+      'op=release',
+      'op=deploy distro_series=jammy',
+      '# name: 45-crucible-layout',
+      '"mounts"',
+      'zpool create -o ashift=12 -O atime=off',
+      "-m /crucible3 crucible3 '/dev/disk/by-partuuid/<partuuid of /dev/disk/by-dname/sda-part5",
+      'cloud-init status --wait',
+    ])
+      expect(commands).toContain(want);
     expect(result.audit.steps.find((s) => s.name === 'decide')?.summary).toContain('"layout"');
     expect(lab.requests().filter((r) => r.method !== 'GET')).toEqual([]);
     expect(new Set(await scheduledActivityTypes(handle))).toEqual(new Set(['describeHosts', 'maasInspectMachine', 'hostPools']));
@@ -121,7 +146,20 @@ describe('maasRepartition: refusals, silent failures, cancel, crash, loop-files'
   });
 
   test('an invalid layout fails commissioning; the error carries the MAAS events; the machine is marked broken', async () => {
-    const bad = JSON.stringify({ layout: { sda: { type: 'disk', ptable: 'gpt', partitions: [{ name: 'sda1', size: '512M', fs: 'vfat' }, { name: 'sda2', size: '1G', fs: 'ext4' }, { name: 'sda3', size: '500M', fs: 'unformatted' }] } }, mounts: { '/': { device: 'sda2' } } });
+    const bad = JSON.stringify({
+      layout: {
+        sda: {
+          type: 'disk',
+          ptable: 'gpt',
+          partitions: [
+            { name: 'sda1', size: '512M', fs: 'vfat' },
+            { name: 'sda2', size: '1G', fs: 'ext4' },
+            { name: 'sda3', size: '500M', fs: 'unformatted' },
+          ],
+        },
+      },
+      mounts: { '/': { device: 'sda2' } },
+    });
     lab.configure({ faults: { storageConfigOverride: bad } });
     const handle = await lab.start('maasRepartition', { ...LAB_INPUT, approve: ['release'] });
     const failure = await runFailure(handle);
@@ -164,8 +202,10 @@ describe('maasRepartition: refusals, silent failures, cancel, crash, loop-files'
     await lab.reset();
   });
 
-  test('loop-files: a failure undoes only this run\'s pools and files; then three file pools pass the seed check', async () => {
-    await lab.sh('mkdir -p /var/lib/crucible-pools && truncate -s 100M /var/lib/crucible-pools/foreign.img && zpool create -m /var/lib/crucible-pools/mnt/foreign foreign /var/lib/crucible-pools/foreign.img && truncate -s 100M /var/lib/crucible-pools/crucible3.img');
+  test("loop-files: a failure undoes only this run's pools and files; then three file pools pass the seed check", async () => {
+    await lab.sh(
+      'mkdir -p /var/lib/crucible-pools && truncate -s 100M /var/lib/crucible-pools/foreign.img && zpool create -m /var/lib/crucible-pools/mnt/foreign foreign /var/lib/crucible-pools/foreign.img && truncate -s 100M /var/lib/crucible-pools/crucible3.img',
+    );
     const input = { ...LAB_INPUT, strategy: 'loop-files', loopFiles: { dir: '/var/lib/crucible-pools', size: '200M' } };
     const failed = await lab.start('maasRepartition', input);
     const failure = await runFailure(failed);

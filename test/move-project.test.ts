@@ -139,7 +139,8 @@ test('on request, with the source reachable: fenced, synced one last time, promo
 
   // And the next replication runs from the new source without complaint.
   await lab.sh(second, `echo after-the-move > /projects/${q.id}/after.txt`);
-  const next = ((await (await lab.start('replicateProject', { project: q.id, source: second, replicas: [q.source, first] }, `replicate/${q.id}`)).result()) as RunbookResult<ReplicateProjectResult>).value;
+  const next = ((await (await lab.start('replicateProject', { project: q.id, source: second, replicas: [q.source, first] }, `replicate/${q.id}`)).result()) as RunbookResult<ReplicateProjectResult>)
+    .value;
   expect(next.replicas.map((x) => [x.host, x.result, x.stream?.kind])).toEqual([
     [q.source, 'sent', 'incremental'],
     [first, 'sent', 'incremental'],

@@ -23,7 +23,20 @@ function example(...args: string[]) {
 
 test('`temporal workflow start --type hostFacts --task-queue runbooks --input <json>` runs the runbook', async () => {
   const id = `temporal-cli-test/${randomUUID()}`;
-  const r = temporal('workflow', 'start', '--type', 'hostFacts', '--task-queue', 'runbooks', '--workflow-id', id, '--input', JSON.stringify({ hosts: ['node1', 'node2'] }), '--static-summary', 'hostFacts on node1, node2');
+  const r = temporal(
+    'workflow',
+    'start',
+    '--type',
+    'hostFacts',
+    '--task-queue',
+    'runbooks',
+    '--workflow-id',
+    id,
+    '--input',
+    JSON.stringify({ hosts: ['node1', 'node2'] }),
+    '--static-summary',
+    'hostFacts on node1, node2',
+  );
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   const handle = (await testClient()).workflow.getHandle(id);
@@ -47,7 +60,9 @@ test('`temporal workflow execute` with bad input exits non-zero and prints every
 test('approve a gate and read the audit with the Temporal CLI alone', async () => {
   const id = `temporal-cli-test/${randomUUID()}`;
   const dir = `/var/tmp/engine-drill/${randomUUID()}`;
-  expect(temporal('workflow', 'start', '--type', 'engineDrill', '--task-queue', 'runbooks', '--workflow-id', id, '--input', JSON.stringify({ host: 'node1', dir, steps: 2, gatedSteps: ['step-2'] })).code).toBe(0);
+  expect(
+    temporal('workflow', 'start', '--type', 'engineDrill', '--task-queue', 'runbooks', '--workflow-id', id, '--input', JSON.stringify({ host: 'node1', dir, steps: 2, gatedSteps: ['step-2'] })).code,
+  ).toBe(0);
   const handle = (await testClient()).workflow.getHandle(id);
   await waitForAudit(handle, (a) => a.steps.some((s) => s.name === 'step-2' && s.status === 'waiting-approval'));
 
@@ -61,12 +76,25 @@ test('approve a gate and read the audit with the Temporal CLI alone', async () =
   expect(anonymous.code).not.toBe(0);
   expect(anonymous.stderr).toContain('malformed approval: approver: name the approver: fill in');
 
-  const ok = temporal('workflow', 'update', 'execute', '--workflow-id', id, '--name', 'approve', '--input', JSON.stringify({ step: 'step-2', decision: 'approve', approver: 'script', comment: 'from cron' }));
+  const ok = temporal(
+    'workflow',
+    'update',
+    'execute',
+    '--workflow-id',
+    id,
+    '--name',
+    'approve',
+    '--input',
+    JSON.stringify({ step: 'step-2', decision: 'approve', approver: 'script', comment: 'from cron' }),
+  );
   expect(ok.stderr).toBe('');
   expect(ok.code).toBe(0);
   const result = (await handle.result()) as RunbookResult<unknown>;
   // The refusal is in the run's own audit log (Temporal keeps no record of a refused update).
-  expect(result.audit.refusedApprovals).toEqual([expect.objectContaining({ step: 'step-1', approver: 'script' }), expect.objectContaining({ step: 'step-2', reason: expect.stringContaining('name the approver') })]);
+  expect(result.audit.refusedApprovals).toEqual([
+    expect.objectContaining({ step: 'step-1', approver: 'script' }),
+    expect.objectContaining({ step: 'step-2', reason: expect.stringContaining('name the approver') }),
+  ]);
 
   const query = temporal('workflow', 'query', '--workflow-id', id, '--type', 'audit', '--output', 'json');
   expect(query.code).toBe(0);
@@ -85,7 +113,7 @@ test('examples/start-and-wait.ts starts a runbook, waits, and exits 0 with its r
   expect(r.stderr).toMatch(/^started script\/engineDrill\//);
 });
 
-test('examples/start-and-wait.ts exits 1 with the runbook\'s own failure message', () => {
+test("examples/start-and-wait.ts exits 1 with the runbook's own failure message", () => {
   const r = example('engineDrill', JSON.stringify({ host: 'node1', dir: `/var/tmp/engine-drill/${randomUUID()}`, steps: 3, failAtStep: 2 }));
   expect(r.code).toBe(1);
   expect(r.stdout).toBe('');

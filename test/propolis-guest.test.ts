@@ -51,7 +51,21 @@ beforeAll(async () => {
   if (mk.status !== 0) throw new Error(mk.stderr.toString());
   const ports = [3810, 3820, 3830];
   for (const [i, port] of ports.entries()) {
-    const r = spawnSync(bin['crucible-downstairs'], ['create', '--import-path', image, '--data', path.join(dir, `r${i}`), '--uuid', randomUUID(), '--extent-size', String(GEOMETRY.blocksPerExtent), '--extent-count', String(GEOMETRY.extentCount), '--block-size', '512']);
+    const r = spawnSync(bin['crucible-downstairs'], [
+      'create',
+      '--import-path',
+      image,
+      '--data',
+      path.join(dir, `r${i}`),
+      '--uuid',
+      randomUUID(),
+      '--extent-size',
+      String(GEOMETRY.blocksPerExtent),
+      '--extent-count',
+      String(GEOMETRY.extentCount),
+      '--block-size',
+      '512',
+    ]);
     if (r.status !== 0) throw new Error(r.stderr.toString());
     downstairs.push(spawn(bin['crucible-downstairs'], ['run', '-d', path.join(dir, `r${i}`), '-p', String(port), '-a', ADDR], { stdio: 'ignore' }));
   }
@@ -86,7 +100,7 @@ const errOf = (r: { status: number; body: unknown }) => {
   return { status: r.status, ...rest };
 };
 
-test('a gen the downstairs refuse (not above the stored gens) fails the start: Failed, with Crucible\'s message on the console', async () => {
+test("a gen the downstairs refuse (not above the stored gens) fails the start: Failed, with Crucible's message on the console", async () => {
   // Stamp gen 3 into the regions first: a VM at gen 3 runs and flushes, then stops.
   expect((await call(a, 'PUT', '/instance', specEnsure(randomUUID(), vcrJson({ ...GEOMETRY, targets }, 3)))).status).toBe(201);
   await call(a, 'PUT', '/instance/state', 'Run');
@@ -98,23 +112,31 @@ test('a gen the downstairs refuse (not above the stored gens) fails the start: F
   expect((await call(a, 'PUT', '/instance', specEnsure(randomUUID(), vcrJson({ ...GEOMETRY, targets }, 3)))).status).toBe(201);
   await call(a, 'PUT', '/instance/state', 'Run');
   await until(a, 'Failed');
-  expect(published.a.map((p) => [p.gen, p.state])).toEqual([[2, 'Starting'], [3, 'Failed']]);
+  expect(published.a.map((p) => [p.gen, p.state])).toEqual([
+    [2, 'Starting'],
+    [3, 'Failed'],
+  ]);
   expect(await serial(a)).toMatch(/refused activation with gen 3: Generation number is too low: requested 3, found 4/);
   await call(a, 'PUT', '/instance/state', 'Stop');
   await until(a, 'Destroyed');
 }, 60_000);
 
-test('start, then migration: each side publishes its phases in propolis\'s order, gen by gen; the source ends Destroyed and refuses what a migrated-out instance refuses', async () => {
+test("start, then migration: each side publishes its phases in propolis's order, gen by gen; the source ends Destroyed and refuses what a migrated-out instance refuses", async () => {
   published.a.length = 0;
   published.b.length = 0;
   expect((await call(a, 'PUT', '/instance', specEnsure(randomUUID(), vcrJson({ ...GEOMETRY, targets }, 4)))).status).toBe(201);
   expect((await call(a, 'PUT', '/instance/state', 'Run')).status).toBe(204);
   await until(a, 'Running');
-  expect(published.a.map((p) => [p.gen, p.state])).toEqual([[2, 'Starting'], [3, 'Running']]);
+  expect(published.a.map((p) => [p.gen, p.state])).toEqual([
+    [2, 'Starting'],
+    [3, 'Running'],
+  ]);
   expect(errOf(await call(a, 'PUT', '/instance/state', 'Run'))).toEqual({ status: 204 });
   await new Promise((r) => setTimeout(r, 400));
   const migrationId = randomUUID();
-  expect((await call(b, 'PUT', '/instance', migrationEnsure(randomUUID(), migrationId, `${ADDR}:${portOf(a)}`, vcrJson({ ...GEOMETRY, targets }, 5)))).body).toEqual({ migrate: { migration_id: migrationId } });
+  expect((await call(b, 'PUT', '/instance', migrationEnsure(randomUUID(), migrationId, `${ADDR}:${portOf(a)}`, vcrJson({ ...GEOMETRY, targets }, 5)))).body).toEqual({
+    migrate: { migration_id: migrationId },
+  });
   await until(b, 'Running');
   await until(a, 'Destroyed');
   // Source: Migrating, then each phase (one gen each), then Destroyed.

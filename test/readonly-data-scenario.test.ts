@@ -114,19 +114,27 @@ describe('readonly-data: the host is broken as seed 002 describes', () => {
     // Only the first extents of disk1 are used, by data0's last LEs (704-716 in the seed).
     const disp = await host(`pvdisplay -m ${record.disks[1].device}`);
     const last = sizes.brokenLvExtents - 1;
-    expect(disp.stdout).toContain(`  Physical extent 0 to ${sizes.offsetPvUsedExtents - 1}:\n    Logical volume\t/dev/${VG_NAME}/${LV_NAME}\n    Logical extents\t${last - sizes.offsetPvUsedExtents + 1} to ${last}\n`);
+    expect(disp.stdout).toContain(
+      `  Physical extent 0 to ${sizes.offsetPvUsedExtents - 1}:\n    Logical volume\t/dev/${VG_NAME}/${LV_NAME}\n    Logical extents\t${last - sizes.offsetPvUsedExtents + 1} to ${last}\n`,
+    );
     expect(disp.stdout).toMatch(/PV Size {15}225\.00 MiB \/ not usable 129\.00 MiB/);
     // blkid sees the PVs as LVM2 members, as on a real host.
     expect((await host(`blkid -o value -s TYPE ${record.disks[0].device}`)).stdout.trim()).toBe('LVM2_member');
   });
 
   test('the object service answers on port 8000 and serves the checksummed objects', async () => {
-    const manifest = readFileSync(readonlyDataPaths(hostDir(HOST.name)).objectsManifest, 'utf8').trim().split('\n');
+    const manifest = readFileSync(readonlyDataPaths(hostDir(HOST.name)).objectsManifest, 'utf8')
+      .trim()
+      .split('\n');
     expect(manifest).toHaveLength(sizes.objectCount);
     const [sha, name] = manifest[7].split('  ');
     const res = await fetch(`http://${HOST.address}:${OBJECT_SERVICE_PORT}/${name}`);
     expect(res.status).toBe(200);
-    expect(createHash('sha256').update(Buffer.from(await res.arrayBuffer())).digest('hex')).toBe(sha);
+    expect(
+      createHash('sha256')
+        .update(Buffer.from(await res.arrayBuffer()))
+        .digest('hex'),
+    ).toBe(sha);
   });
 
   test('lsof +L1 shows the service holding a deleted temp file on /media, and a new disk image does not fit', async () => {
@@ -146,7 +154,7 @@ describe('readonly-data: the host is broken as seed 002 describes', () => {
     expect(fa.stderr).toContain('No space left on device');
   });
 
-  test('the scenario check fails on the broken host, for the incident\'s reasons', async () => {
+  test("the scenario check fails on the broken host, for the incident's reasons", async () => {
     const report = await labCheck(readonlyDataScenario.name, { log });
     const checks = report.hosts[HOST.name].checks;
     const ok = Object.fromEntries(checks.map((c) => [c.name, c.ok]));
@@ -178,7 +186,10 @@ describe('readonly-data: the host is broken as seed 002 describes', () => {
     expect(log).toMatch(new RegExp(`object service \\(pid ${pid}\\) exited with status 0; restarting`));
     let answered = false;
     while (!answered && Date.now() < deadline + 5000) {
-      answered = await fetch(`http://${HOST.address}:${OBJECT_SERVICE_PORT}/`).then((r) => r.ok, () => false);
+      answered = await fetch(`http://${HOST.address}:${OBJECT_SERVICE_PORT}/`).then(
+        (r) => r.ok,
+        () => false,
+      );
     }
     expect(answered).toBe(true);
     expect((await host('lsof +L1 -F n')).stdout).not.toContain('/media/');
@@ -188,7 +199,7 @@ describe('readonly-data: the host is broken as seed 002 describes', () => {
 });
 
 describe('readonly-data: the check can pass', () => {
-  test('after the operators\' own fix (seed 002, scaled) and a crude auto-grow loop, every check passes, the fill test included', async () => {
+  test("after the operators' own fix (seed 002, scaled) and a crude auto-grow loop, every check passes, the fill test included", async () => {
     const [d0, d1, d2] = record.disks.map((d) => d.device);
     const fix = await host(`set -e
 pvchange --allocatable y ${d0}

@@ -29,7 +29,13 @@ function item(file: string): ReplayItem {
 /** The id of the ActivityTaskScheduled event the engine tagged with this step and attempt. */
 function scheduledEventOf(file: string, summaryPrefix: string): number {
   const events = (JSON.parse(readFileSync(path.join(historiesDir, file), 'utf8')) as { events: Array<Record<string, any>> }).events;
-  const e = events.find((ev) => ev.activityTaskScheduledEventAttributes && Buffer.from(ev.userMetadata?.summary?.data ?? '', 'base64').toString().includes(summaryPrefix));
+  const e = events.find(
+    (ev) =>
+      ev.activityTaskScheduledEventAttributes &&
+      Buffer.from(ev.userMetadata?.summary?.data ?? '', 'base64')
+        .toString()
+        .includes(summaryPrefix),
+  );
   if (!e) throw new Error(`${file} has no activity tagged ${summaryPrefix}`);
   return Number(e.eventId);
 }
@@ -85,7 +91,12 @@ test('a changed workflow is reported as nondeterministic, naming the event and t
   for (const f of ['engineDrill/completed.json', 'engineDrill/failed-compensated.json']) {
     const r = byName[f];
     expect(r).toMatchObject({ ok: false, nondeterminism: true });
-    expect(r.divergence).toMatchObject({ eventId: scheduledEventOf(f, '#3 step-2 @node1 · mutate · attempt 1'), insideStep: true, step: { seq: 3, name: 'step-2', host: 'node1' }, lastCompletedStep: { name: 'step-1' } });
+    expect(r.divergence).toMatchObject({
+      eventId: scheduledEventOf(f, '#3 step-2 @node1 · mutate · attempt 1'),
+      insideStep: true,
+      step: { seq: 3, name: 'step-2', host: 'node1' },
+      lastCompletedStep: { name: 'step-1' },
+    });
     expect(r.summary).toContain('in step #3 step-2 @node1');
   }
   // Where step-2 waited for approval first, the divergence is the approval timer of step-2.
@@ -133,7 +144,9 @@ describe('a nondeterministic deploy on a live worker', () => {
 
   /** A run that the old code brought to its approval gate, then woken up on the changed code. */
   async function runIntoChangedCode(strict: boolean) {
-    const handle = await (await testClient()).workflow.start('engineDrill', {
+    const handle = await (
+      await testClient()
+    ).workflow.start('engineDrill', {
       taskQueue,
       workflowId: `replay-test/${randomUUID()}`,
       args: [{ host: 'node1', dir: `/var/tmp/engine-drill/${randomUUID()}`, steps: 3, gatedSteps: ['step-2'] }],

@@ -27,7 +27,11 @@ afterAll(async () => {
 type Result = RunbookResult<ReplicateProjectResult>;
 const placement = (p: ProjectManifest) => ({ id: p.id, source: p.source, replicas: p.replicas.map((r) => r.host) });
 const withReplica = (state: string) => manifest.projects.find((p) => p.replicas.some((r) => r.state === state)) as ProjectManifest;
-const sendCommands = (r: Result['audit']) => r.steps.filter((s) => s.name === 'send').flatMap((s) => s.commands.map((c) => c.command)).filter((c) => c.startsWith('zfs send'));
+const sendCommands = (r: Result['audit']) =>
+  r.steps
+    .filter((s) => s.name === 'send')
+    .flatMap((s) => s.commands.map((c) => c.command))
+    .filter((c) => c.startsWith('zfs send'));
 
 describe('a new project', () => {
   let id: string;
@@ -158,7 +162,9 @@ describe('replicas the generator broke', () => {
     expect(failure.message).toContain('has been modified since most recent snapshot');
     expect({ snapshots: await snapshotsOn(lab, bad, p.dataset), referenced: await refs() }).toEqual(before);
 
-    const ok = (await (await lab.start('replicateProject', { project: p.id, source: p.source, replicas: p.replicas.map((r) => r.host), allowRollback: true, approve: [`rollback-${bad}`] }, `replicate/${p.id}`)).result()) as Result;
+    const ok = (await (
+      await lab.start('replicateProject', { project: p.id, source: p.source, replicas: p.replicas.map((r) => r.host), allowRollback: true, approve: [`rollback-${bad}`] }, `replicate/${p.id}`)
+    ).result()) as Result;
     const rolled = ok.audit.steps.find((s) => s.name === `rollback-${bad}`)!;
     expect(rolled.approval).toMatchObject({ decision: 'pre-approved' });
     expect(rolled.commands[0].command).toContain(`zfs rollback -r ${p.dataset}@`);
@@ -172,8 +178,13 @@ describe('replicas the generator broke', () => {
     // It still holds @first (same guid as the source's), not @second, which it lost.
     const common = bad.newestCommon!;
     expect(common).not.toBe(p.lastReplicated);
-    const r = (await (await lab.start('replicateProject', { project: p.id, source: p.source, replicas: p.replicas.map((x) => x.host), allowRollback: true, approve: [`rollback-${bad.host}`] }, `replicate/${p.id}`)).result()) as Result;
-    const toBad = r.audit.steps.filter((s) => s.name === 'send' && s.host === bad.host).flatMap((s) => s.commands.map((c) => c.command)).filter((c) => c.startsWith('zfs send'));
+    const r = (await (
+      await lab.start('replicateProject', { project: p.id, source: p.source, replicas: p.replicas.map((x) => x.host), allowRollback: true, approve: [`rollback-${bad.host}`] }, `replicate/${p.id}`)
+    ).result()) as Result;
+    const toBad = r.audit.steps
+      .filter((s) => s.name === 'send' && s.host === bad.host)
+      .flatMap((s) => s.commands.map((c) => c.command))
+      .filter((c) => c.startsWith('zfs send'));
     expect(toBad.length).toBeGreaterThan(0);
     for (const c of toBad) expect(c).toContain(`-I @${common} `);
     const check = await lab.check([placement(p)]);
@@ -185,7 +196,9 @@ describe('replicas the generator broke', () => {
     const bad = p.replicas.find((r) => r.state === 'missing-base-no-common')!.host;
     const refused = await runFailure(await lab.start('replicateProject', { project: p.id, source: p.source, replicas: p.replicas.map((r) => r.host) }, `replicate/${p.id}`));
     expect(refused.message).toContain(`approve step replace-${bad}`);
-    const r = (await (await lab.start('replicateProject', { project: p.id, source: p.source, replicas: p.replicas.map((x) => x.host), allowRollback: true, approve: [`replace-${bad}`] }, `replicate/${p.id}`)).result()) as Result;
+    const r = (await (
+      await lab.start('replicateProject', { project: p.id, source: p.source, replicas: p.replicas.map((x) => x.host), allowRollback: true, approve: [`replace-${bad}`] }, `replicate/${p.id}`)
+    ).result()) as Result;
     expect(r.value.replicas.find((x) => x.host === bad)).toMatchObject({ result: 'sent', replaced: true, stream: { kind: 'full' } });
     const check = await lab.check([placement(p)]);
     expect(check.checks.filter((c) => !c.ok)).toEqual([]);

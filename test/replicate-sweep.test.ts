@@ -57,7 +57,7 @@ function watch(handle: WorkflowHandle): { seen: SweepProgress[]; stop: () => Pro
 /** Every run of a workflow that continued as new, first to last, with their histories. */
 async function runChain(client: Client, workflowId: string, firstRunId: string): Promise<temporal.api.history.v1.IHistory[]> {
   const out: temporal.api.history.v1.IHistory[] = [];
-  for (let runId: string | undefined = firstRunId; runId; ) {
+  for (let runId: string | undefined = firstRunId; runId;) {
     const history: temporal.api.history.v1.IHistory = await client.workflow.getHandle(workflowId, runId).fetchHistory();
     out.push(history);
     runId = history.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
@@ -106,7 +106,9 @@ test('a sweep stops scheduling once its failure threshold is reached; `runbook s
   // The CLI printed the totals and each of them with its remedy, and exited with "needs an operator".
   expect(cli.stderr).toBe('');
   expect(cli.status).toBe(5);
-  expect(cli.stdout).toContain(`totals: scheduled ${r.value.totals.scheduled}, replicated ${r.value.totals.replicated}, unchanged ${r.value.totals.unchanged}, refused ${r.value.totals.refused}, failed 0`);
+  expect(cli.stdout).toContain(
+    `totals: scheduled ${r.value.totals.scheduled}, replicated ${r.value.totals.replicated}, unchanged ${r.value.totals.unchanged}, refused ${r.value.totals.refused}, failed 0`,
+  );
   expect(cli.stdout).toContain(`NEEDS AN OPERATOR (${r.value.needsOperator.length})`);
   for (const n of r.value.needsOperator) {
     expect(cli.stdout).toContain(`REFUSED ${n.target} (replicate/${n.target}): ${n.problem}`);

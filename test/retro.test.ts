@@ -99,7 +99,7 @@ describe.each(historyFiles)('the retrospective of %s', (file) => {
   });
 });
 
-test('rebuilt from the events alone, each retro matches the engine\'s own audit log', async () => {
+test("rebuilt from the events alone, each retro matches the engine's own audit log", async () => {
   // Cancelled and running runs carry no audit log: this is the path their retros take, checked on
   // every run that does carry one.
   let compared = 0;
@@ -240,7 +240,13 @@ test('the HTML retrospective renders in Chromium: timeline bars and tables as th
   const { context, close } = await launchChromium();
   try {
     const page = await context.newPage();
-    for (const file of ['engineDrill/approved.json', 'engineDrill/cancelled.json', 'engineDrill/failed-compensated.json', 'engineDrill/running-waiting-approval.json', 'hostFacts/retried-then-failed.json']) {
+    for (const file of [
+      'engineDrill/approved.json',
+      'engineDrill/cancelled.json',
+      'engineDrill/failed-compensated.json',
+      'engineDrill/running-waiting-approval.json',
+      'hostFacts/retried-then-failed.json',
+    ]) {
       const r = await retroOf(file);
       await page.setContent(renderHtml(r), { waitUntil: 'load' });
       const seen = await page.evaluate(() => ({

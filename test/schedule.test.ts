@@ -70,7 +70,11 @@ test('a schedule fires on time against the lab; pausing stops it, trigger fires 
   const created = await runbook('schedule', 'create', id, 'hostFacts', '--input', '{"hosts":["node1"]}', '--every', '2s', '--catchup-window', '10s');
   expect(created.stderr).toBe('');
   expect(created.code).toBe(0);
-  const d = await until('two fires', () => describe(id), (x) => x.info.numActionsTaken >= 2);
+  const d = await until(
+    'two fires',
+    () => describe(id),
+    (x) => x.info.numActionsTaken >= 2,
+  );
   expect(d.policies.overlap).toBe('SKIP');
   expect(d.policies.catchupWindow).toBe(10_000);
   // On time: each fire on the 2 s grid, taken within 1.5 s of its time (a loaded CI machine included).
@@ -98,7 +102,12 @@ test('a schedule fires on time against the lab; pausing stops it, trigger fires 
 
   // Trigger fires once even while paused.
   expect((await runbook('schedule', 'trigger', id)).code).toBe(0);
-  await until('the triggered run', () => describe(id), (x) => x.info.numActionsTaken === taken + 1, 10_000);
+  await until(
+    'the triggered run',
+    () => describe(id),
+    (x) => x.info.numActionsTaken === taken + 1,
+    10_000,
+  );
 
   const shown = await runbook('schedule', 'describe', id);
   expect(shown.code).toBe(0);
@@ -111,7 +120,12 @@ test('a schedule fires on time against the lab; pausing stops it, trigger fires 
   expect(listed.stdout).toMatch(new RegExp(`${id}\\s+hostFacts\\s+every 2s\\s+PAUSED`));
 
   // Deleting leaves the runs it started in place, with their results.
-  const before = await until('every run closed', () => runsOf(id), (rs) => rs.length === taken + 1 && rs.every((r) => r.status === 'COMPLETED'), 20_000);
+  const before = await until(
+    'every run closed',
+    () => runsOf(id),
+    (rs) => rs.length === taken + 1 && rs.every((r) => r.status === 'COMPLETED'),
+    20_000,
+  );
   const deleted = await runbook('schedule', 'delete', id);
   expect(deleted.code).toBe(0);
   expect((await describe(id).catch((err: Error) => err)) instanceof Error).toBe(true);
@@ -125,7 +139,11 @@ test('an overlapping fire is skipped and counted while a run is still open', asy
   const input = { host: 'node1', dir: `/var/tmp/engine-drill/${randomUUID()}`, steps: 2, gatedSteps: ['step-1'] };
   const created = await runbook('schedule', 'create', id, 'engineDrill', '--input', JSON.stringify(input), '--every', '2s');
   expect(created.code).toBe(0);
-  const d = await until('two skipped fires', () => describe(id), (x) => x.info.numActionsSkippedOverlap >= 2);
+  const d = await until(
+    'two skipped fires',
+    () => describe(id),
+    (x) => x.info.numActionsSkippedOverlap >= 2,
+  );
   expect(d.info.numActionsTaken).toBe(1);
   expect(d.info.runningActions).toHaveLength(1);
   const runs = await runsOf(id);

@@ -53,7 +53,9 @@ async function result(handle: WorkflowHandle): Promise<RunbookResult<SeedRegions
 /** Lines of the emulator's command log (one per create/run, and per completed create and started downstairs). */
 function commandLog(): string[] {
   try {
-    return readFileSync(commandLogPath(hostDir(HOST)), 'utf8').split('\n').filter(Boolean);
+    return readFileSync(commandLogPath(hostDir(HOST)), 'utf8')
+      .split('\n')
+      .filter(Boolean);
   } catch {
     return [];
   }

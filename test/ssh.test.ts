@@ -39,7 +39,10 @@ test('a changed host key is refused, naming the host and both fingerprints, and 
   writeFileSync(file, JSON.stringify({ hosts: { node1: { ...real.hosts.node1, hostKey: impostorKey } } }));
   const tampered = new SshPool(new InventoryProvider(file));
   try {
-    const err = await runRemote(tampered, 'node1', sh`true`).then(() => undefined, (e: unknown) => e);
+    const err = await runRemote(tampered, 'node1', sh`true`).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ApplicationFailure);
     const failure = err as ApplicationFailure;
     expect(failure.type).toBe('HostKeyMismatch');

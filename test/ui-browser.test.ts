@@ -61,7 +61,10 @@ function statusBadge(status: string) {
 async function markdownFrameText(text: RegExp): Promise<string> {
   for (let i = 0; i < 50; i++) {
     for (const frame of page.frames()) {
-      const body = await frame.locator('body').innerText().catch(() => '');
+      const body = await frame
+        .locator('body')
+        .innerText()
+        .catch(() => '');
       if (frame !== page.mainFrame() && text.test(body)) return body;
     }
     await page.waitForTimeout(200);
@@ -158,7 +161,13 @@ test('filter the workflow list by a search attribute: RunbookName = hostFacts', 
   // Visibility can lag a run by a moment: reload (keeping the filter) until the run from the form shows.
   const ours = rows.filter({ hasText: hostFactsId }).first();
   for (let i = 0; i < 5; i++) {
-    if (await ours.waitFor({ timeout: 3000 }).then(() => true, () => false)) break;
+    if (
+      await ours.waitFor({ timeout: 3000 }).then(
+        () => true,
+        () => false,
+      )
+    )
+      break;
     await page.reload();
   }
   await ours.waitFor();

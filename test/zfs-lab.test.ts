@@ -206,7 +206,11 @@ describe('generateProjects', () => {
     expect(result.checks.filter((c) => !c.ok)).toEqual([]);
     expect(result.replicas.every((r) => r.contentEqual === true)).toBe(true);
     // With the quota requirement the same replicas fail: plain send does not carry it.
-    const withQuota = await checkProjectReplicas(HOSTS.map((h) => ctx[h.name]), [{ id: inSync[0].id, source: inSync[0].source, replicas: inSync[0].replicas.map((r) => r.host) }], { compareContent: 'none', requireQuota: true });
+    const withQuota = await checkProjectReplicas(
+      HOSTS.map((h) => ctx[h.name]),
+      [{ id: inSync[0].id, source: inSync[0].source, replicas: inSync[0].replicas.map((r) => r.host) }],
+      { compareContent: 'none', requireQuota: true },
+    );
     expect(withQuota.ok).toBe(false);
     expect(withQuota.replicas[0].problems.join()).toMatch(/quota 0 on the replica/);
   });
@@ -283,7 +287,11 @@ describe('generateProjects', () => {
     const forced = await transfer(p.source, send, replica, receiveCommand({ target: p.dataset, force: true }, features).receive.text);
     expect({ code: forced.code, stderr: forced.stderr }).toEqual({ code: 0, stderr: '' });
     expect((await snapshotsOn(replica, p.dataset)).map((s) => s.shortName)).toEqual([p.sourceSnapshots[0].name, p.sourceSnapshots[1].name, snap]);
-    const check = await checkProjectReplicas(HOSTS.map((h) => ctx[h.name]), [{ id: p.id, source: p.source, replicas: [replica] }], { compareContent: 'all' });
+    const check = await checkProjectReplicas(
+      HOSTS.map((h) => ctx[h.name]),
+      [{ id: p.id, source: p.source, replicas: [replica] }],
+      { compareContent: 'all' },
+    );
     expect(check.replicas[0]).toMatchObject({ hasSnapshot: true, newestOnReplica: true, contentEqual: true, ok: true });
   });
 
@@ -340,7 +348,7 @@ describe('generateProjects', () => {
 });
 
 describe('lab up with the scenario as registered (projects generated at build time)', () => {
-  test('the last host\'s build makes the projects, every host gets the manifest, and lab check judges them', async () => {
+  test("the last host's build makes the projects, every host gets the manifest, and lab check judges them", async () => {
     scenarios[GEN] = createZfsProjectsScenario({ name: GEN, hosts: genHosts, projects: { count: 8, fullSizeCount: 8, seed: 'gen' }, poolBytes: 2 ** 30 });
     {
       await labUp({ scenarios: [GEN], log });
@@ -360,7 +368,11 @@ describe('lab up with the scenario as registered (projects generated at build ti
         expect(checks.find((c) => c.name === `pool ${POOL}`)?.ok).toBe(true);
         expect(checks.filter((c) => / on zg\d$/.test(c.name)).length).toBeGreaterThan(0);
       }
-      const broken = report.hosts.zg1.checks.concat(report.hosts.zg2.checks, report.hosts.zg3.checks).filter((c) => !c.ok).map((c) => c.detail).join('\n');
+      const broken = report.hosts.zg1.checks
+        .concat(report.hosts.zg2.checks, report.hosts.zg3.checks)
+        .filter((c) => !c.ok)
+        .map((c) => c.detail)
+        .join('\n');
       expect(broken).toMatch(/quota 0 on the replica/);
       expect(broken).toMatch(/replica has snapshots after @rb-.*: @manual-on-replica/);
       expect(broken).toMatch(/replica lacks @rb-/);

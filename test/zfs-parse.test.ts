@@ -185,7 +185,12 @@ describe('choosing the incremental base by guid (zfs-fuse captures from two host
 
   test('the snapshot every replica still shares is the oldest of the per-replica bases', () => {
     const src = [snap('s1', '1', 10), snap('s2', '2', 20), snap('s3', '3', 30)];
-    expect(newestSnapshotCommonToAll(src, [[snap('s1', '1', 1), snap('s3', '3', 2)], [snap('s1', '1', 1), snap('s2', '2', 2)]])?.shortName).toBe('s2');
+    expect(
+      newestSnapshotCommonToAll(src, [
+        [snap('s1', '1', 1), snap('s3', '3', 2)],
+        [snap('s1', '1', 1), snap('s2', '2', 2)],
+      ])?.shortName,
+    ).toBe('s2');
     expect(newestSnapshotCommonToAll(src, [[snap('s3', '3', 2)], []])).toBeNull();
   });
 
@@ -231,7 +236,14 @@ describe('OpenZFS formats (hand-written from source and reference)', () => {
     expect(rows[0]).toEqual({ name: 'tank/projects/0df21bd2-3a26-4c59-ac0b-cdbb293c4036@rb-2026-11-21T09-15-00Z', guid: '16909421282255573250', createtxg: 30 });
     const humanized = fx('list-snapshots-humanized');
     expect(humanized.stdout).toMatch(/\t\d+(\.\d+)?E\t/); // zfs-fuse prints guids like 14.7E even with -H
-    expect(() => parseSnapshotListParsable(humanized.stdout.split('\n').map((l) => l.split('\t').slice(0, 3).join('\t')).join('\n'))).toThrow(/humanized/);
+    expect(() =>
+      parseSnapshotListParsable(
+        humanized.stdout
+          .split('\n')
+          .map((l) => l.split('\t').slice(0, 3).join('\t'))
+          .join('\n'),
+      ),
+    ).toThrow(/humanized/);
   });
 });
 
@@ -422,7 +434,10 @@ describe('commands for zfs-fuse and for OpenZFS', () => {
 
   test('receive: -o/-x on OpenZFS; on zfs-fuse the same properties as commands after the receive, set before inherit', () => {
     const opts = { target: U1, set: { canmount: 'noauto', readonly: 'on' }, exclude: ['mountpoint'] };
-    expect(receiveCommand(opts, openZfs)).toEqual({ receive: { text: `zfs recv -u -o canmount=noauto -o readonly=on -x mountpoint ${U1}`, display: `zfs recv -u -o canmount=noauto -o readonly=on -x mountpoint ${U1}` }, after: null });
+    expect(receiveCommand(opts, openZfs)).toEqual({
+      receive: { text: `zfs recv -u -o canmount=noauto -o readonly=on -x mountpoint ${U1}`, display: `zfs recv -u -o canmount=noauto -o readonly=on -x mountpoint ${U1}` },
+      after: null,
+    });
     const fuse = receiveCommand(opts, zfsFuse);
     expect(fuse.receive.text).toBe(`zfs recv -u ${U1}`);
     expect(fuse.after?.text).toBe(`zfs set canmount=noauto ${U1} && zfs set readonly=on ${U1} && zfs inherit mountpoint ${U1}`);
@@ -447,9 +462,7 @@ describe('commands for zfs-fuse and for OpenZFS', () => {
     expect(holdCommand('repl:compute2', S).text).toBe(`zfs hold repl:compute2 ${S}`);
     expect(destroySnapshotCommand(S, { deferred: true }).text).toBe(`zfs destroy -d ${S}`);
     expect(() => destroySnapshotCommand(U1)).toThrow();
-    expect(incrementSummaryCommand(S, 'rb-2026-11-21T09-15-00Z', '/usr/sbin/zstreamdump').text).toBe(
-      `set -o pipefail; zfs send -i @rb-2026-11-21T09-15-00Z ${S} | /usr/sbin/zstreamdump`,
-    );
+    expect(incrementSummaryCommand(S, 'rb-2026-11-21T09-15-00Z', '/usr/sbin/zstreamdump').text).toBe(`set -o pipefail; zfs send -i @rb-2026-11-21T09-15-00Z ${S} | /usr/sbin/zstreamdump`);
   });
 });
 

@@ -22,7 +22,10 @@ function safe(text: string): string {
 
 /** Where a run's history goes: one file per run, named so that a listing sorts by close time. */
 export function archivePath(dir: string, run: { runbook: string; workflowId: string; runId: string; closeTime?: Date }): string {
-  const stamp = (run.closeTime ?? new Date(0)).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = (run.closeTime ?? new Date(0))
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return path.join(dir, safe(run.runbook), `${stamp}_${safe(run.workflowId)}_${run.runId}.json`);
 }
 

@@ -19,9 +19,7 @@ function nondeterminismPolicy(): Pick<WorkerOptions, 'workflowFailureErrorTypes'
 /** The one worker for every runbook: workflows and activities on task queue `runbooks`. */
 export async function createRunbooksWorker(overrides: Partial<WorkerOptions> = {}): Promise<Worker> {
   // A caller that brings its own connection (a test, a script) owns it; opening another would leak it.
-  const { connection, namespace } = overrides.connection
-    ? { connection: overrides.connection, namespace: overrides.namespace ?? temporalSettings().namespace }
-    : await connectWorkerConnection();
+  const { connection, namespace } = overrides.connection ? { connection: overrides.connection, namespace: overrides.namespace ?? temporalSettings().namespace } : await connectWorkerConnection();
   return Worker.create({
     connection,
     namespace,

@@ -77,7 +77,8 @@ async function repair(rb: Runbook<FixReadonlyDataInput>, i: FixReadonlyDataInput
     host,
     description: 'mounts, PVs/VGs/LVs, disk images, deleted files held open, free space',
     run: () => acts.diagnoseStorage(host, target),
-    summarize: (f) => `${f.lvm.pvs.filter((p) => p.vg === vg).length} PVs in ${vg}, ${lv} ${(f.lvm.lvs.find((l) => l.name === lv)?.sizeBytes ?? 0) / MiB} MiB, ${mountPoint} ${f.mount ? (f.mount.readOnly ? 'ro' : 'rw') : 'not mounted'}`,
+    summarize: (f) =>
+      `${f.lvm.pvs.filter((p) => p.vg === vg).length} PVs in ${vg}, ${lv} ${(f.lvm.lvs.find((l) => l.name === lv)?.sizeBytes ?? 0) / MiB} MiB, ${mountPoint} ${f.mount ? (f.mount.readOnly ? 'ro' : 'rw') : 'not mounted'}`,
   });
   const plan = planRepairs(facts, i);
   const lvBefore = facts.lvm.lvs.find((l) => l.name === lv)?.sizeBytes ?? 0;
@@ -112,7 +113,8 @@ async function repair(rb: Runbook<FixReadonlyDataInput>, i: FixReadonlyDataInput
       description: `pvchange --allocatable y ${plan.allocatable.join(' ')}`,
       plan: () => commandsFor(plan, ['pv-not-allocatable']),
       run: () => each(plan.allocatable, (d) => acts.makePvAllocatable(host, vg, d)),
-      verify: async () => verified(await acts.readVolumeGroup(host, vg), (s) => plan.allocatable.filter((d) => !s.pvs.find((p) => p.device === d)?.allocatable).map((d) => `${d} is still not allocatable`)),
+      verify: async () =>
+        verified(await acts.readVolumeGroup(host, vg), (s) => plan.allocatable.filter((d) => !s.pvs.find((p) => p.device === d)?.allocatable).map((d) => `${d} is still not allocatable`)),
       summarize: (v) => v.map((x) => x.detail).join('; '),
     });
     steps[STEP.allocatable] = r?.map((x) => x.detail).join('; ') ?? 'planned';
@@ -200,7 +202,11 @@ async function repair(rb: Runbook<FixReadonlyDataInput>, i: FixReadonlyDataInput
       host,
       description: `add ${plan.disks.map((d) => d.image).join(', ')} to ${vg} (fallocate, losetup, pvcreate, vgextend)`,
       plan: () => commandsFor(plan, ['too-few-pvs']),
-      run: () => each(plan.disks.map((d) => d.image), (img) => acts.ensureDiskPv(host, vg, img, i.diskSizeMiB * MiB)),
+      run: () =>
+        each(
+          plan.disks.map((d) => d.image),
+          (img) => acts.ensureDiskPv(host, vg, img, i.diskSizeMiB * MiB),
+        ),
       verify: async () => verified(await acts.readVolumeGroup(host, vg), (s) => ((s.vg?.pvCount ?? 0) >= i.pvCount ? [] : [`${vg} has ${s.vg?.pvCount ?? 0} PVs, not ${i.pvCount}`])),
       compensate: () => removeNew,
       summarize: (v) => v.map((d) => `${d.image} as ${d.device}${d.actions.length ? '' : ' (already there)'}`).join('; '),

@@ -89,11 +89,16 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
     if (src.instance && src.instance.state !== 'Destroyed') {
       const same = src.instance.name === i.vm.name && src.instance.disk && src.instance.disk.targets.join() === volume.targets.join();
       if (!same || src.instance.state !== 'Running') {
-        refuse(`${i.source} holds instance ${src.instance.name} (${src.instance.id}, ${src.instance.state})${src.instance.disk ? ` on ${src.instance.disk.targets.join(' ')}` : ''}, not VM ${i.vm.name} running on these regions; stop it or choose another source`);
+        refuse(
+          `${i.source} holds instance ${src.instance.name} (${src.instance.id}, ${src.instance.state})${src.instance.disk ? ` on ${src.instance.disk.targets.join(' ')}` : ''}, not VM ${i.vm.name} running on these regions; stop it or choose another source`,
+        );
       }
       adopted = true;
     }
-    if (dst.instance && dst.instance.state !== 'Destroyed') refuse(`${i.destination} already holds instance ${dst.instance.name} (${dst.instance.id}, ${dst.instance.state}); a migration target must be an empty server: stop that instance or choose another destination`);
+    if (dst.instance && dst.instance.state !== 'Destroyed')
+      refuse(
+        `${i.destination} already holds instance ${dst.instance.name} (${dst.instance.id}, ${dst.instance.state}); a migration target must be an empty server: stop that instance or choose another destination`,
+      );
 
     // 2. The gen ledger: greater than every gen seen; a supplied gen that is not is refused here,
     // before any server or region is touched.
@@ -103,7 +108,9 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
     const seen = Math.max(regions.maxGen, ledgerMax, sourceVcrGen ?? 0, ...active.map((g) => g ?? 0));
     const gensSeen = { dumpMaxGen: regions.maxGen, activeOnDownstairs: active, sourceVcrGen, ledgerMax };
     if (i.gen !== undefined && i.gen <= seen) {
-      refuse(`gen ${i.gen} is too low: it must be above every gen seen (dump Max gen ${regions.maxGen}, active on the downstairs ${active.map((g) => g ?? '-').join('/')}, the source's VCR ${sourceVcrGen ?? '-'}, the ledger ${ledgerMax}); use at least ${seen + 1}, or leave gen out`);
+      refuse(
+        `gen ${i.gen} is too low: it must be above every gen seen (dump Max gen ${regions.maxGen}, active on the downstairs ${active.map((g) => g ?? '-').join('/')}, the source's VCR ${sourceVcrGen ?? '-'}, the ledger ${ledgerMax}); use at least ${seen + 1}, or leave gen out`,
+      );
     }
     if (adopted && i.gen !== undefined) refuse(`gen applies only to a VM this run starts; ${i.vm.name} already runs on ${i.source} with gen ${sourceVcrGen}`);
 
@@ -172,7 +179,11 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
       if (rb.planning) return null;
       await waitState(`wait-running${tag}`, host, ['Running'], ['Failed', 'Destroyed'], startTimeout);
       const g = await guestReport(`check-guest${tag}`, host);
-      if (!g.booted || !g.advancing) throw ApplicationFailure.nonRetryable(`${host}: the guest ${!g.booted ? 'did not recognise the image\'s filesystem' : 'heartbeat does not advance'}${g.ioErrors.length ? ` (${g.ioErrors[g.ioErrors.length - 1]})` : ''}`, 'GuestUnhealthy');
+      if (!g.booted || !g.advancing)
+        throw ApplicationFailure.nonRetryable(
+          `${host}: the guest ${!g.booted ? "did not recognise the image's filesystem" : 'heartbeat does not advance'}${g.ioErrors.length ? ` (${g.ioErrors[g.ioErrors.length - 1]})` : ''}`,
+          'GuestUnhealthy',
+        );
       return g;
     };
 
@@ -298,8 +309,7 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
     // After (or while) the destination activated: the source is Destroyed or fenced. Recover, after
     // approval, by stopping both sides and starting the VM on one with a new gen.
     const reason =
-      hangDetail ||
-      `migration ${migrationId} ended ${follow.outcome} (${follow.detail}) after the destination took the volume over; the source (${srcNow.instance?.state ?? 'no instance'}) is fenced`;
+      hangDetail || `migration ${migrationId} ended ${follow.outcome} (${follow.detail}) after the destination took the volume over; the source (${srcNow.instance?.state ?? 'no instance'}) is fenced`;
     const on = i.recoverOn === 'source' ? i.source : i.destination;
     await rb.mutate({
       name: 'recover',

@@ -49,11 +49,20 @@ export async function maasRepartition(input: unknown): Promise<RunbookResult<Maa
       name: 'inspect-machine',
       description: `read ${i.machine} from MAAS ${i.maas}: status, power, owner, disk ${i.disk}, result sets, newest event`,
       run: () => maas.maasInspectMachine(i.maas, i.machine, i.disk),
-      summarize: (m) => `${m.hostname} (${m.systemId}) ${m.status}, power ${m.powerType}/${m.powerState}, owner ${m.owner ?? '-'}, ${m.disk ? `${m.disk.name} ${m.disk.size} B, ${m.disk.partitions.length} partitions` : `no disk ${i.disk}`}`,
+      summarize: (m) =>
+        `${m.hostname} (${m.systemId}) ${m.status}, power ${m.powerType}/${m.powerState}, owner ${m.owner ?? '-'}, ${m.disk ? `${m.disk.name} ${m.disk.size} B, ${m.disk.partitions.length} partitions` : `no disk ${i.disk}`}`,
     });
     const disk = m0.disk ?? fail(`${m0.hostname} has no disk ${i.disk} in MAAS; pick one of the disks \`maas <profile> block-devices read ${m0.systemId}\` lists`, 'UnknownDisk');
     const deployed = m0.status === 'Deployed';
-    const pools0 = deployed ? await rb.inspect({ name: 'inspect-host', host: i.host, description: 'zpool list on the deployed machine', run: () => onHost.hostPools(i.host), summarize: (p) => (p.length ? p.map((x) => `${x.name} ${x.health}`).join(', ') : 'no pools') }) : [];
+    const pools0 = deployed
+      ? await rb.inspect({
+          name: 'inspect-host',
+          host: i.host,
+          description: 'zpool list on the deployed machine',
+          run: () => onHost.hostPools(i.host),
+          summarize: (p) => (p.length ? p.map((x) => `${x.name} ${x.health}`).join(', ') : 'no pools'),
+        })
+      : [];
     const sid = m0.systemId;
 
     if (i.strategy === 'loop-files') return loopFiles(rb, i, m0, deployed, onHost, runId);
@@ -87,7 +96,10 @@ export async function maasRepartition(input: unknown): Promise<RunbookResult<Maa
         plan: () => [displayCall(i.maas, calls.uploadScript(i.scriptName, script, false)), `# script ${i.scriptName}:\n${script}`],
         run: () => maas.maasEnsureScript(i.maas, i.scriptName, script),
         summarize: (u) => u.action,
-        compensate: (u) => (u.action === 'unchanged' ? undefined : { description: u.previous === null ? `delete script ${i.scriptName}` : `put back the previous ${i.scriptName}`, run: () => maas.maasRestoreScript(i.maas, i.scriptName, u.previous) }),
+        compensate: (u) =>
+          u.action === 'unchanged'
+            ? undefined
+            : { description: u.previous === null ? `delete script ${i.scriptName}` : `put back the previous ${i.scriptName}`, run: () => maas.maasRestoreScript(i.maas, i.scriptName, u.previous) },
       });
 
       // 3. Release (approval: it wipes the machine), then the point of no return.
@@ -124,14 +136,27 @@ export async function maasRepartition(input: unknown): Promise<RunbookResult<Maa
     if (rb.planning) {
       for (const d of spareDnames) rb.audit.planned.push({ step: 'resolve-partitions', host: i.host, description: 'read-only, after deploy', commands: [resolvePartitionCommand(d).display] });
     }
-    const pools = await createPools(rb, i, onHost, runId, resolved.map((r, k) => ({ vdev: r.stable, maxBytes: spares[k].bytes })), 'partition');
+    const pools = await createPools(
+      rb,
+      i,
+      onHost,
+      runId,
+      resolved.map((r, k) => ({ vdev: r.stable, maxBytes: spares[k].bytes })),
+      'partition',
+    );
     const installEvents = ev ? eventLines(ev) : [];
     return {
       machine: { systemId: sid, hostname: m0.hostname, status: rb.planning ? m0.status : 'Deployed' },
       strategy: i.strategy,
       outcome: rb.planning ? 'planned' : deployed && partitionsMatch ? (pools.every((p) => !p.createdByThisRun) ? 'already-in-target-state' : 'repartitioned') : 'repartitioned',
       layout: layout.json,
-      partitions: resolved.map((r, k) => ({ name: `${disk.name}-part${spares[k].index}`, bytes: rb.planning ? spares[k].bytes : r.size, maasPath: r.dname, stablePath: r.stable, pool: i.pools[k].name })),
+      partitions: resolved.map((r, k) => ({
+        name: `${disk.name}-part${spares[k].index}`,
+        bytes: rb.planning ? spares[k].bytes : r.size,
+        maasPath: r.dname,
+        stablePath: r.stable,
+        pool: i.pools[k].name,
+      })),
       pools,
       evidence: { events: installEvents, scriptOutput: ev?.results.find((r) => r.name === i.scriptName)?.stdoutTail ?? '' },
     };
@@ -140,7 +165,15 @@ export async function maasRepartition(input: unknown): Promise<RunbookResult<Maa
 
 type Acts = typeof activities;
 
-async function commissionUntilApplied(rb: Runbook<MaasRepartitionInput>, i: MaasRepartitionInput, maas: Acts, m0: MachineView, layout: ComputedLayout, waitMs: number, pollMs: number): Promise<CommissioningEvidence | null> {
+async function commissionUntilApplied(
+  rb: Runbook<MaasRepartitionInput>,
+  i: MaasRepartitionInput,
+  maas: Acts,
+  m0: MachineView,
+  layout: ComputedLayout,
+  waitMs: number,
+  pollMs: number,
+): Promise<CommissioningEvidence | null> {
   const sid = m0.systemId;
   let previousSet = m0.commissioningSet;
   let since = m0.lastEventId;
@@ -179,14 +212,28 @@ async function commissionUntilApplied(rb: Runbook<MaasRepartitionInput>, i: Maas
   return null;
 }
 
-async function deployUntilDone(rb: Runbook<MaasRepartitionInput>, i: MaasRepartitionInput, maas: Acts, onHost: Acts, m0: MachineView, layout: ComputedLayout, waitMs: number, pollMs: number): Promise<void> {
+async function deployUntilDone(
+  rb: Runbook<MaasRepartitionInput>,
+  i: MaasRepartitionInput,
+  maas: Acts,
+  onHost: Acts,
+  m0: MachineView,
+  layout: ComputedLayout,
+  waitMs: number,
+  pollMs: number,
+): Promise<void> {
   const sid = m0.systemId;
   let previousSet = m0.installationSet;
   const problems: string[] = [];
   for (let attempt = 1; attempt <= 2; attempt++) {
     if (attempt === 2) {
       // From Failed deployment MAAS deploys only after a release (already approved: past the point of no return).
-      await rb.mutate({ name: 'release-failed-deployment', description: `release ${m0.hostname} after its failed deployment, to deploy again`, plan: () => [displayCall(i.maas, calls.release(sid, 'maasRepartition: redeploy'))], run: () => maas.maasRelease(i.maas, sid, i.disk, 'maasRepartition: redeploy', waitMs, pollMs) });
+      await rb.mutate({
+        name: 'release-failed-deployment',
+        description: `release ${m0.hostname} after its failed deployment, to deploy again`,
+        plan: () => [displayCall(i.maas, calls.release(sid, 'maasRepartition: redeploy'))],
+        run: () => maas.maasRelease(i.maas, sid, i.disk, 'maasRepartition: redeploy', waitMs, pollMs),
+      });
     }
     const done = await rb.mutate({
       name: `deploy-${attempt}`,
@@ -206,13 +253,29 @@ async function deployUntilDone(rb: Runbook<MaasRepartitionInput>, i: MaasReparti
       return; // plan mode
     }
     if (done.status === 'Deployed') {
-      await rb.inspect({ name: 'cloud-init', host: i.host, description: 'Deployed is not usable: wait for cloud-init status --wait', run: () => onHost.cloudInitWait(i.host, waitMs), summarize: (s) => `cloud-init ${s}` });
-      const after = await rb.inspect({ name: 'check-deployed-layout', description: 'block devices after deploy as requested', run: () => maas.maasInspectMachine(i.maas, sid, i.disk), summarize: (m) => `${m.disk?.partitions.length ?? 0} partitions` });
+      await rb.inspect({
+        name: 'cloud-init',
+        host: i.host,
+        description: 'Deployed is not usable: wait for cloud-init status --wait',
+        run: () => onHost.cloudInitWait(i.host, waitMs),
+        summarize: (s) => `cloud-init ${s}`,
+      });
+      const after = await rb.inspect({
+        name: 'check-deployed-layout',
+        description: 'block devices after deploy as requested',
+        run: () => maas.maasInspectMachine(i.maas, sid, i.disk),
+        summarize: (m) => `${m.disk?.partitions.length ?? 0} partitions`,
+      });
       const mismatch = layoutMismatches(after.disk, layout);
       if (mismatch.length) fail(`after deploy, ${m0.hostname}'s block devices do not match the layout: ${mismatch.join('; ')}`, 'LayoutLost');
       return;
     }
-    const log = await rb.inspect({ name: `install-log-${attempt}`, description: 'the installation (curtin) log of the failed deployment', run: () => maas.maasInstallLog(i.maas, sid), summarize: (l) => l.trim().split('\n').at(-1) ?? '' });
+    const log = await rb.inspect({
+      name: `install-log-${attempt}`,
+      description: 'the installation (curtin) log of the failed deployment',
+      run: () => maas.maasInstallLog(i.maas, sid),
+      summarize: (l) => l.trim().split('\n').at(-1) ?? '',
+    });
     problems.push(`attempt ${attempt}: ${done.status}${done.errorDescription ? ` (${done.errorDescription})` : ''}; install log tail:\n${log.slice(-800)}`);
     previousSet = (await rb.inspect({ name: `reread-${attempt}`, run: () => maas.maasInspectMachine(i.maas, sid, i.disk), summarize: (m) => m.status })).installationSet;
     if (done.status !== 'Failed deployment' && done.status !== 'Allocated') break;
@@ -223,7 +286,13 @@ async function deployUntilDone(rb: Runbook<MaasRepartitionInput>, i: MaasReparti
 
 async function markBroken(rb: Runbook<MaasRepartitionInput>, i: MaasRepartitionInput, maas: Acts, sid: string, reason: string): Promise<string> {
   const comment = reason.slice(0, 250);
-  const outcome = await rb.mutate({ name: 'mark-broken', description: 'mark the machine broken (not released back into the pool)', plan: () => [displayCall(i.maas, calls.markBroken(sid, comment))], run: () => maas.maasMarkBroken(i.maas, sid, comment), summarize: (s) => s });
+  const outcome = await rb.mutate({
+    name: 'mark-broken',
+    description: 'mark the machine broken (not released back into the pool)',
+    plan: () => [displayCall(i.maas, calls.markBroken(sid, comment))],
+    run: () => maas.maasMarkBroken(i.maas, sid, comment),
+    summarize: (s) => s,
+  });
   return outcome ?? 'planned';
 }
 
@@ -251,7 +320,13 @@ async function createPools(
         return { value: { ok: problems.length === 0, detail: problems.join('; ') || 'ONLINE' }, commands: facts.commands };
       },
       summarize: (c) => (c.ours ? 'created' : 'already there'),
-      compensate: (c) => (c.ours ? { description: `zpool destroy ${p.name} (created by this run)${kind === 'file' ? ` and remove ${spec.vdev}` : ''}`, run: () => onHost.destroyPool(i.host, p.name, runId, kind === 'file' ? spec.vdev : undefined) } : undefined),
+      compensate: (c) =>
+        c.ours
+          ? {
+              description: `zpool destroy ${p.name} (created by this run)${kind === 'file' ? ` and remove ${spec.vdev}` : ''}`,
+              run: () => onHost.destroyPool(i.host, p.name, runId, kind === 'file' ? spec.vdev : undefined),
+            }
+          : undefined,
     });
     if (created === undefined) {
       if (rb.planning) rb.audit.planned.at(-1)!.commands.push(`# undo: ${(kind === 'file' ? destroyFilePoolCommand(p.name, spec.vdev, runId) : destroyOwnedPoolCommand(p.name, runId)).display}`);
@@ -278,7 +353,14 @@ async function loopFiles(rb: Runbook<MaasRepartitionInput>, i: MaasRepartitionIn
   const bytes = roundDown4MiB(sizeBytes(i.loopFiles.size));
   if (bytes < 64 * 1024 * 1024) fail(`loopFiles.size ${i.loopFiles.size} is under ZFS's 64 MiB minimum for a vdev`, 'FileTooSmall');
   const files = i.pools.map((p) => `${i.loopFiles.dir}/${p.name}.img`);
-  const pools = await createPools(rb, i, onHost, runId, files.map((f) => ({ vdev: f, maxBytes: bytes })), 'file');
+  const pools = await createPools(
+    rb,
+    i,
+    onHost,
+    runId,
+    files.map((f) => ({ vdev: f, maxBytes: bytes })),
+    'file',
+  );
   return {
     machine: { systemId: m0.systemId, hostname: m0.hostname, status: m0.status },
     strategy: 'loop-files',

@@ -2,7 +2,16 @@ import { ApplicationFailure, isCancellation, sleep } from '@temporalio/workflow'
 import type * as replication from '../activities/zfs-replication/activities';
 import { afterReceiveCommand, moveHoldCommand, pruneSnapshotsCommand, replaceReplicaCommand, rollbackReplicaCommand, snapshotCommand, streamCommands } from '../activities/zfs-replication/commands';
 import type { CopySnapshot, CopyState } from '../activities/zfs-replication/copy-state';
-import { ledgerCurrent, newestSnapshot, replicaAction, replicaPropertyFixes, replicaSnapshotsAfter, rollbackAfterRefusal, snapshotsToPrune, type ReplicaAction } from '../activities/zfs-replication/decide';
+import {
+  ledgerCurrent,
+  newestSnapshot,
+  replicaAction,
+  replicaPropertyFixes,
+  replicaSnapshotsAfter,
+  rollbackAfterRefusal,
+  snapshotsToPrune,
+  type ReplicaAction,
+} from '../activities/zfs-replication/decide';
 import { receivedLedger, replicaHoldTag } from '../activities/zfs-replication/ledger';
 import { LOWEST_COMMON_ZFS_FEATURES, type ZfsFeatures } from '../activities/zfs/features';
 import { relateReplica } from '../activities/zfs/common-snapshot';
@@ -138,7 +147,10 @@ export async function replicateProjectBody(rb: Runbook<CommonInput>, a: Replicat
         : `take @${snapshotName} (${sourceNewest ? `written since @${sourceNewest.shortName}: ${source.written}` : 'the source has no snapshot yet'})`,
       plan: () => [snapshotCommand(dataset, snapshotName, probe).display],
       run: () => acts(a.source).zfsTakeSnapshot(a.source, dataset, snapshotName, probe),
-      summarize: (r) => (r.kept ? `@${snapshotName} taken${r.probe ? ` (${r.probe.totalRecords} records, ${r.probe.streamBytes} bytes since @${probe?.from})` : ''}` : `unchanged since @${probe?.from}: probe snapshot removed`),
+      summarize: (r) =>
+        r.kept
+          ? `@${snapshotName} taken${r.probe ? ` (${r.probe.totalRecords} records, ${r.probe.streamBytes} bytes since @${probe?.from})` : ''}`
+          : `unchanged since @${probe?.from}: probe snapshot removed`,
     });
     if (rb.planning) {
       target = planned;
@@ -226,7 +238,10 @@ export async function replicateProjectBody(rb: Runbook<CommonInput>, a: Replicat
       description: `already holds @${tgt.shortName}: set ${Object.keys(props).join(', ')}${hold ? `; hold @${tgt.shortName} on ${a.source} for it` : ''}`,
       plan: () => [afterReceiveCommand(dataset, props).display, ...(hold ? [`${moveHoldCommand(hold.tag, dataset, tgt.shortName, null).display}   # on ${a.source}`] : [])],
       run: () => acts(host).zfsFixReplica(host, dataset, props, hold),
-      summarize: () => Object.entries(props).map(([k, v]) => `${k}=${v}`).join(' '),
+      summarize: () =>
+        Object.entries(props)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' '),
     });
     if (Object.keys(ledgerFix).length) outcome.ledger = ledgerFix;
   };
@@ -401,20 +416,17 @@ export async function replicateProjectBody(rb: Runbook<CommonInput>, a: Replicat
 
 /** One project: see the top of this file and runbooks/replicateProjects/README.md. */
 export async function replicateProject(input: unknown): Promise<RunbookResult<ReplicateProjectResult>> {
-  return Runbook.run(
-    replicateProjectDefinition,
-    input,
-    (rb, i) =>
-      replicateProjectBody(rb as unknown as Runbook<CommonInput>, {
-        project: i.project,
-        source: i.source,
-        replicas: i.replicas,
-        pool: i.pool,
-        keepSnapshots: i.keepSnapshots,
-        allowRollback: i.allowRollback,
-        bandwidthLimitBytesPerSecond: i.bandwidthLimitBytesPerSecond,
-        streamTimeout: i.streamTimeout,
-        features: i.features,
-      }),
+  return Runbook.run(replicateProjectDefinition, input, (rb, i) =>
+    replicateProjectBody(rb as unknown as Runbook<CommonInput>, {
+      project: i.project,
+      source: i.source,
+      replicas: i.replicas,
+      pool: i.pool,
+      keepSnapshots: i.keepSnapshots,
+      allowRollback: i.allowRollback,
+      bandwidthLimitBytesPerSecond: i.bandwidthLimitBytesPerSecond,
+      streamTimeout: i.streamTimeout,
+      features: i.features,
+    }),
   );
 }

@@ -1,12 +1,4 @@
-import {
-  condition,
-  continueAsNew,
-  defineQuery,
-  ParentClosePolicy,
-  setCurrentDetails,
-  setHandler,
-  startChild,
-} from '@temporalio/workflow';
+import { condition, continueAsNew, defineQuery, ParentClosePolicy, setCurrentDetails, setHandler, startChild } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type * as replication from '../activities/zfs-replication/activities';
 import type { Placement } from '../activities/zfs-replication/placement';
@@ -78,7 +70,12 @@ function mib(bytes: number): string {
 function needsOperatorOf(failures: SweepState['failures'], unreachable: Array<{ host: string; error: string }>): NeedsOperator[] {
   return [
     ...failures.flatMap((f) => (f.needsOperator.length ? f.needsOperator : [{ target: f.project, kind: 'failed' as const, problem: f.reason, remedy: 'see the reason', workflowId: f.workflowId }])),
-    ...unreachable.map((u): NeedsOperator => ({ target: u.host, kind: 'blocked', problem: `unreachable, its projects were not swept: ${u.error}`, remedy: `check ${u.host} (sshd, its pool) and run the sweep again; if a project's source was there, move it with moveProject` })),
+    ...unreachable.map((u): NeedsOperator => ({
+      target: u.host,
+      kind: 'blocked',
+      problem: `unreachable, its projects were not swept: ${u.error}`,
+      remedy: `check ${u.host} (sshd, its pool) and run the sweep again; if a project's source was there, move it with moveProject`,
+    })),
   ];
 }
 
@@ -114,169 +111,197 @@ function failureReason(err: unknown): string {
 export async function replicateProjects(input: unknown): Promise<RunbookResult<SweepResult>> {
   let next: ReplicateProjectsInput | undefined;
   let rerender: (() => void) | undefined;
-  const result = await Runbook.run(
-    replicateProjectsDefinition,
-    input,
-    async (rb, i): Promise<SweepResult> => {
-      const state: SweepState = i.resume ?? freshState();
-      const acts = rb.on<typeof replication>(undefined);
-      const progress: SweepProgress = { run: state.run, totals: state.totals, running: [], busy: {}, queued: 0, remainingAfterBatch: 0, stopped: false, failures: state.failures };
-      let unreachableSoFar: Array<{ host: string; error: string }> = [];
-      const render = () => setCurrentDetails(`${progressMarkdown(i, progress, unreachableSoFar)}\n\n${renderDetails(rb.audit)}`);
-      rerender = render;
-      setHandler(sweepProgressQuery, () => progress, { description: 'Live counts: scheduled, replicated, unchanged, failed, locked, bytes sent; running children; failures with reasons.' });
+  const result = await Runbook.run(replicateProjectsDefinition, input, async (rb, i): Promise<SweepResult> => {
+    const state: SweepState = i.resume ?? freshState();
+    const acts = rb.on<typeof replication>(undefined);
+    const progress: SweepProgress = { run: state.run, totals: state.totals, running: [], busy: {}, queued: 0, remainingAfterBatch: 0, stopped: false, failures: state.failures };
+    let unreachableSoFar: Array<{ host: string; error: string }> = [];
+    const render = () => setCurrentDetails(`${progressMarkdown(i, progress, unreachableSoFar)}\n\n${renderDetails(rb.audit)}`);
+    rerender = render;
+    setHandler(sweepProgressQuery, () => progress, { description: 'Live counts: scheduled, replicated, unchanged, failed, locked, bytes sent; running children; failures with reasons.' });
 
-      // Each host's ZFS features, once per sweep (carried to the next run; a run that starts without
-      // a host's answer probes it), handed to every child so no child probes again.
-      const features: Record<string, ZfsFeatures> = { ...(state.features ?? {}) };
-      const toProbe = i.hosts.filter((h) => !features[h]);
-      const probed = await Promise.allSettled(
-        toProbe.map(async (host) => {
-          features[host] = answersOnly(
-            await rb.inspect({
-              name: 'probe-zfs',
-              host,
-              retry: { maximumAttempts: 2 },
-              run: () => rb.on<typeof replication>(host).zfsProbeFeatures(host, i.pool),
-              summarize: (f) => `${f.implementation}; written ${f.writtenProperty ? 'yes' : 'no'}`,
+    // Each host's ZFS features, once per sweep (carried to the next run; a run that starts without
+    // a host's answer probes it), handed to every child so no child probes again.
+    const features: Record<string, ZfsFeatures> = { ...(state.features ?? {}) };
+    const toProbe = i.hosts.filter((h) => !features[h]);
+    const probed = await Promise.allSettled(
+      toProbe.map(async (host) => {
+        features[host] = answersOnly(
+          await rb.inspect({
+            name: 'probe-zfs',
+            host,
+            retry: { maximumAttempts: 2 },
+            run: () => rb.on<typeof replication>(host).zfsProbeFeatures(host, i.pool),
+            summarize: (f) => `${f.implementation}; written ${f.writtenProperty ? 'yes' : 'no'}`,
+          }),
+        );
+      }),
+    );
+    const down = toProbe.filter((_, k) => probed[k].status === 'rejected');
+    const batch = await rb.inspect({
+      name: 'list-projects',
+      description: `project copies on ${i.hosts.length} hosts (one zfs get -d 1 each), placed, next ${i.batchSize} after ${state.after ?? 'the start'}`,
+      run: () => acts.zfsSweepBatch({ hosts: i.hosts.filter((h) => !down.includes(h)), pool: i.pool, replicationFactor: i.replicationFactor, only: i.only, after: state.after, limit: i.batchSize }),
+      summarize: (b) => `${b.placements.length} projects in this batch, ${b.problems.length} unplaceable, ${b.remaining} after it`,
+    });
+    const unreachableHosts = [...down.map((host) => ({ host, error: 'the feature probe failed (host unreachable?)' })), ...batch.unreachable];
+    unreachableSoFar = unreachableHosts;
+    progress.remainingAfterBatch = batch.remaining;
+    render();
+
+    if (rb.planning) {
+      const failures = batch.problems.map((p) => ({
+        project: p.project,
+        source: null,
+        reason: p.reason,
+        workflowId: null,
+        needsOperator: [{ target: p.project, kind: 'blocked' as const, problem: p.reason, remedy: p.remedy ?? 'see the reason', workflowId: null }],
+      }));
+      return {
+        status: 'planned',
+        runs: state.run,
+        startedAt: state.startedAt,
+        endedAt: new Date(Date.now()).toISOString(),
+        totals: state.totals,
+        failures,
+        unreachableHosts,
+        needsOperator: needsOperatorOf(failures, unreachableHosts),
+        planned: batch.placements,
+      };
+    }
+
+    // The cheap pass: projects with nothing to do are counted here and get no child at all.
+    const checked = batch.placements.length
+      ? await rb.mutate({
+          name: 'check-batch',
+          description: `read every copy of the batch (one zfs get per host) and probe the sources for changes (a probe snapshot each, destroyed again)`,
+          plan: () => ['zfs get -Hp -d 1 ... <every copy on the host> (one per host)', 'zfs snapshot / send -i | zstreamdump / destroy per project (one script per source host)'],
+          run: () =>
+            acts.zfsSweepCheck({
+              pool: i.pool,
+              projects: batch.placements.map((p) => ({ project: p.project, source: p.source, replicas: p.replicas })),
+              features,
+              probe: `sweep-probe-${replicationSnapshotShortName(new Date(Date.now())).slice(3)}`,
             }),
-          );
-        }),
-      );
-      const down = toProbe.filter((_, k) => probed[k].status === 'rejected');
-      const batch = await rb.inspect({
-        name: 'list-projects',
-        description: `project copies on ${i.hosts.length} hosts (one zfs get -d 1 each), placed, next ${i.batchSize} after ${state.after ?? 'the start'}`,
-        run: () => acts.zfsSweepBatch({ hosts: i.hosts.filter((h) => !down.includes(h)), pool: i.pool, replicationFactor: i.replicationFactor, only: i.only, after: state.after, limit: i.batchSize }),
-        summarize: (b) => `${b.placements.length} projects in this batch, ${b.problems.length} unplaceable, ${b.remaining} after it`,
-      });
-      const unreachableHosts = [...down.map((host) => ({ host, error: 'the feature probe failed (host unreachable?)' })), ...batch.unreachable];
-      unreachableSoFar = unreachableHosts;
-      progress.remainingAfterBatch = batch.remaining;
+          summarize: (c) => `${c.skip.length} unchanged and in sync, ${c.work.length} to replicate`,
+        })
+      : { skip: [], work: [] };
+    const toDo = new Set((checked ?? { work: [] }).work.map((w) => w.project));
+    state.totals.unchanged += (checked ?? { skip: [] }).skip.length;
+
+    const fail = (project: string, source: string | null, reason: string, workflowId: string | null, needsOperator: NeedsOperator[], refused = false) => {
+      if (refused) state.totals.refused++;
+      else state.totals.failed++;
+      state.failures.push({ project, source, reason, workflowId, needsOperator: needsOperator.map((n) => ({ ...n, workflowId: n.workflowId ?? null })) });
+    };
+    // Older activity results (recorded histories) carry no remedy.
+    for (const p of batch.problems) fail(p.project, null, p.reason, null, [{ target: p.project, kind: 'blocked', problem: p.reason, remedy: p.remedy ?? 'see the reason', workflowId: null }]);
+
+    // Schedule children under the overall and per-host limits, until the failure threshold.
+    const queue = batch.placements.filter((p) => toDo.has(p.project));
+    const busy = new Map<string, number>();
+    const running = new Set<string>();
+    const hostsOf = (p: Placement) => [p.source, ...p.replicas];
+    const fits = (p: Placement) => hostsOf(p).every((h) => (busy.get(h) ?? 0) < i.perHostConcurrency);
+    const stopped = () => state.totals.failed + state.totals.refused >= i.maxFailures;
+    const update = () => {
+      progress.running = [...running];
+      progress.busy = Object.fromEntries([...busy].filter(([, n]) => n > 0));
+      progress.queued = queue.length;
+      progress.stopped = stopped();
       render();
-
-      if (rb.planning) {
-        const failures = batch.problems.map((p) => ({ project: p.project, source: null, reason: p.reason, workflowId: null, needsOperator: [{ target: p.project, kind: 'blocked' as const, problem: p.reason, remedy: p.remedy ?? 'see the reason', workflowId: null }] }));
-        return { status: 'planned', runs: state.run, startedAt: state.startedAt, endedAt: new Date(Date.now()).toISOString(), totals: state.totals, failures, unreachableHosts, needsOperator: needsOperatorOf(failures, unreachableHosts), planned: batch.placements };
-      }
-
-      // The cheap pass: projects with nothing to do are counted here and get no child at all.
-      const checked = batch.placements.length
-        ? await rb.mutate({
-            name: 'check-batch',
-            description: `read every copy of the batch (one zfs get per host) and probe the sources for changes (a probe snapshot each, destroyed again)`,
-            plan: () => ['zfs get -Hp -d 1 ... <every copy on the host> (one per host)', 'zfs snapshot / send -i | zstreamdump / destroy per project (one script per source host)'],
-            run: () =>
-              acts.zfsSweepCheck({
-                pool: i.pool,
-                projects: batch.placements.map((p) => ({ project: p.project, source: p.source, replicas: p.replicas })),
-                features,
-                probe: `sweep-probe-${replicationSnapshotShortName(new Date(Date.now())).slice(3)}`,
-              }),
-            summarize: (c) => `${c.skip.length} unchanged and in sync, ${c.work.length} to replicate`,
-          })
-        : { skip: [], work: [] };
-      const toDo = new Set((checked ?? { work: [] }).work.map((w) => w.project));
-      state.totals.unchanged += (checked ?? { skip: [] }).skip.length;
-
-      const fail = (project: string, source: string | null, reason: string, workflowId: string | null, needsOperator: NeedsOperator[], refused = false) => {
-        if (refused) state.totals.refused++;
-        else state.totals.failed++;
-        state.failures.push({ project, source, reason, workflowId, needsOperator: needsOperator.map((n) => ({ ...n, workflowId: n.workflowId ?? null })) });
-      };
-      // Older activity results (recorded histories) carry no remedy.
-      for (const p of batch.problems) fail(p.project, null, p.reason, null, [{ target: p.project, kind: 'blocked', problem: p.reason, remedy: p.remedy ?? 'see the reason', workflowId: null }]);
-
-      // Schedule children under the overall and per-host limits, until the failure threshold.
-      const queue = batch.placements.filter((p) => toDo.has(p.project));
-      const busy = new Map<string, number>();
-      const running = new Set<string>();
-      const hostsOf = (p: Placement) => [p.source, ...p.replicas];
-      const fits = (p: Placement) => hostsOf(p).every((h) => (busy.get(h) ?? 0) < i.perHostConcurrency);
-      const stopped = () => state.totals.failed + state.totals.refused >= i.maxFailures;
-      const update = () => {
-        progress.running = [...running];
-        progress.busy = Object.fromEntries([...busy].filter(([, n]) => n > 0));
-        progress.queued = queue.length;
-        progress.stopped = stopped();
-        render();
-      };
-      while (queue.length > 0 && !stopped()) {
-        await condition(() => stopped() || (running.size < i.concurrency && queue.some(fits)));
-        if (stopped()) break;
-        const p = queue.splice(queue.findIndex(fits), 1)[0];
-        const workflowId = projectLock(p.project);
-        let handle;
-        try {
-          handle = await startChild(replicateProject, {
-            workflowId,
-            parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-            args: [
-              childInput({
-                project: p.project,
-                source: p.source,
-                replicas: p.replicas,
-                pool: i.pool,
-                keepSnapshots: i.keepSnapshots,
-                allowRollback: i.allowRollback,
-                ...(i.bandwidthLimitBytesPerSecond ? { bandwidthLimitBytesPerSecond: i.bandwidthLimitBytesPerSecond } : {}),
-                streamTimeout: i.streamTimeout,
-                features: Object.fromEntries(hostsOf(p).filter((h) => features[h]).map((h) => [h, features[h]])),
-                approve: i.childApprove,
-                approvalTimeout: i.approvalTimeout,
-                // Each child's result lands in this history: its steps, not their commands (those stay
-                // in the child's own history, where `runbook retro replicate/<project>` finds them).
-                resultAudit: 'steps',
-              }),
-            ],
-          });
-        } catch (err) {
-          if (err instanceof WorkflowExecutionAlreadyStartedError) {
-            // The lock is held: another run of this project (an operator's, a moveProject) is open.
-            state.totals.locked++;
-            update();
-            continue;
-          }
-          throw err;
+    };
+    while (queue.length > 0 && !stopped()) {
+      await condition(() => stopped() || (running.size < i.concurrency && queue.some(fits)));
+      if (stopped()) break;
+      const p = queue.splice(queue.findIndex(fits), 1)[0];
+      const workflowId = projectLock(p.project);
+      let handle;
+      try {
+        handle = await startChild(replicateProject, {
+          workflowId,
+          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+          args: [
+            childInput({
+              project: p.project,
+              source: p.source,
+              replicas: p.replicas,
+              pool: i.pool,
+              keepSnapshots: i.keepSnapshots,
+              allowRollback: i.allowRollback,
+              ...(i.bandwidthLimitBytesPerSecond ? { bandwidthLimitBytesPerSecond: i.bandwidthLimitBytesPerSecond } : {}),
+              streamTimeout: i.streamTimeout,
+              features: Object.fromEntries(
+                hostsOf(p)
+                  .filter((h) => features[h])
+                  .map((h) => [h, features[h]]),
+              ),
+              approve: i.childApprove,
+              approvalTimeout: i.approvalTimeout,
+              // Each child's result lands in this history: its steps, not their commands (those stay
+              // in the child's own history, where `runbook retro replicate/<project>` finds them).
+              resultAudit: 'steps',
+            }),
+          ],
+        });
+      } catch (err) {
+        if (err instanceof WorkflowExecutionAlreadyStartedError) {
+          // The lock is held: another run of this project (an operator's, a moveProject) is open.
+          state.totals.locked++;
+          update();
+          continue;
         }
-        state.totals.scheduled++;
-        running.add(p.project);
-        for (const h of hostsOf(p)) busy.set(h, (busy.get(h) ?? 0) + 1);
-        update();
-        void handle
-          .result()
-          .then(
-            (r) => {
-              const v = (r as RunbookResult<ReplicateProjectResult>).value;
-              if (v.outcome === 'unchanged') state.totals.unchanged++;
-              else state.totals.replicated++;
-              state.totals.bytesSent += v.bytesSent;
-              state.totals.roundTrips += Object.values(v.roundTrips).reduce((a, b) => a + b, 0);
-            },
-            (err) => {
-              const reason = failureReason(err);
-              fail(p.project, p.source, reason, workflowId, childNeedsOperator({ project: p.project, source: p.source, replicas: p.replicas, workflowId }, reason), onlyRefused(reason));
-            },
-          )
-          .finally(() => {
-            running.delete(p.project);
-            for (const h of hostsOf(p)) busy.set(h, (busy.get(h) ?? 1) - 1);
-            update();
-          });
+        throw err;
       }
-      await condition(() => running.size === 0);
+      state.totals.scheduled++;
+      running.add(p.project);
+      for (const h of hostsOf(p)) busy.set(h, (busy.get(h) ?? 0) + 1);
       update();
+      void handle
+        .result()
+        .then(
+          (r) => {
+            const v = (r as RunbookResult<ReplicateProjectResult>).value;
+            if (v.outcome === 'unchanged') state.totals.unchanged++;
+            else state.totals.replicated++;
+            state.totals.bytesSent += v.bytesSent;
+            state.totals.roundTrips += Object.values(v.roundTrips).reduce((a, b) => a + b, 0);
+          },
+          (err) => {
+            const reason = failureReason(err);
+            fail(p.project, p.source, reason, workflowId, childNeedsOperator({ project: p.project, source: p.source, replicas: p.replicas, workflowId }, reason), onlyRefused(reason));
+          },
+        )
+        .finally(() => {
+          running.delete(p.project);
+          for (const h of hostsOf(p)) busy.set(h, (busy.get(h) ?? 1) - 1);
+          update();
+        });
+    }
+    await condition(() => running.size === 0);
+    update();
 
-      for (const step of rb.audit.steps) state.totals.roundTrips += step.commands.length;
-      const more = batch.remaining > 0 || queue.length > 0;
-      // Every project of the batch was scheduled (children were picked out of order to respect the
-      // per-host limits), so the next batch starts after the batch's last project.
-      state.after = [batch.placements.at(-1)?.project, batch.problems.at(-1)?.project, state.after].filter((x): x is string => !!x).sort().at(-1);
-      if (more && !stopped()) next = { ...i, resume: { ...state, run: state.run + 1, features } };
-      const status: SweepResult['status'] = stopped() && more ? 'stopped' : 'complete';
-      return { status, runs: state.run, startedAt: state.startedAt, endedAt: new Date(Date.now()).toISOString(), totals: state.totals, failures: state.failures, unreachableHosts, needsOperator: needsOperatorOf(state.failures, unreachableHosts) };
-    },
-  );
+    for (const step of rb.audit.steps) state.totals.roundTrips += step.commands.length;
+    const more = batch.remaining > 0 || queue.length > 0;
+    // Every project of the batch was scheduled (children were picked out of order to respect the
+    // per-host limits), so the next batch starts after the batch's last project.
+    state.after = [batch.placements.at(-1)?.project, batch.problems.at(-1)?.project, state.after]
+      .filter((x): x is string => !!x)
+      .sort()
+      .at(-1);
+    if (more && !stopped()) next = { ...i, resume: { ...state, run: state.run + 1, features } };
+    const status: SweepResult['status'] = stopped() && more ? 'stopped' : 'complete';
+    return {
+      status,
+      runs: state.run,
+      startedAt: state.startedAt,
+      endedAt: new Date(Date.now()).toISOString(),
+      totals: state.totals,
+      failures: state.failures,
+      unreachableHosts,
+      needsOperator: needsOperatorOf(state.failures, unreachableHosts),
+    };
+  });
   // The engine rendered its step table with the outcome; put the counts back on top.
   rerender?.();
   if (next) {

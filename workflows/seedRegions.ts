@@ -65,7 +65,11 @@ export async function seedRegions(input: unknown): Promise<RunbookResult<SeedReg
         description: `DESTROY what is in ${foreign.map((f) => `${f.dir} (${f.why})`).join('; ')}, to seed the image there`,
         approval: { reason: 'removes regions (or files) this run did not make: their data is lost' },
         plan: () => foreign.map((f) => c.removeDir(f.dir).display),
-        run: () => acts.removeForeignRegions(host, foreign.map(({ dir, foundUuid }) => ({ dir, foundUuid }))),
+        run: () =>
+          acts.removeForeignRegions(
+            host,
+            foreign.map(({ dir, foundUuid }) => ({ dir, foundUuid })),
+          ),
         summarize: (v) => `removed ${v.join(', ') || 'nothing (already gone)'}`,
       });
     }
@@ -77,10 +81,18 @@ export async function seedRegions(input: unknown): Promise<RunbookResult<SeedReg
         host,
         description: `register the undo of create-regions (remove ${toMake.map((r) => r.dir).join(', ')} while they hold this run's regions), then confirm the directories are as inspected`,
         plan: () => [],
-        run: () => acts.confirmSeedTargets(host, toMake.map((r) => ({ dir: r.dir, uuid: r.uuid, allowedUuids: [r.uuid] }))),
+        run: () =>
+          acts.confirmSeedTargets(
+            host,
+            toMake.map((r) => ({ dir: r.dir, uuid: r.uuid, allowedUuids: [r.uuid] })),
+          ),
         compensate: () => ({
           description: `remove the regions this run made (${toMake.map((r) => `${r.dir} = ${r.uuid}`).join(', ')}); anything else there stays`,
-          run: () => acts.removeSeededRegions(host, toMake.map((r) => ({ dir: r.dir, uuid: r.uuid }))),
+          run: () =>
+            acts.removeSeededRegions(
+              host,
+              toMake.map((r) => ({ dir: r.dir, uuid: r.uuid })),
+            ),
         }),
         summarize: (v) => `undo registered for ${v.length} directories`,
       });
@@ -115,7 +127,13 @@ export async function seedRegions(input: unknown): Promise<RunbookResult<SeedReg
       name: 'verify-regions',
       host,
       description: `export the image's ${g.imageBlocks} blocks from each region and compare with the image zero-padded to a block; dump the three`,
-      run: () => acts.verifyRegions(host, decision.regions.map((r) => ({ dir: r.dir, uuid: r.uuid })), facts.image.bytes, facts.image.paddedSha256),
+      run: () =>
+        acts.verifyRegions(
+          host,
+          decision.regions.map((r) => ({ dir: r.dir, uuid: r.uuid })),
+          facts.image.bytes,
+          facts.image.paddedSha256,
+        ),
       summarize: (v) => `${v.block_size} B × ${v.blocks_per_extent} × ${v.extent_count} extents, max gen ${v.maxGen}, all three hold the image`,
     });
 

@@ -109,7 +109,8 @@ export async function removeForeignRegions(host: string, targets: Array<{ dir: s
     const st = await readDirState(s, t.dir);
     if (st.kind === 'absent' || st.kind === 'empty') continue;
     const uuid = st.kind === 'region' ? (st.def?.uuid ?? null) : null;
-    if (uuid !== t.foundUuid) refuse(`${t.dir} changed since it was approved for replacement (found ${uuid ?? 'no region'}, approved ${t.foundUuid ?? 'no region'}); nothing more was removed`, 'TargetChanged');
+    if (uuid !== t.foundUuid)
+      refuse(`${t.dir} changed since it was approved for replacement (found ${uuid ?? 'no region'}, approved ${t.foundUuid ?? 'no region'}); nothing more was removed`, 'TargetChanged');
     await s.check(c.removeDir(t.dir), { what: `removing ${t.dir}` });
     removed.push(t.dir);
   }
@@ -142,7 +143,7 @@ export async function createRegions(host: string, specs: CreateSpec[], imageByte
       const geometryOk = st.def.block_size === spec.blockSize && st.def.extent_size.value === spec.extentSize && st.def.extent_count === spec.extentCount;
       const clean = st.meta && !st.meta.anyDirty && !st.meta.anyUnflushed;
       if (geometryOk && clean && (await regionContentSha(s, spec.dir, blocks)) === paddedSha256) {
-        out.push({ dir: spec.dir, uuid: spec.uuid, action: 'kept', output: 'complete region with this uuid, geometry and the image\'s content' });
+        out.push({ dir: spec.dir, uuid: spec.uuid, action: 'kept', output: "complete region with this uuid, geometry and the image's content" });
         continue;
       }
       if (st.meta && st.meta.maxGen > 0) {

@@ -31,12 +31,7 @@ export function serviceName(port: number): string {
  * child IS the downstairs (sv signals reach it). stderr joins stdout for the log service.
  */
 export function runScript(dsBin: string, s: ServiceSpec): string[] {
-  return [
-    '#!/bin/sh',
-    `# Crucible downstairs for region ${s.uuid} (made by runbook seedRegions)`,
-    'exec 2>&1',
-    `exec ${dsBin} run -d ${s.dir} -p ${s.port} -a ${s.address} --mode rw`,
-  ];
+  return ['#!/bin/sh', `# Crucible downstairs for region ${s.uuid} (made by runbook seedRegions)`, 'exec 2>&1', `exec ${dsBin} run -d ${s.dir} -p ${s.port} -a ${s.address} --mode rw`];
 }
 
 export const LOG_RUN_SCRIPT = ['#!/bin/sh', 'exec svlogd -tt ./main'];
@@ -64,8 +59,7 @@ else echo files; ls -A ${dir} | head -n 5; fi`,
   exportSha: (dir: string, count: number) =>
     sh`tmp=$(mktemp /tmp/seed-regions-export.XXXXXX) || exit 1
 crucible-downstairs export -d ${dir} -e "$tmp" --count ${count} >/dev/null && sha256sum "$tmp"; rc=$?; rm -f "$tmp"; exit $rc`,
-  create: (c: CreateSpec) =>
-    sh`crucible-downstairs create -d ${c.dir} -u ${c.uuid} --block-size ${c.blockSize} --extent-size ${c.extentSize} --extent-count ${c.extentCount} --import-path ${c.image}`,
+  create: (c: CreateSpec) => sh`crucible-downstairs create -d ${c.dir} -u ${c.uuid} --block-size ${c.blockSize} --extent-size ${c.extentSize} --extent-count ${c.extentCount} --import-path ${c.image}`,
   removeDir: (dir: string) => sh`rm -rf -- ${dir}`,
   /** One region-info request to a downstairs (the lab protocol, PROTOCOL.md), from the host itself. */
   regionInfo: (address: string, port: number) => sh`timeout 5 bash -c ${REGION_INFO_SCRIPT} ${address} ${port}`,

@@ -51,10 +51,11 @@ export function parseDump(text: string, regions: number): DumpTable {
     const words = line.trim().split(/\s+/);
     // EXT, BLOCKS, GEN×n, FL×n, D×n, optional <---
     if (words.length < 2 + 3 * regions || !/^\d+$/.test(words[0]) || !/^\d+-\d+$/.test(words[1])) throw new Error(`unexpected dump line: ${JSON.stringify(line)}`);
-    const nums = (from: number) => words.slice(from, from + regions).map((w) => {
-      if (!/^\d+$/.test(w)) throw new Error(`unexpected dump line: ${JSON.stringify(line)}`);
-      return Number(w);
-    });
+    const nums = (from: number) =>
+      words.slice(from, from + regions).map((w) => {
+        if (!/^\d+$/.test(w)) throw new Error(`unexpected dump line: ${JSON.stringify(line)}`);
+        return Number(w);
+      });
     const dirty = words.slice(2 + 2 * regions, 2 + 3 * regions).map((w) => {
       if (w !== 'T' && w !== 'F') throw new Error(`unexpected dump line: ${JSON.stringify(line)}`);
       return w === 'T';

@@ -43,4 +43,3 @@ export async function drillReadLog(host: string, dir: string): Promise<StepOutpu
   const r = await session.check(sh`cat ${`${dir}/log`} 2>/dev/null || true`);
   return session.output(r.stdout.split('\n').filter(Boolean));
 }
-

@@ -14,7 +14,6 @@ export interface HostFacts {
   loopDevices: LoopDevice[];
 }
 
-
 /** Read-only: what a host is, what it mounts and what block devices it has. Commands run concurrently on one connection. */
 export async function collectHostFacts(host: string): Promise<StepOutput<HostFacts>> {
   const session = new HostSession(sharedPool(), host);

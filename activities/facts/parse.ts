@@ -75,9 +75,7 @@ interface FindmntNode {
   options: string;
   children?: FindmntNode[];
 }
-const findmntNode: z.ZodType<FindmntNode> = z.lazy(() =>
-  z.object({ target: z.string(), source: z.string(), fstype: z.string(), options: z.string(), children: z.array(findmntNode).optional() }),
-);
+const findmntNode: z.ZodType<FindmntNode> = z.lazy(() => z.object({ target: z.string(), source: z.string(), fstype: z.string(), options: z.string(), children: z.array(findmntNode).optional() }));
 const findmntSchema = z.object({ filesystems: z.array(findmntNode) });
 
 /** Flattens findmnt's tree into a list in mount order. */

@@ -63,8 +63,7 @@ export const storageCommands = {
   // ---- step 7: disks as loop devices over image files
   fallocate: (image: string, bytes: number) => sh`fallocate -l ${bytes} ${image}`,
   /** Attach once: a loop device already over the image is reused, so a retry never attaches a second one. */
-  attachLoop: (image: string) =>
-    sh`dev=$(losetup -l -n -O NAME -j ${image} | head -n 1); if [ -z "$dev" ]; then dev=$(losetup --find --show ${image}); fi; echo "$dev"`,
+  attachLoop: (image: string) => sh`dev=$(losetup -l -n -O NAME -j ${image} | head -n 1); if [ -z "$dev" ]; then dev=$(losetup --find --show ${image}); fi; echo "$dev"`,
   /** What the plan shows for attaching (the device `losetup --find` hands out now). */
   attachLoopAs: (device: string, image: string) => sh`losetup ${device} ${image}`,
   detachLoop: (device: string) => sh`losetup -d ${device}`,

@@ -77,12 +77,7 @@ export async function sampleVolume(host: string, vg: string, lv: string, mountPo
   const session = new HostSession(sharedPool(), host);
   const at = new Date().toISOString();
   // No pvs here: a sample needs the LV and the VG's free extents only, and runs every few seconds.
-  const [vgs, lvs, mount, usage] = await Promise.all([
-    session.check(c.vgs(vg)),
-    session.check(c.lvs(vg)),
-    readMountpoint(session, mountPoint),
-    readUsage(session, [mountPoint]),
-  ]);
+  const [vgs, lvs, mount, usage] = await Promise.all([session.check(c.vgs(vg)), session.check(c.lvs(vg)), readMountpoint(session, mountPoint), readUsage(session, [mountPoint])]);
   const vgInfo = parseVgs(vgs.stdout).find((v) => v.name === vg);
   const info = parseLvs(lvs.stdout).find((l) => l.name === lv);
   if (!info || !vgInfo) refuse(`LV ${vg}/${lv} does not exist on ${host}`, 'NoSuchVolume');

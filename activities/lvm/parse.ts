@@ -142,9 +142,7 @@ export function parseImageListing(text: string): ImageFile[] {
 }
 
 const losetupSchema = z.object({
-  loopdevices: z.array(
-    z.object({ name: z.string(), 'back-file': z.string().nullable(), 'back-ino': z.union([z.number(), z.string()]).nullable(), 'back-maj:min': z.string().nullable() }).loose(),
-  ),
+  loopdevices: z.array(z.object({ name: z.string(), 'back-file': z.string().nullable(), 'back-ino': z.union([z.number(), z.string()]).nullable(), 'back-maj:min': z.string().nullable() }).loose()),
 });
 
 export interface LoopBacking {

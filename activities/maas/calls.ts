@@ -14,7 +14,8 @@ export function displayCall(endpoint: string, c: MaasCallSpec): string {
 
 export const calls = {
   readMachine: (sid: string): MaasCallSpec => ({ method: 'GET', path: `machines/${sid}/` }),
-  uploadScript: (name: string, script: string, exists: boolean): MaasCallSpec => (exists ? { method: 'PUT', path: `scripts/${name}`, params: { script } } : { method: 'POST', path: 'scripts/', params: { script } }),
+  uploadScript: (name: string, script: string, exists: boolean): MaasCallSpec =>
+    exists ? { method: 'PUT', path: `scripts/${name}`, params: { script } } : { method: 'POST', path: 'scripts/', params: { script } },
   release: (sid: string, comment: string): MaasCallSpec => ({ method: 'POST', path: `machines/${sid}/`, params: { op: 'release', comment } }),
   commission: (sid: string, script: string): MaasCallSpec => ({ method: 'POST', path: `machines/${sid}/`, params: { op: 'commission', commissioning_scripts: script, testing_scripts: 'none' } }),
   deploy: (sid: string, distro: string): MaasCallSpec => ({ method: 'POST', path: `machines/${sid}/`, params: { op: 'deploy', distro_series: distro } }),

@@ -29,7 +29,11 @@ export interface MaasResponse {
 export function resolveEndpoint(name: string): MaasEndpoint {
   const inv = loadInventory();
   const ep = inv.maas?.[name];
-  if (!ep) throw ApplicationFailure.nonRetryable(`there is no MAAS endpoint "${name}" in the inventory (known: ${Object.keys(inv.maas ?? {}).join(', ') || 'none'}); add it under "maas" or run \`runbook lab up --scenario maas\``, 'UnknownMaasEndpoint');
+  if (!ep)
+    throw ApplicationFailure.nonRetryable(
+      `there is no MAAS endpoint "${name}" in the inventory (known: ${Object.keys(inv.maas ?? {}).join(', ') || 'none'}); add it under "maas" or run \`runbook lab up --scenario maas\``,
+      'UnknownMaasEndpoint',
+    );
   return ep;
 }
 
@@ -58,7 +62,14 @@ export function oauthHeader(apiKey: string): string {
 }
 
 /** One call with an explicit key (tests, the lab); activities use maasCall with an endpoint name. */
-export async function maasRequest(baseUrl: string, apiKey: string | null, method: string, path: string, params?: Record<string, string>, opts: { multipart?: boolean; timeoutMs?: number } = {}): Promise<MaasResponse> {
+export async function maasRequest(
+  baseUrl: string,
+  apiKey: string | null,
+  method: string,
+  path: string,
+  params?: Record<string, string>,
+  opts: { multipart?: boolean; timeoutMs?: number } = {},
+): Promise<MaasResponse> {
   const url = `${baseUrl.replace(/\/$/, '')}/api/2.0/${path}`;
   const headers: Record<string, string> = {};
   if (apiKey) headers.authorization = oauthHeader(apiKey);

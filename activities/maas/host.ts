@@ -24,14 +24,26 @@ const poolLine = z.tuple([z.string().regex(/^[A-Za-z][A-Za-z0-9_.:-]*$/), z.stri
 export async function hostPools(host: string): Promise<StepOutput<Array<{ name: string; health: string }>>> {
   const s = new HostSession(sharedPool(), host);
   const r = await s.check(listPoolsCommand());
-  return s.output(r.stdout.split('\n').filter(Boolean).map((l) => poolLine.parse(l.split('\t'))).map(([name, health]) => ({ name, health })));
+  return s.output(
+    r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => poolLine.parse(l.split('\t')))
+      .map(([name, health]) => ({ name, health })),
+  );
 }
 
 export async function cloudInitWait(host: string, timeoutMs: number): Promise<StepOutput<string>> {
   const s = new HostSession(sharedPool(), host);
   const r = await s.run(cloudInitWaitCommand(), { timeoutMs });
   const status = /status: (\S+)/.exec(r.stdout)?.[1] ?? 'unknown';
-  if (status !== 'done') throw ApplicationFailure.create({ message: `cloud-init on ${host} ended with status ${status} (exit ${r.record.exitCode}); the machine is Deployed in MAAS but not usable`, type: 'CloudInitNotDone', nonRetryable: true, details: [r.record] });
+  if (status !== 'done')
+    throw ApplicationFailure.create({
+      message: `cloud-init on ${host} ended with status ${status} (exit ${r.record.exitCode}); the machine is Deployed in MAAS but not usable`,
+      type: 'CloudInitNotDone',
+      nonRetryable: true,
+      details: [r.record],
+    });
   return s.output(status);
 }
 
@@ -68,7 +80,12 @@ export async function createPool(host: string, spec: PoolSpec, runId: string, ki
   // zpool status names a vdev relative to /dev (disk/by-partuuid/…), or by its last component.
   const same = [spec.vdev, spec.vdev.replace(/^\/dev\//, ''), spec.vdev.split('/').pop()!].includes(vdev);
   if (!same) {
-    throw ApplicationFailure.create({ message: `pool ${spec.pool} already exists on ${host} on ${vdev}, not on ${spec.vdev}; destroy or rename it if it is not needed, then run again`, type: 'PoolExistsElsewhere', nonRetryable: true, details: s.commands });
+    throw ApplicationFailure.create({
+      message: `pool ${spec.pool} already exists on ${host} on ${vdev}, not on ${spec.vdev}; destroy or rename it if it is not needed, then run again`,
+      type: 'PoolExistsElsewhere',
+      nonRetryable: true,
+      details: s.commands,
+    });
   }
   return s.output({ pool: spec.pool, ours: owner === runId, vdev: spec.vdev });
 }

@@ -42,7 +42,16 @@ class Calls {
     heartbeat({ call: `${c.method} ${c.path}` }); // every call proves the worker alive (short heartbeat timeouts)
     const startedAt = new Date().toISOString();
     const r = await maasCall(this.endpoint, c.method, c.path, c.params, opts);
-    this.commands.push({ host: `maas:${this.endpoint}`, command: displayCall(this.endpoint, c), exitCode: r.status < 400 ? 0 : 1, startedAt, durationMs: r.record.durationMs, stdoutTail: `HTTP ${r.status} ${r.text.slice(0, 400)}`, stderrTail: '', truncated: r.text.length > 400 });
+    this.commands.push({
+      host: `maas:${this.endpoint}`,
+      command: displayCall(this.endpoint, c),
+      exitCode: r.status < 400 ? 0 : 1,
+      startedAt,
+      durationMs: r.record.durationMs,
+      stdoutTail: `HTTP ${r.status} ${r.text.slice(0, 400)}`,
+      stderrTail: '',
+      truncated: r.text.length > 400,
+    });
     return r;
   }
 
@@ -77,7 +86,15 @@ function view(m: MaasMachine, disk: string, lastEventId: number): MachineView {
           name: d.name,
           size: d.size,
           partitionTable: d.partition_table_type,
-          partitions: d.partitions.map((p) => ({ index: partitionIndex(p.path) ?? -1, path: p.path, size: p.size, fstype: p.filesystem?.fstype ?? null, mount: p.filesystem?.mount_point ?? null, usedFor: p.used_for, uuid: p.uuid ?? null })),
+          partitions: d.partitions.map((p) => ({
+            index: partitionIndex(p.path) ?? -1,
+            path: p.path,
+            size: p.size,
+            fstype: p.filesystem?.fstype ?? null,
+            mount: p.filesystem?.mount_point ?? null,
+            usedFor: p.used_for,
+            uuid: p.uuid ?? null,
+          })),
         }
       : null,
   };
@@ -134,7 +151,16 @@ async function waitWhile(c: Calls, sid: string, disk: string, during: string[], 
   for (;;) {
     const m = machineSchema.parse(JSON.parse((await maasCall(c.endpoint, 'GET', `machines/${sid}/`)).text));
     if (!during.includes(m.status_name)) {
-      c.commands.push({ host: `maas:${c.endpoint}`, command: displayCall(c.endpoint, calls.readMachine(sid)), exitCode: 0, startedAt: new Date().toISOString(), durationMs: 0, stdoutTail: `status ${m.status_name}${m.error_description ? `: ${m.error_description}` : ''}`, stderrTail: '', truncated: false });
+      c.commands.push({
+        host: `maas:${c.endpoint}`,
+        command: displayCall(c.endpoint, calls.readMachine(sid)),
+        exitCode: 0,
+        startedAt: new Date().toISOString(),
+        durationMs: 0,
+        stdoutTail: `status ${m.status_name}${m.error_description ? `: ${m.error_description}` : ''}`,
+        stderrTail: '',
+        truncated: false,
+      });
       return view(m, disk, 0);
     }
     const ev = eventsSchema.parse(JSON.parse((await maasCall(c.endpoint, 'GET', `events/?op=query&id=${sid}&limit=1`)).text)).events[0];

@@ -4,7 +4,9 @@ import { z } from 'zod';
 
 export const fsSchema = z.object({ fstype: z.string(), mount_point: z.string().nullable().optional() }).loose().nullable();
 export const partitionSchema = z.object({ id: z.number(), path: z.string(), size: z.number(), used_for: z.string(), filesystem: fsSchema, uuid: z.string().nullable().optional() }).loose();
-export const blockDeviceSchema = z.object({ id: z.number(), name: z.string(), size: z.number(), path: z.string(), partition_table_type: z.string().nullable(), partitions: z.array(partitionSchema) }).loose();
+export const blockDeviceSchema = z
+  .object({ id: z.number(), name: z.string(), size: z.number(), path: z.string(), partition_table_type: z.string().nullable(), partitions: z.array(partitionSchema) })
+  .loose();
 export const machineSchema = z
   .object({
     system_id: z.string().regex(/^[a-z0-9]+$/),
@@ -23,13 +25,17 @@ export const machineSchema = z
   })
   .loose();
 export type MaasMachine = z.infer<typeof machineSchema>;
-export const eventsSchema = z.object({ count: z.number(), events: z.array(z.object({ id: z.number(), level: z.string(), type: z.string(), description: z.string(), created: z.string() }).loose()) }).loose();
+export const eventsSchema = z
+  .object({ count: z.number(), events: z.array(z.object({ id: z.number(), level: z.string(), type: z.string(), description: z.string(), created: z.string() }).loose()) })
+  .loose();
 export const resultSetSchema = z
   .object({
     id: z.number(),
     status: z.number(),
     status_name: z.string(),
-    results: z.array(z.object({ name: z.string(), status: z.number(), status_name: z.string(), exit_status: z.number().nullable(), stdout: z.string().optional(), stderr: z.string().optional() }).loose()),
+    results: z.array(
+      z.object({ name: z.string(), status: z.number(), status_name: z.string(), exit_status: z.number().nullable(), stdout: z.string().optional(), stderr: z.string().optional() }).loose(),
+    ),
   })
   .loose();
 

@@ -58,7 +58,20 @@ export async function probeObjectService(host: string, port: number, path: strin
   const resumed = resume ?? (ctx.info.heartbeatDetails as ProbeTotals | undefined);
   const totals: ProbeTotals = resumed
     ? { ...resumed, unobservedMs: resumed.unobservedMs + Math.max(0, Date.now() - Date.parse(resumed.lastAt)), attempts: resumed.attempts + 1 }
-    : { service: serviceLabel(host, port, path), intervalMs, requests: 0, ok: 0, failed: 0, downtimeMs: 0, longestOutageMs: 0, outages: [], startedAt: now(), lastAt: now(), unobservedMs: 0, attempts: 1 };
+    : {
+        service: serviceLabel(host, port, path),
+        intervalMs,
+        requests: 0,
+        ok: 0,
+        failed: 0,
+        downtimeMs: 0,
+        longestOutageMs: 0,
+        outages: [],
+        startedAt: now(),
+        lastAt: now(),
+        unobservedMs: 0,
+        attempts: 1,
+      };
   // An outage still open in the last heartbeat is closed where observation stopped: we do not know how it went on.
   const open = totals.outages.at(-1);
   if (open && open.to === null) {

@@ -74,11 +74,18 @@ export async function releaseDeletedFiles(host: string, dir: string, service: Se
   const url = serviceUrl(host, service.port, service.healthPath);
   const began = Date.now();
   for (const h of holders) {
-    await session.check(c.terminateSupervisedChild(h.pid, supervisor, service.timeoutSeconds), { what: `stopping ${h.command} (pid ${h.pid}) gracefully`, timeoutMs: (service.timeoutSeconds + 30) * 1000 });
+    await session.check(c.terminateSupervisedChild(h.pid, supervisor, service.timeoutSeconds), {
+      what: `stopping ${h.command} (pid ${h.pid}) gracefully`,
+      timeoutMs: (service.timeoutSeconds + 30) * 1000,
+    });
   }
   const answering = await waitUntilAnswering(url, service.timeoutSeconds * 1000);
   const restartMs = Date.now() - began;
-  if (!answering) refuse(`the service did not answer ${serviceLabel(host, service.port, service.healthPath)} within ${service.timeoutSeconds}s of its restart; check its supervisor (pid ${supervisor}) and log`, 'ServiceDidNotReturn');
+  if (!answering)
+    refuse(
+      `the service did not answer ${serviceLabel(host, service.port, service.healthPath)} within ${service.timeoutSeconds}s of its restart; check its supervisor (pid ${supervisor}) and log`,
+      'ServiceDidNotReturn',
+    );
   const [after] = await readUsage(session, [mount.target]);
   const heldBytes = holders.reduce((n, h) => n + h.bytes, 0);
   return session.output({

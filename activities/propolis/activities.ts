@@ -66,7 +66,12 @@ export async function propolisInspectServer(host: string, port: number, backend:
     }
   }
   return {
-    value: { ...base, apiOk: true, detail: `API 5.0.0; instance ${s.properties.name} (${s.properties.id}) ${s.state}`, instance: { id: s.properties.id, name: s.properties.name, state: s.state, disk, cpus, memoryMiB } },
+    value: {
+      ...base,
+      apiOk: true,
+      detail: `API 5.0.0; instance ${s.properties.name} (${s.properties.id}) ${s.state}`,
+      instance: { id: s.properties.id, name: s.properties.name, state: s.state, disk, cpus, memoryMiB },
+    },
     commands: calls.records,
   };
 }
@@ -123,12 +128,25 @@ export async function propolisWaitForState(host: string, port: number, want: str
       throw err;
     });
     if (r) {
-      if (r.status === 410) throw ApplicationFailure.nonRetryable(`${host}: the instance is gone (${last ? `last ${last.state} at gen ${last.gen}` : 'state-monitor 410'}) before reaching ${want.join('/')}`, 'InstanceGone');
+      if (r.status === 410)
+        throw ApplicationFailure.nonRetryable(
+          `${host}: the instance is gone (${last ? `last ${last.state} at gen ${last.gen}` : 'state-monitor 410'}) before reaching ${want.join('/')}`,
+          'InstanceGone',
+        );
       if (r.status !== 200) throw unexpected(host, 'GET /instance/state-monitor', r);
       last = publishedStateSchema.parse(r.body);
       ctx()?.heartbeat({ host, state: last.state, gen: last.gen });
       if (want.includes(last.state)) {
-        calls.records.push({ host, command: `state-monitor: ${last.state} at gen ${last.gen}`, exitCode: 200, startedAt: new Date().toISOString(), durationMs: 0, stdoutTail: JSON.stringify(last), stderrTail: '', truncated: false });
+        calls.records.push({
+          host,
+          command: `state-monitor: ${last.state} at gen ${last.gen}`,
+          exitCode: 200,
+          startedAt: new Date().toISOString(),
+          durationMs: 0,
+          stdoutTail: JSON.stringify(last),
+          stderrTail: '',
+          truncated: false,
+        });
         return { value: last, commands: calls.records };
       }
       if (fail.includes(last.state)) throw new Error(`${host}: the instance is ${last.state} (gen ${last.gen}), not ${want.join('/')}`);
@@ -153,7 +171,16 @@ export async function propolisGuestReport(host: string, port: number, watchMs: n
   const second = await read();
   const st = await calls.call('GET', '/instance');
   const state = st.status === 200 ? (st.body as { instance: { state: string } }).instance.state : null;
-  calls.records.push({ host, command: `GET /instance/serial/history twice, ${watchMs} ms apart`, exitCode: 200, startedAt: new Date().toISOString(), durationMs: watchMs, stdoutTail: `heartbeat ${first.heartbeats.last} -> ${second.heartbeats.last}; ${second.journalChecks.slice(-1)[0] ?? ''}`, stderrTail: '', truncated: false });
+  calls.records.push({
+    host,
+    command: `GET /instance/serial/history twice, ${watchMs} ms apart`,
+    exitCode: 200,
+    startedAt: new Date().toISOString(),
+    durationMs: watchMs,
+    stdoutTail: `heartbeat ${first.heartbeats.last} -> ${second.heartbeats.last}; ${second.journalChecks.slice(-1)[0] ?? ''}`,
+    stderrTail: '',
+    truncated: false,
+  });
   return { value: { ...second, advancing: second.heartbeats.last > first.heartbeats.last, state }, commands: calls.records };
 }
 
@@ -179,12 +206,24 @@ export async function propolisFollowMigration(source: string, destination: strin
   };
   const end = (outcome: MigrationFollow['outcome'], detail: string): StepOutput<MigrationFollow> => {
     const reached = seen.destination.filter((p) => p.phase !== 'Error').pop()?.phase ?? null;
-    src.records.push({ host: source, command: `follow migration ${migrationId}: GET /instance/migration-status on ${source} and ${destination} every 100 ms`, exitCode: outcome === 'finished' ? 0 : 1, startedAt: new Date(t0).toISOString(), durationMs: Date.now() - t0, stdoutTail: `source ${seen.source.map((p) => `${p.phase}@${p.atMs}`).join(' ')}; destination ${seen.destination.map((p) => `${p.phase}@${p.atMs}`).join(' ')}`, stderrTail: outcome === 'finished' ? '' : detail, truncated: false });
+    src.records.push({
+      host: source,
+      command: `follow migration ${migrationId}: GET /instance/migration-status on ${source} and ${destination} every 100 ms`,
+      exitCode: outcome === 'finished' ? 0 : 1,
+      startedAt: new Date(t0).toISOString(),
+      durationMs: Date.now() - t0,
+      stdoutTail: `source ${seen.source.map((p) => `${p.phase}@${p.atMs}`).join(' ')}; destination ${seen.destination.map((p) => `${p.phase}@${p.atMs}`).join(' ')}`,
+      stderrTail: outcome === 'finished' ? '' : detail,
+      truncated: false,
+    });
     return { value: { outcome, ...seen, reached, detail, totalMs: Date.now() - t0 }, commands: [...src.records, ...dst.records] };
   };
   let dstGoneSince: number | null = null;
   while (Date.now() - t0 < timeoutMs) {
-    const [a, b] = await Promise.all([src.call('GET', '/instance/migration-status', undefined, { record: false }).catch(() => null), dst.call('GET', '/instance/migration-status', undefined, { record: false }).catch(() => null)]);
+    const [a, b] = await Promise.all([
+      src.call('GET', '/instance/migration-status', undefined, { record: false }).catch(() => null),
+      dst.call('GET', '/instance/migration-status', undefined, { record: false }).catch(() => null),
+    ]);
     const sOut = a?.status === 200 ? migrationsSchema.parse(a.body).migration_out : null;
     const dIn = b?.status === 200 ? migrationsSchema.parse(b.body).migration_in : null;
     const sMine = sOut && sOut.id === migrationId ? sOut.state : null;
@@ -220,7 +259,14 @@ export async function propolisDiskActive(host: string, port: number, backend: st
  * for it to end. Failed: the destination's instance is torn down and the source must be Running
  * again. Finished: the VM runs on the destination; nothing to undo.
  */
-export async function propolisSettleMigration(source: string, destination: string, port: number, migrationId: string, destinationId: string, timeoutMs: number): Promise<StepOutput<{ outcome: string; detail: string }>> {
+export async function propolisSettleMigration(
+  source: string,
+  destination: string,
+  port: number,
+  migrationId: string,
+  destinationId: string,
+  timeoutMs: number,
+): Promise<StepOutput<{ outcome: string; detail: string }>> {
   const follow = await propolisFollowMigration(source, destination, port, migrationId, timeoutMs);
   const commands = [...follow.commands];
   if (follow.value.outcome === 'finished') return { value: { outcome: 'finished', detail: 'the migration finished: the VM is on the destination' }, commands };

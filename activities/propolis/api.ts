@@ -23,24 +23,49 @@ export const instanceSpecGetSchema = z.object({
   properties: z.object({ id: z.string(), name: z.string() }).loose(),
   state: z.string(),
   spec: z.union([
-    z.object({ type: z.literal('Present'), value: z.object({ board: z.object({ cpus: z.number(), memory_mb: z.number() }).loose(), components: z.record(z.string(), z.object({ type: z.string(), component: z.unknown() })) }).loose() }),
+    z.object({
+      type: z.literal('Present'),
+      value: z.object({ board: z.object({ cpus: z.number(), memory_mb: z.number() }).loose(), components: z.record(z.string(), z.object({ type: z.string(), component: z.unknown() })) }).loose(),
+    }),
     z.object({ type: z.literal('WaitingForMigrationSource') }),
   ]),
 });
 
 export class Calls {
   readonly records: CommandRecord[] = [];
-  constructor(readonly host: string, readonly port: number) {}
+  constructor(
+    readonly host: string,
+    readonly port: number,
+  ) {}
 
   async call(method: 'GET' | 'PUT', path: string, body?: unknown, opts: { timeoutMs?: number; signal?: AbortSignal; record?: boolean } = {}): Promise<PropolisResponse> {
     const started = Date.now();
     const line = callLine(this.host, this.port, method, path, body);
     try {
       const r = await propolisRequest({ address: addressOf(this.host), port: this.port }, method, path, body, { timeoutMs: opts.timeoutMs, signal: opts.signal });
-      if (opts.record !== false) this.records.push({ host: this.host, command: line, exitCode: r.status, startedAt: new Date(started).toISOString(), durationMs: Date.now() - started, stdoutTail: r.text.slice(-1500), stderrTail: '', truncated: r.text.length > 1500 });
+      if (opts.record !== false)
+        this.records.push({
+          host: this.host,
+          command: line,
+          exitCode: r.status,
+          startedAt: new Date(started).toISOString(),
+          durationMs: Date.now() - started,
+          stdoutTail: r.text.slice(-1500),
+          stderrTail: '',
+          truncated: r.text.length > 1500,
+        });
       return r;
     } catch (err) {
-      this.records.push({ host: this.host, command: line, exitCode: null, startedAt: new Date(started).toISOString(), durationMs: Date.now() - started, stdoutTail: '', stderrTail: (err as Error).message, truncated: false });
+      this.records.push({
+        host: this.host,
+        command: line,
+        exitCode: null,
+        startedAt: new Date(started).toISOString(),
+        durationMs: Date.now() - started,
+        stdoutTail: '',
+        stderrTail: (err as Error).message,
+        truncated: false,
+      });
       throw err;
     }
   }

@@ -32,7 +32,10 @@ export function propolisRequest(
   }
   return new Promise((resolve, reject) => {
     const req = http.request({ host: base.address, port: base.port, method, path, headers, signal: opts.signal, agent: false });
-    const timer = setTimeout(() => req.destroy(new PropolisUnreachable(`propolis-server ${base.address}:${base.port} did not answer ${method} ${path} within ${opts.timeoutMs} ms`)), opts.timeoutMs ?? 10_000);
+    const timer = setTimeout(
+      () => req.destroy(new PropolisUnreachable(`propolis-server ${base.address}:${base.port} did not answer ${method} ${path} within ${opts.timeoutMs} ms`)),
+      opts.timeoutMs ?? 10_000,
+    );
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));

@@ -61,7 +61,11 @@ function regionInfo(address: string, port: number): Promise<{ ok: boolean; uuid?
       if (nl < 0) return;
       try {
         const r = JSON.parse(buf.slice(0, nl)) as { ok?: boolean; region?: { uuid?: string }; active?: { gen?: number } | null; error?: string };
-        done(r.ok ? { ok: true, uuid: r.region?.uuid, activeGen: r.active?.gen ?? null, detail: r.active ? `active gen ${r.active.gen}` : 'serving, no active upstairs' } : { ok: false, activeGen: null, detail: r.error ?? 'refused' });
+        done(
+          r.ok
+            ? { ok: true, uuid: r.region?.uuid, activeGen: r.active?.gen ?? null, detail: r.active ? `active gen ${r.active.gen}` : 'serving, no active upstairs' }
+            : { ok: false, activeGen: null, detail: r.error ?? 'refused' },
+        );
       } catch {
         done({ ok: false, activeGen: null, detail: `not a downstairs: ${buf.slice(0, 80)}` });
       }
@@ -80,7 +84,9 @@ export async function crucibleInspectRegions(host: string, downstairs: Array<{ d
   const g = defs[0];
   for (const [i, d] of defs.entries()) {
     if (d.block_size !== g.block_size || d.extent_size.value !== g.extent_size.value || d.extent_count !== g.extent_count) {
-      throw new Error(`the regions differ in geometry: ${downstairs[0].dir} has block_size ${g.block_size}, ${g.extent_size.value} blocks per extent, ${g.extent_count} extents; ${downstairs[i].dir} has ${d.block_size}, ${d.extent_size.value}, ${d.extent_count}`);
+      throw new Error(
+        `the regions differ in geometry: ${downstairs[0].dir} has block_size ${g.block_size}, ${g.extent_size.value} blocks per extent, ${g.extent_count} extents; ${downstairs[i].dir} has ${d.block_size}, ${d.extent_size.value}, ${d.extent_count}`,
+      );
     }
   }
   // dump of several regions exits non-zero when their metadata differs; its Max gen line still counts.
@@ -89,13 +95,31 @@ export async function crucibleInspectRegions(host: string, downstairs: Array<{ d
   const id = volumeId ?? defs[0].uuid;
   // The three copies, merged: a line in any of them counts.
   const merged = new Map<string, LedgerEntry>();
-  for (const e of parseLedger((await session.check(readLedgerCommand(downstairs.map((d) => d.dir), id))).stdout)) merged.set(`${e.gen}|${e.key}`, e);
+  for (const e of parseLedger(
+    (
+      await session.check(
+        readLedgerCommand(
+          downstairs.map((d) => d.dir),
+          id,
+        ),
+      )
+    ).stdout,
+  ))
+    merged.set(`${e.gen}|${e.key}`, e);
   const ledger = [...merged.values()].sort((a, b) => a.gen - b.gen);
   const regions = await Promise.all(
     downstairs.map(async (d, i) => {
       const info = await regionInfo(address, d.port);
       const serving = info.ok && info.uuid === defs[i].uuid;
-      return { dir: d.dir, port: d.port, uuid: defs[i].uuid, target: `${address}:${d.port}`, serving, activeGen: info.activeGen, detail: info.ok && !serving ? `port ${d.port} serves region ${info.uuid}, not ${defs[i].uuid}` : info.detail };
+      return {
+        dir: d.dir,
+        port: d.port,
+        uuid: defs[i].uuid,
+        target: `${address}:${d.port}`,
+        serving,
+        activeGen: info.activeGen,
+        detail: info.ok && !serving ? `port ${d.port} serves region ${info.uuid}, not ${defs[i].uuid}` : info.detail,
+      };
     }),
   );
   return session.output({ host, volumeId: id, geometry: { blockSize: g.block_size, blocksPerExtent: g.extent_size.value, extentCount: g.extent_count }, maxGen, maxFlush, regions, ledger });
@@ -104,7 +128,8 @@ export async function crucibleInspectRegions(host: string, downstairs: Array<{ d
 export async function crucibleReserveGen(host: string, regionDirs: string[], volumeId: string, key: string, purpose: string, floor: number, exact: boolean): Promise<StepOutput<LedgerEntry>> {
   const session = new HostSession(sharedPool(), host);
   const r = await session.run(reserveGenCommand(regionDirs, volumeId, key, purpose, floor, exact));
-  if (r.record.exitCode === 3) throw ApplicationFailure.nonRetryable(`${host}: ${r.stderr.trim()}; leave gen out of the input (the runbook picks one above every gen seen) or give a higher one`, 'GenRefused');
+  if (r.record.exitCode === 3)
+    throw ApplicationFailure.nonRetryable(`${host}: ${r.stderr.trim()}; leave gen out of the input (the runbook picks one above every gen seen) or give a higher one`, 'GenRefused');
   if (r.record.exitCode !== 0) throw new Error(`${host}: reserving a gen in the ledger of volume ${volumeId} failed (exit ${r.record.exitCode}): ${r.stderr.trim().slice(-300)}`);
   const lines = r.stdout.trim().split('\n');
   return session.output(ledgerLineSchema.parse(JSON.parse(lines[lines.length - 1])));

@@ -23,7 +23,10 @@ export interface GuestReport {
 export function parseGuestSerial(text: string): GuestReport {
   const beats: Heartbeat[] = [...text.matchAll(/heartbeat seq=(\d+) gen=(\d+) at=(\d+)/g)].map((m) => ({ seq: Number(m[1]), gen: Number(m[2]), at: Number(m[3]) }));
   const boot = [...text.matchAll(/ext4 filesystem "([^"]*)" uuid ([0-9a-f-]+)/g)].pop();
-  const gaps = beats.slice(1).filter((b, i) => b.seq !== beats[i].seq + 1).map((b) => b.seq);
+  const gaps = beats
+    .slice(1)
+    .filter((b, i) => b.seq !== beats[i].seq + 1)
+    .map((b) => b.seq);
   const handovers = beats
     .slice(1)
     .map((b, i) => ({ prev: beats[i], b }))

@@ -5,8 +5,12 @@
 const SECRET = Symbol('secret');
 const RAW = Symbol('raw');
 
-export interface Secret { readonly [SECRET]: string }
-export interface Raw { readonly [RAW]: string }
+export interface Secret {
+  readonly [SECRET]: string;
+}
+export interface Raw {
+  readonly [RAW]: string;
+}
 
 /** A value that is quoted like any other but shown as *** in audit records and errors. */
 export function secret(value: string): Secret {

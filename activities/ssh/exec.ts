@@ -112,7 +112,10 @@ export async function runRemote(pool: SshPool, host: string, command: ShellComma
     const pgid = pgidReader.pgid;
     if (pgid && pgid > 1) {
       const kill = `kill -TERM -- -${pgid} 2>/dev/null; sleep ${TERM_GRACE_MS / 1000}; kill -KILL -- -${pgid} 2>/dev/null; true`;
-      pool.exec(host, kill).then(({ channel: c }) => c.resume().end(), () => undefined);
+      pool.exec(host, kill).then(
+        ({ channel: c }) => c.resume().end(),
+        () => undefined,
+      );
     } else channel.signal('TERM'); // no report yet: the best we can do (works for non-root sessions)
     setTimeout(() => {
       if (!closed) channel.close();
@@ -128,9 +131,7 @@ export async function runRemote(pool: SshPool, host: string, command: ShellComma
   };
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   if (opts.signal?.aborted) onAbort();
-  const progress = opts.onProgress
-    ? setInterval(() => opts.onProgress!({ elapsedMs: Date.now() - started, stdoutBytes, stderrBytes, lastLine }), opts.progressIntervalMs ?? 1_000)
-    : undefined;
+  const progress = opts.onProgress ? setInterval(() => opts.onProgress!({ elapsedMs: Date.now() - started, stdoutBytes, stderrBytes, lastLine }), opts.progressIntervalMs ?? 1_000) : undefined;
 
   if (opts.stdin !== undefined) channel.end(opts.stdin);
   else channel.end();
@@ -162,7 +163,10 @@ export async function runRemote(pool: SshPool, host: string, command: ShellComma
 }
 
 function lastNonEmptyLine(chunk: Buffer): string | undefined {
-  const lines = chunk.toString('utf8').split(/[\r\n]+/).filter((l) => l.trim() !== '');
+  const lines = chunk
+    .toString('utf8')
+    .split(/[\r\n]+/)
+    .filter((l) => l.trim() !== '');
   return lines.at(-1)?.slice(0, 200);
 }
 

@@ -7,10 +7,7 @@ import { hostNameSchema } from '../../common/identifiers';
  * Where a worker finds a private key. The key itself never enters workflow input, results or
  * history: workflows name hosts, and only the worker resolves a name to an address and a key.
  */
-export const keyRefSchema = z.union([
-  z.object({ file: z.string().min(1) }).strict(),
-  z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name') }).strict(),
-]);
+export const keyRefSchema = z.union([z.object({ file: z.string().min(1) }).strict(), z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name') }).strict()]);
 export type KeyRef = z.infer<typeof keyRefSchema>;
 
 /** An OpenSSH public key line, e.g. "ssh-ed25519 AAAAC3Nza... comment": the host key we pin. */
@@ -20,11 +17,17 @@ export const inventoryHostSchema = z
   .object({
     address: z.string().min(1),
     port: z.number().int().min(1).max(65535).default(22),
-    user: z.string().regex(/^[a-z_][a-z0-9_-]*$/).default('root'),
+    user: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]*$/)
+      .default('root'),
     key: keyRefSchema,
     hostKey: publicKeyLine,
     /** Hosts only reachable from a site get their activities on task queue `site-<site>`. */
-    site: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).optional(),
+    site: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]*$/)
+      .optional(),
     tags: z.array(z.string()).default([]),
   })
   .strict();
@@ -39,7 +42,10 @@ export const maasEndpointSchema = z
     /** The MAAS URL up to and including /MAAS/ (the API is <url>api/2.0/). */
     url: z.string().regex(/^https?:\/\/[^\s]+\/MAAS\/$/, 'a URL ending in /MAAS/'),
     key: keyRefSchema,
-    site: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).optional(),
+    site: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]*$/)
+      .optional(),
   })
   .strict();
 export type MaasEndpoint = z.infer<typeof maasEndpointSchema>;

@@ -21,7 +21,10 @@ export class HostSession {
   readonly commands: CommandRecord[] = [];
   private readonly context = activityContext();
 
-  constructor(private readonly pool: SshPool, readonly host: string) {}
+  constructor(
+    private readonly pool: SshPool,
+    readonly host: string,
+  ) {}
 
   /** Run and return the result whatever the exit code. */
   async run(command: ShellCommand, opts: RemoteRunOptions = {}): Promise<RemoteRunResult> {

@@ -85,12 +85,7 @@ export interface SnapshotResult {
  * from `probeFrom` carries a change: an equally cheap, correct "changed since?" (one round trip) whose
  * snapshot is the one the run needs anyway when something did change.
  */
-export async function zfsTakeSnapshot(
-  host: string,
-  dataset: string,
-  snapshot: string,
-  probe: { from: string; zstreamdump: string } | null,
-): Promise<StepOutput<SnapshotResult>> {
+export async function zfsTakeSnapshot(host: string, dataset: string, snapshot: string, probe: { from: string; zstreamdump: string } | null): Promise<StepOutput<SnapshotResult>> {
   const s = new HostSession(sharedPool(), host);
   const r = await s.check(snapshotCommand(dataset, snapshot, probe), { tailChars: TAIL, what: `snapshot ${dataset}@${snapshot}` });
   const summary = probe ? parseStreamSummary(r.stdout) : null;
@@ -140,7 +135,11 @@ async function snapshotGuids(s: HostSession, dataset: string): Promise<Set<strin
   const r = await s.run(sh`zfs get -Hp -d 1 -o name,property,value,source guid ${dataset}`, { tailChars: 300 });
   if (r.record.exitCode !== 0 && isMissingDataset(r.stderr)) return null;
   if (r.record.exitCode !== 0) fail(`cannot read ${dataset} on ${s.host}: ${r.stderr.trim()}`, ZFS_COMMAND_FAILED, s.commands);
-  return new Set(parseZfsGet(r.stdout).filter((o) => o.kind === 'snapshot' && o.guid !== null).map((o) => o.guid as string));
+  return new Set(
+    parseZfsGet(r.stdout)
+      .filter((o) => o.kind === 'snapshot' && o.guid !== null)
+      .map((o) => o.guid as string),
+  );
 }
 
 /**
@@ -179,7 +178,12 @@ export async function zfsSendSnapshot(a: SendSnapshotArgs): Promise<StepOutput<S
     rep.commands.push(piped.receiver);
     result.bytes = piped.bytes;
     result.durationMs = piped.durationMs;
-    if (piped.cancelled) throw ApplicationFailure.create({ message: `the stream to ${a.replica} was cancelled after ${piped.bytes} bytes; the replica keeps its previous snapshot`, type: STREAM_INTERRUPTED, details: commands() });
+    if (piped.cancelled)
+      throw ApplicationFailure.create({
+        message: `the stream to ${a.replica} was cancelled after ${piped.bytes} bytes; the replica keeps its previous snapshot`,
+        type: STREAM_INTERRUPTED,
+        details: commands(),
+      });
     const ok = piped.senderExit.code === 0 && piped.receiverExit.code === 0;
     if (!ok) {
       const failure = piped.receiverStderr.trim() ? classifyReceiveFailure(piped.receiverStderr) : null;

@@ -33,7 +33,11 @@ function names(snaps: ReadonlyArray<{ shortName: string }>): string {
 export function replicaAction(source: CopyState, replica: CopyState, target: CopySnapshot): ReplicaAction {
   if (!replica.exists) return { kind: 'send', from: null, firstReceive: true };
   if (replica.snapshots.length === 0) {
-    return { kind: 'replace', reason: `${replica.dataset} on ${replica.host} exists but has no snapshot at all, so nothing ties its data to the source; a full stream would overwrite it`, snapshots: [] };
+    return {
+      kind: 'replace',
+      reason: `${replica.dataset} on ${replica.host} exists but has no snapshot at all, so nothing ties its data to the source; a full stream would overwrite it`,
+      snapshots: [],
+    };
   }
   const sourceSnaps = source.snapshots.some((s) => s.guid === target.guid) ? source.snapshots : [...source.snapshots, target];
   const rel = relateReplica(sourceSnaps, replica.snapshots);
@@ -56,7 +60,7 @@ export function replicaAction(source: CopyState, replica: CopyState, target: Cop
     };
   }
   if (replica.mounted || replica.ledger.role === 'source') {
-    const why = replica.mounted ? 'is mounted' : 'is marked as the project\'s source';
+    const why = replica.mounted ? 'is mounted' : "is marked as the project's source";
     const since = replica.ledger.promotedAt ? ` (promoted at ${replica.ledger.promotedAt})` : '';
     return {
       kind: 'rollback',
@@ -83,11 +87,17 @@ export function replicaAction(source: CopyState, replica: CopyState, target: Cop
 export function rollbackAfterRefusal(source: CopyState, replica: CopyState, target: CopySnapshot, message: string): ReplicaAction {
   const sourceSnaps = source.snapshots.some((s) => s.guid === target.guid) ? source.snapshots : [...source.snapshots, target];
   const rel = relateReplica(sourceSnaps, replica.snapshots);
-  if (!('base' in rel)) return { kind: 'replace', reason: `${replica.dataset} on ${replica.host} refused the stream (${message}) and shares no snapshot with the source`, snapshots: replica.snapshots.map((s) => s.shortName) };
+  if (!('base' in rel))
+    return {
+      kind: 'replace',
+      reason: `${replica.dataset} on ${replica.host} refused the stream (${message}) and shares no snapshot with the source`,
+      snapshots: replica.snapshots.map((s) => s.shortName),
+    };
   const later = rel.kind === 'diverged' ? rel.targetOnly.map((s) => s.shortName) : [];
-  const lost = replica.ledger.lastSnapshot && !replica.snapshots.some((s) => s.guid === replica.ledger.lastGuid)
-    ? `; its ledger says it last received @${replica.ledger.lastSnapshot}, which it no longer has, so the change is probably that snapshot's data`
-    : '';
+  const lost =
+    replica.ledger.lastSnapshot && !replica.snapshots.some((s) => s.guid === replica.ledger.lastGuid)
+      ? `; its ledger says it last received @${replica.ledger.lastSnapshot}, which it no longer has, so the change is probably that snapshot's data`
+      : '';
   return {
     kind: 'rollback',
     to: rel.base.target.shortName,
@@ -133,9 +143,7 @@ export function snapshotsToPrune(r: RetentionInput): string[] {
   const ours = r.snapshots.filter((s) => parseReplicationSnapshotTime(s.shortName) !== null);
   const newest = r.snapshots.at(-1);
   const keepSet = new Set(ours.slice(-r.keep).map((s) => s.guid));
-  return ours
-    .filter((s) => !keepSet.has(s.guid) && s.guid !== newest?.guid && !r.protectedGuids.has(s.guid) && s.userrefs === 0)
-    .map((s) => s.shortName);
+  return ours.filter((s) => !keepSet.has(s.guid) && s.guid !== newest?.guid && !r.protectedGuids.has(s.guid) && s.userrefs === 0).map((s) => s.shortName);
 }
 
 /**

@@ -124,7 +124,11 @@ export function placeProjects(input: PlacementInput): { placements: Placement[];
       const newest = stamped[0].copy.promotedAt;
       if (newest && stamped.filter((c) => c.copy.promotedAt === newest).length === 1) source = stamped[0].host;
       else {
-        problems.push({ project, reason: `served by ${claimants.length} hosts at once (${claimants.map((c) => c.host).join(', ')}) and no promotion says which is current`, remedy: `decide which copy is current and make it the source with moveProject (it fences the others)` });
+        problems.push({
+          project,
+          reason: `served by ${claimants.length} hosts at once (${claimants.map((c) => c.host).join(', ')}) and no promotion says which is current`,
+          remedy: `decide which copy is current and make it the source with moveProject (it fences the others)`,
+        });
         continue;
       }
     }

@@ -12,7 +12,10 @@ export const userPropertyNameSchema = z.string().regex(/^[a-z0-9_.-]+:[a-z0-9_.:
 /** Native properties the runbook sets: a closed list, so a typo fails here rather than on a host. */
 export const settablePropertySchema = z.enum(['quota', 'refquota', 'readonly', 'canmount', 'mountpoint', 'atime', 'snapdir', 'compression']);
 /** Values without newline or tab: both would corrupt `zfs get -H` output. 8191 is ZFS's user-property limit. */
-export const propertyValueSchema = z.string().max(8191).regex(/^[^\n\r\t]*$/, 'a property value without newline or tab');
+export const propertyValueSchema = z
+  .string()
+  .max(8191)
+  .regex(/^[^\n\r\t]*$/, 'a property value without newline or tab');
 
 function propertyName(name: string): string {
   if (settablePropertySchema.safeParse(name).success) return name;
@@ -117,10 +120,7 @@ export function receiveCommand(opts: ReceiveOptions, features: Pick<ZfsFeatures,
     for (const k of exclude) flags.push('-x', k);
     return { receive: sh`zfs recv ${flags} ${opts.target}`, after: null };
   }
-  const after: ShellCommand[] = [
-    ...(set.length > 0 ? [setPropertiesCommand(opts.target, Object.fromEntries(set))] : []),
-    ...exclude.map((k) => sh`zfs inherit ${k} ${opts.target}`),
-  ];
+  const after: ShellCommand[] = [...(set.length > 0 ? [setPropertiesCommand(opts.target, Object.fromEntries(set))] : []), ...exclude.map((k) => sh`zfs inherit ${k} ${opts.target}`)];
   return { receive: sh`zfs recv ${flags} ${opts.target}`, after: after.length > 0 ? and(...after) : null };
 }
 

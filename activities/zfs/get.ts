@@ -9,9 +9,7 @@ import { bookmarkNameSchema, datasetNameSchema, snapshotNameSchema, splitZfsName
 // -r or -d to take in a dataset's snapshots (and on OpenZFS its bookmarks, which `get` lists too).
 
 /** Native properties are lower-case words; `written@<snap>` is OpenZFS's per-snapshot form. User properties have a colon. */
-export const zfsPropertyNameSchema = z
-  .string()
-  .regex(/^([a-z][a-z0-9_]*(@[A-Za-z0-9_.:-]+)?|[a-z0-9_.-]*:[a-z0-9_.:-]+)$/, 'a ZFS property name (native, written@snap, or module:property)');
+export const zfsPropertyNameSchema = z.string().regex(/^([a-z][a-z0-9_]*(@[A-Za-z0-9_.:-]+)?|[a-z0-9_.-]*:[a-z0-9_.:-]+)$/, 'a ZFS property name (native, written@snap, or module:property)');
 
 export type ZfsGetScope = { kind: 'self' } | { kind: 'depth'; depth: number } | { kind: 'recursive' };
 

@@ -61,7 +61,8 @@ export function parseSnapshotListParsable(stdout: string): Array<{ name: string;
     if (f.length !== 3) throw new ZfsOutputError('zfs list -H -p -o name,guid,createtxg', i + 1, line, `expected 3 columns, found ${f.length}`);
     const [name, guid, txg] = f;
     if (!snapshotNameSchema.safeParse(name).success) throw new ZfsOutputError('zfs list -H -p -o name,guid,createtxg', i + 1, line, 'not a snapshot name');
-    if (!/^\d+$/.test(guid) || !/^\d+$/.test(txg)) throw new ZfsOutputError('zfs list -H -p -o name,guid,createtxg', i + 1, line, 'guid/createtxg are not exact integers (humanized output: this ZFS has no `list -p`; use `zfs get -Hp`)');
+    if (!/^\d+$/.test(guid) || !/^\d+$/.test(txg))
+      throw new ZfsOutputError('zfs list -H -p -o name,guid,createtxg', i + 1, line, 'guid/createtxg are not exact integers (humanized output: this ZFS has no `list -p`; use `zfs get -Hp`)');
     const createtxg = Number(txg);
     if (!Number.isSafeInteger(createtxg)) throw new ZfsOutputError('zfs list -H -p -o name,guid,createtxg', i + 1, line, 'createtxg beyond 2^53');
     return { name, guid, createtxg };

@@ -28,7 +28,11 @@ export const datasetNameSchema = z
   .refine((n) => !n.split('/').some((c) => c === '.' || c === '..'), 'a ZFS dataset name without "." or ".." components');
 
 /** The part after `@` (snapshot) or `#` (bookmark). */
-export const snapshotShortNameSchema = z.string().min(1).max(MAX_NAME_LENGTH).regex(new RegExp(`^${COMPONENT}$`), 'a snapshot name: letters, digits and _.:-');
+export const snapshotShortNameSchema = z
+  .string()
+  .min(1)
+  .max(MAX_NAME_LENGTH)
+  .regex(new RegExp(`^${COMPONENT}$`), 'a snapshot name: letters, digits and _.:-');
 
 export const snapshotNameSchema = z
   .string()

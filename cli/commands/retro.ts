@@ -18,7 +18,11 @@ export async function retroCommand(ref: string, opts: { format?: string; out?: s
   const text = renderRetro(retro, format);
   if (opts.out) {
     writeFileSync(opts.out, text);
-    o.out(o.json ? JSON.stringify({ workflowId: retro.workflowId, status: retro.status, outcome: retro.outcome, file: opts.out, format }) : `wrote the ${format} retrospective of ${retro.workflowId} (${retro.status}) to ${opts.out}`);
+    o.out(
+      o.json
+        ? JSON.stringify({ workflowId: retro.workflowId, status: retro.status, outcome: retro.outcome, file: opts.out, format })
+        : `wrote the ${format} retrospective of ${retro.workflowId} (${retro.status}) to ${opts.out}`,
+    );
   } else if (o.json) {
     o.out(JSON.stringify(retro, null, 2));
   } else {

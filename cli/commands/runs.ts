@@ -20,7 +20,10 @@ export interface Output {
 }
 
 function defaultWorkflowId(runbook: string, targets: string[]): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${runbook}/${targets.slice(0, 3).join('+') || 'run'}/${stamp}`;
 }
 
@@ -48,7 +51,9 @@ async function waitForResult(handle: WorkflowHandle, o: Output, follow: boolean)
         }
       }
       for (const l of operatorReportText(report ?? {})) o.out(l);
-      o.out(`\n${handle.workflowId}: ${r.outcome}${needsOperator ? `, but ${report?.needsOperator.length} target${report?.needsOperator.length === 1 ? '' : 's'} NEED AN OPERATOR (exit ${EXIT.needsOperator})` : ''}`);
+      o.out(
+        `\n${handle.workflowId}: ${r.outcome}${needsOperator ? `, but ${report?.needsOperator.length} target${report?.needsOperator.length === 1 ? '' : 's'} NEED AN OPERATOR (exit ${EXIT.needsOperator})` : ''}`,
+      );
     }
     return needsOperator ? EXIT.needsOperator : EXIT.ok;
   } catch (err) {
@@ -76,10 +81,7 @@ export async function startCommand(runbook: string, opts: { input?: string; plan
     args: [input],
     staticSummary: `${runbook}${input.mode === 'plan' ? ' (plan)' : ''} on ${targets.join(', ') || '—'}`,
     staticDetails: `Started by \`runbook start\` with input:\n\n\`\`\`json\n${JSON.stringify(input, null, 2)}\n\`\`\``,
-    typedSearchAttributes: [
-      { key: RunbookName, value: runbook },
-      ...(targets.length ? [{ key: RunbookTargets, value: targets }] : []),
-    ],
+    typedSearchAttributes: [{ key: RunbookName, value: runbook }, ...(targets.length ? [{ key: RunbookTargets, value: targets }] : [])],
   });
   if (!opts.wait) {
     o.out(o.json ? JSON.stringify({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId }) : `started ${handle.workflowId}`);
@@ -118,7 +120,9 @@ export async function statusCommand(id: string, o: Output): Promise<number> {
     if (pending) o.out(`waiting for approval of "${pending.step}" since ${pending.since}`);
     if (audit) {
       for (const s of audit.steps) {
-        o.out(`  ${String(s.seq).padStart(2)} ${s.kind === 'compensate' ? `undo ${s.compensates}` : s.name} ${s.host ? `@${s.host} ` : ''}${s.status}${s.attempts.length > 1 ? ` (${s.attempts.length} attempts)` : ''}`);
+        o.out(
+          `  ${String(s.seq).padStart(2)} ${s.kind === 'compensate' ? `undo ${s.compensates}` : s.name} ${s.host ? `@${s.host} ` : ''}${s.status}${s.attempts.length > 1 ? ` (${s.attempts.length} attempts)` : ''}`,
+        );
       }
       if (audit.error) o.out(`error: ${audit.error}`);
     } else o.out('(no worker answered the audit query)');
@@ -193,7 +197,7 @@ export async function historyCommand(id: string, opts: { out?: string }, o: Outp
 
 export async function listCommand(opts: { runbook?: string; target?: string; outcome?: string; limit?: string }, o: Output): Promise<number> {
   const c = await client();
-  const clauses = ["RunbookName IS NOT NULL"];
+  const clauses = ['RunbookName IS NOT NULL'];
   const safe = (v: string) => {
     if (!/^[A-Za-z0-9._/-]+$/.test(v)) throw new CliError(`invalid filter value ${JSON.stringify(v)}`, EXIT.usage);
     return v;
@@ -218,6 +222,8 @@ export async function listCommand(opts: { runbook?: string; target?: string; out
   }
   if (o.json) o.out(JSON.stringify(rows, null, 2));
   else if (!rows.length) o.out('no runbook runs');
-  else for (const r of rows) o.out(`${String(r.startTime)}  ${String(r.status).padEnd(10)} ${String(r.outcome).padEnd(10)} ${String(r.type).padEnd(18)} ${r.workflowId}  ${(r.targets as string[]).join(',')}`);
+  else
+    for (const r of rows)
+      o.out(`${String(r.startTime)}  ${String(r.status).padEnd(10)} ${String(r.outcome).padEnd(10)} ${String(r.type).padEnd(18)} ${r.workflowId}  ${(r.targets as string[]).join(',')}`);
   return EXIT.ok;
 }

@@ -64,14 +64,18 @@ export async function scheduleCreateCommand(id: string, runbook: string, opts: S
   if (!entry) throw new CliError(`unknown runbook ${runbook}; known: ${catalog.map((e) => e.name).join(', ')}`, EXIT.usage);
   if (entry.workflowId) {
     // A schedule appends the fire time to the workflow id, so an id that is a lock would lock nothing.
-    throw new CliError(`${runbook}'s workflow id is its lock (one run at a time per target); a schedule appends the time to the id, so scheduled runs would not be locked. Schedule a sweep instead (replicateProjects takes each project's lock itself).`, EXIT.usage);
+    throw new CliError(
+      `${runbook}'s workflow id is its lock (one run at a time per target); a schedule appends the time to the id, so scheduled runs would not be locked. Schedule a sweep instead (replicateProjects takes each project's lock itself).`,
+      EXIT.usage,
+    );
   }
   if (!opts.every) throw new CliError('--every is required, e.g. --every 10m', EXIT.usage);
   const every = duration('--every', opts.every);
   const offset = opts.offset ? duration('--offset', opts.offset) : undefined;
   const catchupWindow = duration('--catchup-window', opts.catchupWindow ?? '1m');
   const overlapName = (opts.overlap ?? 'skip') as keyof typeof OVERLAP;
-  if (!(overlapName in OVERLAP)) throw new CliError(`--overlap ${opts.overlap}: one of ${Object.keys(OVERLAP).join(', ')} (terminate-other is not offered: a terminated runbook undoes nothing)`, EXIT.usage);
+  if (!(overlapName in OVERLAP))
+    throw new CliError(`--overlap ${opts.overlap}: one of ${Object.keys(OVERLAP).join(', ')} (terminate-other is not offered: a terminated runbook undoes nothing)`, EXIT.usage);
   const input = readInputArgument(opts.input);
   if (opts.plan) input.mode = 'plan';
   if (opts.approve?.length) input.approve = [...new Set([...((input.approve as string[]) ?? []), ...opts.approve])];
@@ -98,10 +102,15 @@ export async function scheduleCreateCommand(id: string, runbook: string, opts: S
       memo: { runbook },
     });
   } catch (err) {
-    if (err instanceof ScheduleAlreadyRunning) throw new CliError(`a schedule with id ${scheduleId} already exists (runbook schedule describe ${scheduleId}; delete it first to replace it)`, EXIT.usage);
+    if (err instanceof ScheduleAlreadyRunning)
+      throw new CliError(`a schedule with id ${scheduleId} already exists (runbook schedule describe ${scheduleId}; delete it first to replace it)`, EXIT.usage);
     throw err;
   }
-  o.out(o.json ? JSON.stringify({ scheduleId, runbook, every, overlap: overlapName, catchupWindow, paused: !!opts.paused }) : `created schedule ${scheduleId}: ${runbook} every ${every}, overlap ${overlapName}, catch-up window ${catchupWindow}${opts.paused ? ' (paused)' : ''}`);
+  o.out(
+    o.json
+      ? JSON.stringify({ scheduleId, runbook, every, overlap: overlapName, catchupWindow, paused: !!opts.paused })
+      : `created schedule ${scheduleId}: ${runbook} every ${every}, overlap ${overlapName}, catch-up window ${catchupWindow}${opts.paused ? ' (paused)' : ''}`,
+  );
   return EXIT.ok;
 }
 
@@ -127,7 +136,13 @@ export async function scheduleListCommand(o: Output): Promise<number> {
 
 function formatMs(ms: number): string {
   if (!Number.isFinite(ms)) return '?';
-  for (const [unit, n] of [['d', 86400e3], ['h', 3600e3], ['m', 60e3], ['s', 1e3]] as const) if (ms >= n && ms % n === 0) return `${ms / n}${unit}`;
+  for (const [unit, n] of [
+    ['d', 86400e3],
+    ['h', 3600e3],
+    ['m', 60e3],
+    ['s', 1e3],
+  ] as const)
+    if (ms >= n && ms % n === 0) return `${ms / n}${unit}`;
   return `${ms}ms`;
 }
 
@@ -140,7 +155,13 @@ export async function scheduleDescribeCommand(id: string, opts: { limit?: string
   const runs: Array<{ workflowId: string; status: string; startTime: string; closeTime: string | null; outcome: string }> = [];
   const limit = Number(opts.limit ?? 50);
   for await (const w of c.workflow.list({ query: `TemporalScheduledById = '${d.scheduleId}'` })) {
-    runs.push({ workflowId: w.workflowId, status: w.status.name, startTime: w.startTime.toISOString(), closeTime: w.closeTime?.toISOString() ?? null, outcome: w.typedSearchAttributes.get(RunbookOutcome) ?? '' });
+    runs.push({
+      workflowId: w.workflowId,
+      status: w.status.name,
+      startTime: w.startTime.toISOString(),
+      closeTime: w.closeTime?.toISOString() ?? null,
+      outcome: w.typedSearchAttributes.get(RunbookOutcome) ?? '',
+    });
     if (runs.length >= limit) break;
   }
   runs.sort((a, b) => a.startTime.localeCompare(b.startTime));
@@ -165,8 +186,12 @@ export async function scheduleDescribeCommand(id: string, opts: { limit?: string
     o.out(JSON.stringify(summary, null, 2));
     return EXIT.ok;
   }
-  o.out(`${summary.scheduleId}: ${summary.runbook} every ${summary.every.join(', ')}, overlap ${summary.overlap}, catch-up window ${formatMs(summary.catchupWindowMs)}; ${summary.paused ? 'PAUSED' : 'active'}${summary.note ? ` (${summary.note})` : ''}`);
-  o.out(`actions taken ${summary.actionsTaken}, skipped (overlap) ${summary.skippedOverlap}, missed (catch-up window) ${summary.missedCatchupWindow}; running: ${summary.running.join(', ') || 'none'}`);
+  o.out(
+    `${summary.scheduleId}: ${summary.runbook} every ${summary.every.join(', ')}, overlap ${summary.overlap}, catch-up window ${formatMs(summary.catchupWindowMs)}; ${summary.paused ? 'PAUSED' : 'active'}${summary.note ? ` (${summary.note})` : ''}`,
+  );
+  o.out(
+    `actions taken ${summary.actionsTaken}, skipped (overlap) ${summary.skippedOverlap}, missed (catch-up window) ${summary.missedCatchupWindow}; running: ${summary.running.join(', ') || 'none'}`,
+  );
   if (!summary.paused) o.out(`next: ${summary.nextActionTimes.slice(0, 3).join(', ')}`);
   o.out(`runs (${runs.length}${runs.length >= limit ? `, the first ${limit}` : ''}):`);
   for (const r of runs) o.out(`  ${r.startTime}  ${r.status.padEnd(10)} ${r.outcome.padEnd(10)} ${r.workflowId}`);

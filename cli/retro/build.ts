@@ -94,15 +94,13 @@ export function buildRetro(events: RunEvent[], source: string, opts: { asOf?: st
     const why = open ? 'the run is still open' : status === 'completed' || status === 'failed' ? 'its result carries no engine audit log' : `the run was ${status}`;
     notes.push(
       `Rebuilt from the history's events because ${why}: steps, attempts, errors, commands and approvals come from the activity, timer and update events. ` +
-        'Refused approvals come from the approvers\' `approvalRefused` signals (one refused in the UI\'s Update form sends none); pre-approvals and step summaries live only in the engine\'s audit log: ask a running run with the `audit` query.',
+        "Refused approvals come from the approvers' `approvalRefused` signals (one refused in the UI's Update form sends none); pre-approvals and step summaries live only in the engine's audit log: ask a running run with the `audit` query.",
     );
   }
   if (open) notes.push(`The run is still open; this is its state as of ${opts.asOf && opts.asOf > last.time ? `${opts.asOf}, when its history was fetched` : `its last event (${last.time})`}.`);
   if (status === 'terminated') notes.push('The run was terminated: no workflow code ran after that, so no compensation ran. Check the targets by hand.');
 
-  const workflowTaskFailures = events
-    .filter((e) => e.type === 'WorkflowTaskFailed' && e.failure)
-    .map((e) => ({ at: e.time, message: e.failure!.message }));
+  const workflowTaskFailures = events.filter((e) => e.type === 'WorkflowTaskFailed' && e.failure).map((e) => ({ at: e.time, message: e.failure!.message }));
   if (workflowTaskFailures.some((f) => /nondetermin/i.test(f.message))) {
     notes.push('A workflow task failed with a nondeterminism error: the worker ran code that does not match this history. Check it with `runbook replay`.');
   }
@@ -112,7 +110,11 @@ export function buildRetro(events: RunEvent[], source: string, opts: { asOf?: st
     if (!e.child?.workflowId) continue;
     const c = children.get(e.child.workflowId) ?? { workflowId: e.child.workflowId, type: e.child.type, status: 'initiated' };
     c.type ??= e.child.type;
-    c.status = e.type.replace(/^ChildWorkflowExecution/, '').replace(/^StartChildWorkflowExecution/, '').toLowerCase() || c.status;
+    c.status =
+      e.type
+        .replace(/^ChildWorkflowExecution/, '')
+        .replace(/^StartChildWorkflowExecution/, '')
+        .toLowerCase() || c.status;
     children.set(e.child.workflowId, c);
   }
 

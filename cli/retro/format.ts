@@ -43,5 +43,14 @@ export function stepLabel(s: { seq: number; name: string; host?: string; kind: s
 }
 
 export function decisionText(d: string): string {
-  return { approved: 'approved', rejected: 'rejected', 'timed-out': 'timed out (nobody decided)', 'pre-approved': 'pre-approved in the input', pending: 'waiting for a decision', abandoned: 'abandoned (the run was cancelled while waiting)' }[d] ?? d;
+  return (
+    {
+      approved: 'approved',
+      rejected: 'rejected',
+      'timed-out': 'timed out (nobody decided)',
+      'pre-approved': 'pre-approved in the input',
+      pending: 'waiting for a decision',
+      abandoned: 'abandoned (the run was cancelled while waiting)',
+    }[d] ?? d
+  );
 }

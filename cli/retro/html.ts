@@ -26,7 +26,9 @@ function statusBadge(status: string): string {
 
 function commandHtml(c: CommandRecord): string {
   const end = c.exitCode === null ? (c.signal ? `killed by ${c.signal}` : c.timedOut ? 'timed out' : c.cancelled ? 'cancelled' : 'no exit code') : `exit ${c.exitCode}`;
-  const parts = [`<div class="command"><code>${esc(c.command)}</code> on ${esc(c.host)} → <b class="${c.exitCode === 0 ? '' : 'err'}">${esc(end)}</b> (${duration(c.durationMs)}, at ${clock(c.startedAt)})`];
+  const parts = [
+    `<div class="command"><code>${esc(c.command)}</code> on ${esc(c.host)} → <b class="${c.exitCode === 0 ? '' : 'err'}">${esc(end)}</b> (${duration(c.durationMs)}, at ${clock(c.startedAt)})`,
+  ];
   if (c.stdoutTail.trim()) parts.push(`<div>stdout${c.truncated ? ' (last part)' : ''}:</div><pre>${esc(c.stdoutTail)}</pre>`);
   if (c.stderrTail.trim()) parts.push(`<div>stderr${c.truncated ? ' (last part)' : ''}:</div><pre>${esc(c.stderrTail)}</pre>`);
   parts.push('</div>');
@@ -74,7 +76,9 @@ export function renderHtml(r: Retro): string {
     `<tr><td>History</td><td>${r.history.events} events from ${esc(r.history.source)}; steps from the ${r.source === 'audit' ? "engine's audit log" : 'events'}</td></tr>`,
     '</table>',
   );
-  body.push(`<p class="outcome"><b>Outcome:</b> <span class="${r.error ? 'err' : ''}">${esc(r.error ?? (r.status === 'running' ? 'still running' : r.outcome === 'planned' ? 'planned; nothing was changed' : 'succeeded'))}</span></p>`);
+  body.push(
+    `<p class="outcome"><b>Outcome:</b> <span class="${r.error ? 'err' : ''}">${esc(r.error ?? (r.status === 'running' ? 'still running' : r.outcome === 'planned' ? 'planned; nothing was changed' : 'succeeded'))}</span></p>`,
+  );
   for (const n of r.notes) body.push(`<div class="note">${esc(n)}</div>`);
 
   body.push('<h2>Timeline</h2>', renderTimelineSvg(r));
@@ -98,7 +102,9 @@ export function renderHtml(r: Retro): string {
   if (r.approvals.length) {
     body.push('<table id="approvals"><tr><th>step</th><th>decision</th><th>by</th><th>requested</th><th>decided</th><th>waited</th><th>comment</th></tr>');
     for (const a of r.approvals) {
-      body.push(`<tr><td>${esc(a.step)}</td><td>${esc(decisionText(a.decision))}</td><td>${esc(a.approver ?? '')}</td><td>${clock(a.requestedAt)}</td><td>${clock(a.decidedAt)}</td><td>${duration(a.waitedMs)}</td><td>${esc(a.comment ?? '')}</td></tr>`);
+      body.push(
+        `<tr><td>${esc(a.step)}</td><td>${esc(decisionText(a.decision))}</td><td>${esc(a.approver ?? '')}</td><td>${clock(a.requestedAt)}</td><td>${clock(a.decidedAt)}</td><td>${duration(a.waitedMs)}</td><td>${esc(a.comment ?? '')}</td></tr>`,
+      );
     }
     body.push('</table>');
   }
@@ -115,7 +121,10 @@ export function renderHtml(r: Retro): string {
   if (r.cancellation || r.termination) {
     body.push('<h2>Cancellation</h2>');
     if (r.cancellation) body.push(`<p>Cancellation requested at ${timestamp(r.cancellation.requestedAt)}${r.cancellation.identity ? ` by ${esc(r.cancellation.identity)}` : ''}.</p>`);
-    if (r.termination) body.push(`<p>Terminated at ${timestamp(r.termination.at)}${r.termination.identity ? ` by ${esc(r.termination.identity)}` : ''}${r.termination.reason ? `: ${esc(r.termination.reason)}` : ''}.</p>`);
+    if (r.termination)
+      body.push(
+        `<p>Terminated at ${timestamp(r.termination.at)}${r.termination.identity ? ` by ${esc(r.termination.identity)}` : ''}${r.termination.reason ? `: ${esc(r.termination.reason)}` : ''}.</p>`,
+      );
   }
   if (r.planned.length) {
     body.push('<h2>Planned mutations</h2><ul>');

@@ -102,7 +102,8 @@ export function renderMarkdown(r: Retro): string {
   if (!r.approvals.length && !r.refusedApprovals.length) lines.push('No step of this run asked for approval.', '');
   if (r.approvals.length) {
     lines.push('| step | decision | by | requested | decided | waited | comment |', '|---|---|---|---|---|---|---|');
-    for (const a of r.approvals) lines.push(`| ${cell(a.step)} | ${decisionText(a.decision)} | ${cell(a.approver)} | ${clock(a.requestedAt)} | ${clock(a.decidedAt)} | ${duration(a.waitedMs)} | ${cell(a.comment)} |`);
+    for (const a of r.approvals)
+      lines.push(`| ${cell(a.step)} | ${decisionText(a.decision)} | ${cell(a.approver)} | ${clock(a.requestedAt)} | ${clock(a.decidedAt)} | ${duration(a.waitedMs)} | ${cell(a.comment)} |`);
     lines.push('');
   }
   if (r.refusedApprovals.length) {
@@ -113,14 +114,29 @@ export function renderMarkdown(r: Retro): string {
 
   const compensations = r.steps.filter((s) => s.kind === 'compensate');
   lines.push('## Compensations', '');
-  if (!compensations.length) lines.push(r.status === 'completed' ? 'None were needed.' : r.status === 'terminated' ? 'None ran: a terminated run runs no code.' : 'None ran (nothing that succeeded before the end had an undo).', '');
-  for (const c of compensations) lines.push(`- ${cell(c.name)}${c.compensates ? ` (undoes ${cell(c.compensates)})` : ''}: ${STATUS_ICON[c.status] ?? ''} ${c.status}${c.attempts.length > 1 ? ` after ${c.attempts.length} attempts` : ''}`);
+  if (!compensations.length)
+    lines.push(
+      r.status === 'completed' ? 'None were needed.' : r.status === 'terminated' ? 'None ran: a terminated run runs no code.' : 'None ran (nothing that succeeded before the end had an undo).',
+      '',
+    );
+  for (const c of compensations)
+    lines.push(
+      `- ${cell(c.name)}${c.compensates ? ` (undoes ${cell(c.compensates)})` : ''}: ${STATUS_ICON[c.status] ?? ''} ${c.status}${c.attempts.length > 1 ? ` after ${c.attempts.length} attempts` : ''}`,
+    );
   if (compensations.length) lines.push('');
 
   if (r.cancellation || r.termination) {
     lines.push('## Cancellation', '');
-    if (r.cancellation) lines.push(`Cancellation requested at ${timestamp(r.cancellation.requestedAt)}${r.cancellation.identity ? ` by ${cell(r.cancellation.identity)}` : ''}${r.cancellation.reason ? `: ${cell(r.cancellation.reason)}` : ''}.`, '');
-    if (r.termination) lines.push(`Terminated at ${timestamp(r.termination.at)}${r.termination.identity ? ` by ${cell(r.termination.identity)}` : ''}${r.termination.reason ? `: ${cell(r.termination.reason)}` : ''}.`, '');
+    if (r.cancellation)
+      lines.push(
+        `Cancellation requested at ${timestamp(r.cancellation.requestedAt)}${r.cancellation.identity ? ` by ${cell(r.cancellation.identity)}` : ''}${r.cancellation.reason ? `: ${cell(r.cancellation.reason)}` : ''}.`,
+        '',
+      );
+    if (r.termination)
+      lines.push(
+        `Terminated at ${timestamp(r.termination.at)}${r.termination.identity ? ` by ${cell(r.termination.identity)}` : ''}${r.termination.reason ? `: ${cell(r.termination.reason)}` : ''}.`,
+        '',
+      );
   }
 
   if (r.planned.length) {

@@ -105,7 +105,19 @@ export function reconstructSteps(events: RunEvent[], opts: { open: boolean; plan
     for (const u of pendingUpserts.slice(0, count)) {
       const seq = ++lastSeq;
       steps.set(seq, {
-        step: { seq, name: u.name, kind: 'mutate', status: opts.planMode ? 'planned' : 'unknown', startedAt: u.time, endedAt: u.time, durationMs: 0, attempts: [], commands: [], backoffs: [], events: { first: u.eventId, last: u.eventId } },
+        step: {
+          seq,
+          name: u.name,
+          kind: 'mutate',
+          status: opts.planMode ? 'planned' : 'unknown',
+          startedAt: u.time,
+          endedAt: u.time,
+          durationMs: 0,
+          attempts: [],
+          commands: [],
+          backoffs: [],
+          events: { first: u.eventId, last: u.eventId },
+        },
         attempts: new Map(),
         activities: [],
         fromUpsertOnly: true,
@@ -199,7 +211,7 @@ export function reconstructSteps(events: RunEvent[], opts: { open: boolean; plan
       }
       case 'TimerStarted': {
         const tag = parseTimerSummary(e.summary);
-        const b = tag ? steps.get(tag.seq) ?? newStep(tag.seq, tag.step, 'mutate', e, tag.host) : undefined;
+        const b = tag ? (steps.get(tag.seq) ?? newStep(tag.seq, tag.step, 'mutate', e, tag.host)) : undefined;
         timers.set(e.id, { tag, seq: b?.step.seq });
         if (!b || !tag) break;
         touch(b, e);
@@ -256,7 +268,15 @@ export function reconstructSteps(events: RunEvent[], opts: { open: boolean; plan
     if (b.approvalTimer) {
       const t = b.approvalTimer;
       const approval: RetroApproval = b.decision
-        ? { step: s.name, decision: b.decision.decision, approver: b.decision.approver, comment: b.decision.comment, requestedAt: t.startedAt, decidedAt: b.decision.at, waitedMs: ms(t.startedAt, b.decision.at) }
+        ? {
+            step: s.name,
+            decision: b.decision.decision,
+            approver: b.decision.approver,
+            comment: b.decision.comment,
+            requestedAt: t.startedAt,
+            decidedAt: b.decision.at,
+            waitedMs: ms(t.startedAt, b.decision.at),
+          }
         : t.end === 'fired'
           ? { step: s.name, decision: 'timed-out', requestedAt: t.startedAt, decidedAt: t.endedAt, waitedMs: ms(t.startedAt, t.endedAt!) }
           : t.end === 'cancelled'

@@ -41,18 +41,24 @@ export function renderTimelineSvg(r: Retro): string {
     const tx = LABEL_W + (CHART_W * i) / 4;
     const at = new Date(t0 + ((t1 - t0) * i) / 4).toISOString();
     parts.push(`<line x1="${tx}" y1="${TOP - 6}" x2="${tx}" y2="${TOP + rows * ROW_H}" stroke="#e4e6ea"/>`);
-    parts.push(`<text x="${tx}" y="${TOP - 12}" font-size="11" text-anchor="${i === 0 ? 'start' : i === 4 ? 'end' : 'middle'}" fill="#555">${i === 0 ? clock(at) : `+${duration(t1 - t0 === 0 ? 0 : ((t1 - t0) * i) / 4)}`}</text>`);
+    parts.push(
+      `<text x="${tx}" y="${TOP - 12}" font-size="11" text-anchor="${i === 0 ? 'start' : i === 4 ? 'end' : 'middle'}" fill="#555">${i === 0 ? clock(at) : `+${duration(t1 - t0 === 0 ? 0 : ((t1 - t0) * i) / 4)}`}</text>`,
+    );
   }
   r.steps.forEach((s, i) => {
     const y = TOP + i * ROW_H;
     const mid = y + ROW_H / 2;
     if (i % 2 === 1) parts.push(`<rect x="0" y="${y}" width="${width}" height="${ROW_H}" fill="#f6f7f9"/>`);
     const label = `${s.seq}. ${stepLabel(s)}`;
-    parts.push(`<text x="${PAD}" y="${mid + 4}" font-size="12" fill="${s.kind === 'compensate' ? '#5b2fb0' : '#1d2330'}" class="step-label">${esc(label.length > 38 ? `${label.slice(0, 37)}…` : label)}</text>`);
+    parts.push(
+      `<text x="${PAD}" y="${mid + 4}" font-size="12" fill="${s.kind === 'compensate' ? '#5b2fb0' : '#1d2330'}" class="step-label">${esc(label.length > 38 ? `${label.slice(0, 37)}…` : label)}</text>`,
+    );
     // the step's whole span, behind its attempts
     const sx = x(s.startedAt);
     const ex = s.endedAt ? x(s.endedAt) : x(undefined);
-    parts.push(`<rect x="${sx}" y="${mid - 9}" width="${Math.max(ex - sx, 1)}" height="18" rx="3" fill="${s.kind === 'compensate' ? '#efe8fb' : '#eef1f5'}" stroke="#c9ced6" stroke-width="0.5"><title>${esc(`${label}: ${s.status}, ${duration(s.durationMs)}`)}</title></rect>`);
+    parts.push(
+      `<rect x="${sx}" y="${mid - 9}" width="${Math.max(ex - sx, 1)}" height="18" rx="3" fill="${s.kind === 'compensate' ? '#efe8fb' : '#eef1f5'}" stroke="#c9ced6" stroke-width="0.5"><title>${esc(`${label}: ${s.status}, ${duration(s.durationMs)}`)}</title></rect>`,
+    );
     if (s.approvalWait) {
       const wx = x(s.approvalWait.from);
       const wex = x(s.approvalWait.to);
@@ -60,11 +66,20 @@ export function renderTimelineSvg(r: Retro): string {
         `<rect class="approval-wait" x="${wx}" y="${mid - 7}" width="${Math.max(wex - wx, 2)}" height="14" fill="url(#wait)" stroke="#e0a100"><title>${esc(`waiting for approval of ${s.name}: ${s.approval ? decisionText(s.approval.decision) : 'pending'}${s.approval?.approver ? ` by ${s.approval.approver}` : ''}`)}</title></rect>`,
       );
       if (s.approval && s.approval.decision !== 'pending') {
-        const mark = { approved: `approved${s.approval.approver ? ` by ${s.approval.approver}` : ''}`, rejected: `rejected${s.approval.approver ? ` by ${s.approval.approver}` : ''}`, 'timed-out': 'timed out', abandoned: 'abandoned', 'pre-approved': 'pre-approved' }[s.approval.decision];
+        const mark = {
+          approved: `approved${s.approval.approver ? ` by ${s.approval.approver}` : ''}`,
+          rejected: `rejected${s.approval.approver ? ` by ${s.approval.approver}` : ''}`,
+          'timed-out': 'timed out',
+          abandoned: 'abandoned',
+          'pre-approved': 'pre-approved',
+        }[s.approval.decision];
         parts.push(`<text class="approval-decision" x="${Math.max(wex - wx, 2) + wx + 3}" y="${mid - 8}" font-size="10" fill="#9a6a00">${esc(mark)}</text>`);
       }
     }
-    for (const b of s.backoffs) parts.push(`<line class="backoff" x1="${x(b.from)}" y1="${mid}" x2="${x(b.to)}" y2="${mid}" stroke="#8a8f98" stroke-width="2" stroke-dasharray="2 3"><title>backoff before the next attempt</title></line>`);
+    for (const b of s.backoffs)
+      parts.push(
+        `<line class="backoff" x1="${x(b.from)}" y1="${mid}" x2="${x(b.to)}" y2="${mid}" stroke="#8a8f98" stroke-width="2" stroke-dasharray="2 3"><title>backoff before the next attempt</title></line>`,
+      );
     for (const a of s.attempts) {
       const ax = x(a.startedAt);
       const aw = Math.max(x(a.endedAt) - ax, 3);
@@ -91,7 +106,9 @@ export function renderTimelineSvg(r: Retro): string {
   ];
   legend.forEach(([fill, text], i) => {
     const lx = PAD + i * 150;
-    parts.push(`<rect x="${lx}" y="${ly - 9}" width="14" height="10" fill="${fill}" stroke="${fill.startsWith('url') ? '#e0a100' : 'none'}"/><text x="${lx + 19}" y="${ly}" font-size="11" fill="#333">${text}</text>`);
+    parts.push(
+      `<rect x="${lx}" y="${ly - 9}" width="14" height="10" fill="${fill}" stroke="${fill.startsWith('url') ? '#e0a100' : 'none'}"/><text x="${lx + 19}" y="${ly}" font-size="11" fill="#333">${text}</text>`,
+    );
   });
   parts.push('</svg>');
   return parts.join('\n');

@@ -16,13 +16,7 @@ export const engineDrillInputSchema = z
     stepSeconds: z.number().min(0).max(600).default(0).describe('seconds each marker step takes before it writes, to leave time to kill a worker mid-step'),
     failAtStep: z.number().int().min(1).optional().describe('make step N fail (non-retryably, then settle) after steps 1..N-1 succeeded'),
     gatedSteps: z.array(stepNameSchema).default([]).describe('steps that wait for the `approve` update'),
-    parallelReads: z
-      .number()
-      .int()
-      .min(0)
-      .max(20)
-      .default(0)
-      .describe('read-only steps run side by side before read-log, each reading the log twice (the second read after an await)'),
+    parallelReads: z.number().int().min(0).max(20).default(0).describe('read-only steps run side by side before read-log, each reading the log twice (the second read after an await)'),
     ...commonInputFields,
   })
   .strict();

@@ -10,7 +10,13 @@ export const fixReadonlyDataInputSchema = z
     lv: lvmNameSchema.default('data0').describe('the logical volume behind /data'),
     mountPoint: absolutePathSchema.default('/data').describe("where the LV's filesystem is mounted"),
     diskDir: absolutePathSchema.default('/media').describe("the folder of the disk images that back the PVs (the incident's /media)"),
-    diskSizeMiB: z.number().int().min(8).max(16 * 1024 * 1024).default(1800).describe("size of each disk image added (the incident's `fallocate -l 1800M`)"),
+    diskSizeMiB: z
+      .number()
+      .int()
+      .min(8)
+      .max(16 * 1024 * 1024)
+      .default(1800)
+      .describe("size of each disk image added (the incident's `fallocate -l 1800M`)"),
     pvCount: z.number().int().min(1).max(64).default(4).describe('how many PVs the VG should have ("four 1800MB disks")'),
     targetSizeMiB: z.number().int().min(1).default(4096).describe('the size the LV must reach ("Expand the data0 LV to 4GB")'),
     maxDataOffsetMiB: z
@@ -24,7 +30,11 @@ export const fixReadonlyDataInputSchema = z
       .object({
         supervisorPidFile: absolutePathSchema.default('/run/object-service/supervisor.pid').describe("the pid file of the service's supervisor (a graceful restart goes through it)"),
         port: z.number().int().min(1).max(65535).default(8000).describe('the port the service answers HTTP on'),
-        healthPath: z.string().regex(/^\/[A-Za-z0-9._~/-]*$/, 'an URL path such as /').default('/').describe('the URL path that tells it answers'),
+        healthPath: z
+          .string()
+          .regex(/^\/[A-Za-z0-9._~/-]*$/, 'an URL path such as /')
+          .default('/')
+          .describe('the URL path that tells it answers'),
         timeoutSeconds: z.number().int().min(1).max(600).default(30).describe('how long a restart may take to answer again'),
       })
       .strict()

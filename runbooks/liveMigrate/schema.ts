@@ -54,7 +54,12 @@ export const liveMigrateInputSchema = z
         name: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'a VM name: lower-case letters, digits and dashes, starting with a letter'),
         vcpus: z.number().int().min(1).max(64),
         /** Guest memory in MiB: at least 256, at most 256 GiB, a multiple of 2 MiB (huge pages). */
-        memoryMiB: z.number().int().min(256).max(262144).refine((m) => m % 2 === 0, 'a multiple of 2 MiB'),
+        memoryMiB: z
+          .number()
+          .int()
+          .min(256)
+          .max(262144)
+          .refine((m) => m % 2 === 0, 'a multiple of 2 MiB'),
         /** The instance's UUID on the source; default: a new one. */
         id: uuidSchema.optional(),
       })
@@ -71,7 +76,12 @@ export const liveMigrateInputSchema = z
     /** The volume's id in the VCR and the ledger; default: the first region's uuid. */
     volumeId: uuidSchema.optional(),
     /** A gen to start the VM with (normally left out: the runbook takes one above every gen seen). Refused when not above them. */
-    gen: z.number().int().min(1).max(2 ** 52).optional(),
+    gen: z
+      .number()
+      .int()
+      .min(1)
+      .max(2 ** 52)
+      .optional(),
     /** How long the VM may take to reach Running (start, or after the migration). */
     startTimeout: durationSchema.default('60s'),
     /** How long the migration may take from the destination's ensure to Finish on both sides. */
@@ -83,6 +93,7 @@ export const liveMigrateInputSchema = z
   .strict()
   .superRefine((i, ctx) => {
     if (i.source === i.destination) ctx.addIssue({ code: 'custom', path: ['destination'], message: 'the destination must be another server than the source' });
-    if (i.regions.host === i.source || i.regions.host === i.destination) ctx.addIssue({ code: 'custom', path: ['regions', 'host'], message: 'the storage host must not be one of the propolis servers' });
+    if (i.regions.host === i.source || i.regions.host === i.destination)
+      ctx.addIssue({ code: 'custom', path: ['regions', 'host'], message: 'the storage host must not be one of the propolis servers' });
   });
 export type LiveMigrateInput = z.infer<typeof liveMigrateInputSchema>;

@@ -62,8 +62,12 @@ export function computeLayout(i: Pick<MaasRepartitionInput, 'disk' | 'partitions
     spare = roundDown4MiB(sizeBytes(spareSize));
   }
   const total = boot + root + n * spare;
-  if (spare < 64 * MiB) problems.push(`partitions: each of the ${n} spare partitions would get ${Math.max(0, spare)} bytes; ZFS needs at least 64 MiB (disk ${disk.name} is ${disk.size} bytes, ${usable} usable)`);
-  if (total > usable) problems.push(`partitions: boot ${i.partitions.boot} + root ${i.partitions.root} + ${n} x ${spareSize} = ${total} bytes after MAAS's rounding, but disk ${disk.name} has ${usable} usable bytes (${disk.size} minus the partition table${biosGrub ? ' and bios_grub' : ''})`);
+  if (spare < 64 * MiB)
+    problems.push(`partitions: each of the ${n} spare partitions would get ${Math.max(0, spare)} bytes; ZFS needs at least 64 MiB (disk ${disk.name} is ${disk.size} bytes, ${usable} usable)`);
+  if (total > usable)
+    problems.push(
+      `partitions: boot ${i.partitions.boot} + root ${i.partitions.root} + ${n} x ${spareSize} = ${total} bytes after MAAS's rounding, but disk ${disk.name} has ${usable} usable bytes (${disk.size} minus the partition table${biosGrub ? ' and bios_grub' : ''})`,
+    );
   if (problems.length) return { problems };
   const first = biosGrub ? 2 : 1;
   const d = i.disk;

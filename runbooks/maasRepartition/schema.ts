@@ -10,7 +10,10 @@ export const maasSizeSchema = z.string().regex(/^[1-9]\d{0,6}[MGT]$/, 'a size in
 export const zpoolNameSchema = z
   .string()
   .regex(/^[A-Za-z][A-Za-z0-9_.:-]{0,62}$/, 'a ZFS pool name (a letter, then letters, digits, _ . : -)')
-  .refine((n) => !/^(mirror|raidz|draid|spare|log|cache|special|dedup)/.test(n) && !['log', 'cache', 'spare'].includes(n) && !/^c[0-9]/.test(n), 'a pool name that is not reserved (mirror, raidz, spare, log, cache, ... and c<digit>)');
+  .refine(
+    (n) => !/^(mirror|raidz|draid|spare|log|cache|special|dedup)/.test(n) && !['log', 'cache', 'spare'].includes(n) && !/^c[0-9]/.test(n),
+    'a pool name that is not reserved (mirror, raidz, spare, log, cache, ... and c<digit>)',
+  );
 
 export const maasRepartitionInputSchema = z
   .object({
@@ -21,7 +24,10 @@ export const maasRepartitionInputSchema = z
     /** The machine as an inventory host (SSH after deploy). */
     host: hostNameSchema.describe('the machine as an inventory host, for SSH after deploy'),
     /** The disk's kernel name in MAAS (sda, nvme0n1). */
-    disk: z.string().regex(/^[a-z][a-z0-9]{1,15}$/, 'a kernel disk name such as sda or nvme0n1').describe('the disk to repartition, by its kernel name in MAAS'),
+    disk: z
+      .string()
+      .regex(/^[a-z][a-z0-9]{1,15}$/, 'a kernel disk name such as sda or nvme0n1')
+      .describe('the disk to repartition, by its kernel name in MAAS'),
     partitions: z
       .object({
         boot: maasSizeSchema.default('512M'),
@@ -37,13 +43,29 @@ export const maasRepartitionInputSchema = z
       .min(1)
       .max(8)
       .describe('one pool per spare partition (or per file): name and mountpoint'),
-    poolOptions: z.object({ ashift: z.number().int().min(9).max(16).default(12), atime: z.enum(['on', 'off']).default('off') }).strict().default({ ashift: 12, atime: 'off' }).describe('zpool create -o ashift and -O atime'),
-    distroSeries: z.string().regex(/^[a-z]{3,16}$/, 'an Ubuntu series name such as jammy').default('jammy').describe('the Ubuntu series to deploy'),
+    poolOptions: z
+      .object({ ashift: z.number().int().min(9).max(16).default(12), atime: z.enum(['on', 'off']).default('off') })
+      .strict()
+      .default({ ashift: 12, atime: 'off' })
+      .describe('zpool create -o ashift and -O atime'),
+    distroSeries: z
+      .string()
+      .regex(/^[a-z]{3,16}$/, 'an Ubuntu series name such as jammy')
+      .default('jammy')
+      .describe('the Ubuntu series to deploy'),
     strategy: z.enum(['maas', 'loop-files']).default('maas').describe('maas: re-commission with a custom layout and redeploy; loop-files: pools on sparse files of the deployed host'),
     /** strategy loop-files: sparse files given to zpool create as file vdevs. */
-    loopFiles: z.object({ dir: absolutePathSchema.default('/var/lib/crucible-pools'), size: maasSizeSchema.default('15G') }).strict().default({ dir: '/var/lib/crucible-pools', size: '15G' }).describe('strategy loop-files: where the sparse files go and how big each is'),
+    loopFiles: z
+      .object({ dir: absolutePathSchema.default('/var/lib/crucible-pools'), size: maasSizeSchema.default('15G') })
+      .strict()
+      .default({ dir: '/var/lib/crucible-pools', size: '15G' })
+      .describe('strategy loop-files: where the sparse files go and how big each is'),
     /** The commissioning script's name: 41- to 49- so it runs before 50-maas-01-commissioning. */
-    scriptName: z.string().regex(/^4[1-9]-[a-z0-9][a-z0-9-]{0,60}$/, 'a script name from 41- to 49- (it must run before 50-maas-01-commissioning)').default('45-crucible-layout').describe('the commissioning script (41- to 49-, so it runs before 50-maas-01-commissioning)'),
+    scriptName: z
+      .string()
+      .regex(/^4[1-9]-[a-z0-9][a-z0-9-]{0,60}$/, 'a script name from 41- to 49- (it must run before 50-maas-01-commissioning)')
+      .default('45-crucible-layout')
+      .describe('the commissioning script (41- to 49-, so it runs before 50-maas-01-commissioning)'),
     /** How long commissioning or deploying may take (MAAS's own node_timeout is 30 min). */
     waitTimeout: durationSchema.default('40m').describe('how long commissioning or deploying may take'),
     pollInterval: durationSchema.default('5s').describe('how often MAAS is polled while waiting'),
@@ -62,9 +84,13 @@ export const maasRepartitionInputSchema = z
     });
     const MiB64 = 64 * 1024 * 1024;
     const bytes = (v: string) => Number(v.slice(0, -1)) * { M: 1e6, G: 1e9, T: 1e12 }[v.slice(-1) as 'M'];
-    if (i.partitions.spare !== 'rest-evenly' && Math.floor(bytes(i.partitions.spare) / (4 * 1024 * 1024)) * 4 * 1024 * 1024 < MiB64) ctx.addIssue({ code: 'custom', path: ['partitions', 'spare'], message: `${i.partitions.spare} is under ZFS's 64 MiB minimum for a vdev (after MAAS rounds it down to 4 MiB)` });
-    if (Math.floor(bytes(i.partitions.boot) / (4 * 1024 * 1024)) * 4 * 1024 * 1024 < 100 * 1024 * 1024) ctx.addIssue({ code: 'custom', path: ['partitions', 'boot'], message: `${i.partitions.boot} is too small for an EFI system partition (at least 105M)` });
-    if (i.strategy === 'loop-files' && Math.floor(bytes(i.loopFiles.size) / (4 * 1024 * 1024)) * 4 * 1024 * 1024 < MiB64) ctx.addIssue({ code: 'custom', path: ['loopFiles', 'size'], message: `${i.loopFiles.size} is under ZFS's 64 MiB minimum for a file vdev` });
-    if (!i.loopFiles.dir.startsWith('/var/lib/') && i.strategy === 'loop-files') ctx.addIssue({ code: 'custom', path: ['loopFiles', 'dir'], message: 'loop files live under /var/lib/ (they must survive a reboot; /tmp may not)' });
+    if (i.partitions.spare !== 'rest-evenly' && Math.floor(bytes(i.partitions.spare) / (4 * 1024 * 1024)) * 4 * 1024 * 1024 < MiB64)
+      ctx.addIssue({ code: 'custom', path: ['partitions', 'spare'], message: `${i.partitions.spare} is under ZFS's 64 MiB minimum for a vdev (after MAAS rounds it down to 4 MiB)` });
+    if (Math.floor(bytes(i.partitions.boot) / (4 * 1024 * 1024)) * 4 * 1024 * 1024 < 100 * 1024 * 1024)
+      ctx.addIssue({ code: 'custom', path: ['partitions', 'boot'], message: `${i.partitions.boot} is too small for an EFI system partition (at least 105M)` });
+    if (i.strategy === 'loop-files' && Math.floor(bytes(i.loopFiles.size) / (4 * 1024 * 1024)) * 4 * 1024 * 1024 < MiB64)
+      ctx.addIssue({ code: 'custom', path: ['loopFiles', 'size'], message: `${i.loopFiles.size} is under ZFS's 64 MiB minimum for a file vdev` });
+    if (!i.loopFiles.dir.startsWith('/var/lib/') && i.strategy === 'loop-files')
+      ctx.addIssue({ code: 'custom', path: ['loopFiles', 'dir'], message: 'loop files live under /var/lib/ (they must survive a reboot; /tmp may not)' });
   });
 export type MaasRepartitionInput = z.infer<typeof maasRepartitionInputSchema>;

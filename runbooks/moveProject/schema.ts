@@ -12,7 +12,9 @@ export const moveProjectInputSchema = z
     candidates: z.array(hostNameSchema).min(1).max(16).describe('hosts holding replicas, to choose from'),
     to: hostNameSchema.optional().describe('move to this replica (on request); default: the one with the newest snapshot, least loaded among equals'),
     ...moveOptions,
-    waitForOldSource: durationSchema.default('1h').describe('an unreachable old source is waited for this long; when it answers, it is rolled back to the new source\'s history and becomes a replica, after approval of step `rollback-<from>`'),
+    waitForOldSource: durationSchema
+      .default('1h')
+      .describe("an unreachable old source is waited for this long; when it answers, it is rolled back to the new source's history and becomes a replica, after approval of step `rollback-<from>`"),
     pollInterval: durationSchema.default('30s').describe('how often an unreachable old source is tried again'),
     ...commonInputFields,
   })

@@ -12,8 +12,7 @@ export function projectLock(project: string): string {
 
 export const replicateProjectDefinition = defineRunbook({
   name: 'replicateProject',
-  summary:
-    'Bring every replica of one ZFS project dataset up to date with its source (by guid, through the worker); refuse diverged replicas unless a rollback is allowed and approved.',
+  summary: 'Bring every replica of one ZFS project dataset up to date with its source (by guid, through the worker); refuse diverged replicas unless a rollback is allowed and approved.',
   schema: replicateProjectInputSchema,
   targets: (i) => [i.source, ...i.replicas],
   workflowId: (i) => projectLock(i.project),

@@ -11,18 +11,26 @@ export const durationSchema = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration 
 export const replicationOptionFields = {
   pool: poolNameSchema.default('projects').describe('the pool holding `<pool>/<project>` on every host'),
   keepSnapshots: z.number().int().min(1).max(1000).default(7).describe('runbook snapshots (rb-<ISO time>) kept on the source and on each replica; bases a replica still needs are kept too'),
-  allowRollback: z.boolean().default(false).describe('allow rolling back (or replacing) a replica that diverged from the source. Even then each one waits for the approval of its step `rollback-<host>` / `replace-<host>` (or `approve` lists it)'),
-  bandwidthLimitBytesPerSecond: z.number().int().positive().optional().describe('cap on each stream\'s average rate through the worker (bytes/s); none by default'),
+  allowRollback: z
+    .boolean()
+    .default(false)
+    .describe(
+      'allow rolling back (or replacing) a replica that diverged from the source. Even then each one waits for the approval of its step `rollback-<host>` / `replace-<host>` (or `approve` lists it)',
+    ),
+  bandwidthLimitBytesPerSecond: z.number().int().positive().optional().describe("cap on each stream's average rate through the worker (bytes/s); none by default"),
   streamTimeout: durationSchema.default('6h').describe('longest a single stream may take before it is stopped (and retried)'),
 };
 
 export const replicateProjectInputSchema = z
   .object({
-    project: uuidSchema.describe('the project\'s UUID; its dataset is `<pool>/<project>` on every host'),
+    project: uuidSchema.describe("the project's UUID; its dataset is `<pool>/<project>` on every host"),
     source: hostNameSchema.describe('the host that serves the project'),
     replicas: z.array(hostNameSchema).min(1, 'name at least one replica host').max(16).describe('the hosts that keep a replica'),
     ...replicationOptionFields,
-    features: z.record(z.string(), zfsFeaturesSchema).optional().describe('what each host\'s ZFS can do, as a sweep that already probed it passes it on, so a child run does not probe again. Omitted: this run probes each host once'),
+    features: z
+      .record(z.string(), zfsFeaturesSchema)
+      .optional()
+      .describe("what each host's ZFS can do, as a sweep that already probed it passes it on, so a child run does not probe again. Omitted: this run probes each host once"),
     ...commonInputFields,
   })
   .strict()
@@ -39,7 +47,10 @@ export type ReplicateProjectInput = z.infer<typeof replicateProjectInputSchema>;
 export type ReplicateProjectChildInput = z.input<typeof replicateProjectInputSchema>;
 
 /** The body's arguments (shared with moveProject): the input's replication fields, after defaults. */
-export type ReplicateArgs = Pick<ReplicateProjectInput, 'project' | 'source' | 'replicas' | 'pool' | 'keepSnapshots' | 'allowRollback' | 'bandwidthLimitBytesPerSecond' | 'streamTimeout' | 'features'> & {
+export type ReplicateArgs = Pick<
+  ReplicateProjectInput,
+  'project' | 'source' | 'replicas' | 'pool' | 'keepSnapshots' | 'allowRollback' | 'bandwidthLimitBytesPerSecond' | 'streamTimeout' | 'features'
+> & {
   /** Hold tags to release on snapshots a rollback destroys (an old source holds its replicas' bases). */
   releaseTags?: string[];
 };

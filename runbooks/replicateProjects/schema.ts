@@ -17,7 +17,7 @@ export const sweepStateSchema = z.object({
     failed: z.number().int().nonnegative().describe('projects whose child failed otherwise, or that could not be placed'),
     locked: z.number().int().nonnegative(),
     bytesSent: z.number().int().nonnegative(),
-    roundTrips: z.number().int().nonnegative().default(0).describe('SSH commands (one round trip each) of the sweep\'s own steps and its children that succeeded'),
+    roundTrips: z.number().int().nonnegative().default(0).describe("SSH commands (one round trip each) of the sweep's own steps and its children that succeeded"),
   }),
   /** Each host's ZFS features as the first run probed them (answers only), so later runs do not probe again. */
   features: z.record(z.string(), zfsFeaturesSchema).optional(),
@@ -27,7 +27,10 @@ export const sweepStateSchema = z.object({
       source: z.string().nullable(),
       reason: z.string(),
       workflowId: z.string().nullable(),
-      needsOperator: z.array(z.object({ target: z.string(), kind: z.enum(['refused', 'failed', 'blocked']), problem: z.string(), remedy: z.string(), workflowId: z.string().nullable().optional() })).default([]).describe('what the operator does about it (one entry per refused or failed replica)'),
+      needsOperator: z
+        .array(z.object({ target: z.string(), kind: z.enum(['refused', 'failed', 'blocked']), problem: z.string(), remedy: z.string(), workflowId: z.string().nullable().optional() }))
+        .default([])
+        .describe('what the operator does about it (one entry per refused or failed replica)'),
     }),
   ),
 });

@@ -18,9 +18,7 @@ export const blockSizeSchema = z
   .int()
   .refine((n) => n >= 512 && n <= 32768 && (n & (n - 1)) === 0, 'a block size that is a power of two from 512 to 32768');
 
-const ipv4Schema = z
-  .string()
-  .regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/, 'an IPv4 address such as 172.20.3.73');
+const ipv4Schema = z.string().regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/, 'an IPv4 address such as 172.20.3.73');
 const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 in lower-case hex');
 
 export const regionTargetSchema = z
@@ -28,7 +26,11 @@ export const regionTargetSchema = z
     /** The region's directory, on its own pool (seed 003: /pool/diskN/region/<port>). */
     dir: absolutePathSchema.refine((p) => p !== '/' && !p.endsWith('/'), 'a directory below /, without a trailing slash'),
     /** The downstairs' port; its repair server takes port + 4000. */
-    port: z.number().int().min(1024).max(65535 - REPAIR_PORT_OFFSET),
+    port: z
+      .number()
+      .int()
+      .min(1024)
+      .max(65535 - REPAIR_PORT_OFFSET),
     /** Kept in the run when absent: a new one, or the UUID of a complete matching region already there. */
     uuid: uuidSchema.optional(),
   })
@@ -77,7 +79,8 @@ export const seedRegionsInputSchema = z
     const ports = i.regions.flatMap((r) => [r.port, r.port + REPAIR_PORT_OFFSET]);
     i.regions.forEach((r, n) => {
       if (i.regions.findIndex((o) => o.port === r.port) !== n) ctx.addIssue({ code: 'custom', path: ['regions', n, 'port'], message: `duplicate port ${r.port}` });
-      else if (ports.filter((p) => p === r.port).length > 1) ctx.addIssue({ code: 'custom', path: ['regions', n, 'port'], message: `port ${r.port} is another region's repair port (port + ${REPAIR_PORT_OFFSET})` });
+      else if (ports.filter((p) => p === r.port).length > 1)
+        ctx.addIssue({ code: 'custom', path: ['regions', n, 'port'], message: `port ${r.port} is another region's repair port (port + ${REPAIR_PORT_OFFSET})` });
     });
     const uuids = i.regions.map((r) => r.uuid).filter((u): u is string => u !== undefined);
     uuids.forEach((u, n) => {

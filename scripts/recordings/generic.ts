@@ -21,7 +21,11 @@ export function genericCases(): RecordingCase[] {
   for (const entry of catalog) {
     cases.push({ runbook: entry.name, name: 'bad-input', input: () => ({ unexpectedField: true }), end: 'FAILED' });
     const dir = examplesDir(entry.name);
-    const example = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).sort()[0] : undefined;
+    const example = existsSync(dir)
+      ? readdirSync(dir)
+          .filter((f) => f.endsWith('.json'))
+          .sort()[0]
+      : undefined;
     if (!example) continue;
     const input = JSON.parse(readFileSync(path.join(dir, example), 'utf8')) as Record<string, unknown>;
     // Not every runbook has a plan mode (a guard that loops until cancelled does not).

@@ -20,7 +20,10 @@ export interface HistoryFacts {
   approvalTimeouts: number;
   cancelRequested: boolean;
   /** The audit log the run carries, if any (result or failure details). */
-  audit?: { steps: Array<{ seq: number; name: string; status: string; attempts: unknown[]; approval?: { decision: string; approver?: string } }>; refusedApprovals: Array<{ step: string; approver?: string }> };
+  audit?: {
+    steps: Array<{ seq: number; name: string; status: string; attempts: unknown[]; approval?: { decision: string; approver?: string } }>;
+    refusedApprovals: Array<{ step: string; approver?: string }>;
+  };
   failureMessage?: string;
 }
 
@@ -30,7 +33,9 @@ const b64text = (p: { data?: string } | undefined): string => (p?.data ? String(
 export function historyFacts(file: string): HistoryFacts {
   const events = (JSON.parse(readFileSync(file, 'utf8')) as { events: JsonEvent[] }).events;
   const last = events.at(-1)!;
-  const closeType = /WORKFLOW_EXECUTION_(COMPLETED|FAILED|CANCELED|TERMINATED|TIMED_OUT|CONTINUED_AS_NEW)$/.test(last.eventType) ? last.eventType.replace('EVENT_TYPE_WORKFLOW_EXECUTION_', '') : undefined;
+  const closeType = /WORKFLOW_EXECUTION_(COMPLETED|FAILED|CANCELED|TERMINATED|TIMED_OUT|CONTINUED_AS_NEW)$/.test(last.eventType)
+    ? last.eventType.replace('EVENT_TYPE_WORKFLOW_EXECUTION_', '')
+    : undefined;
   const stepUpserts: string[] = [];
   let outcome: string | undefined;
   for (const e of events) {

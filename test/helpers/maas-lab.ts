@@ -95,7 +95,11 @@ export async function startMaasLab(name: string, opts: { worker?: boolean } = {}
     },
     requests() {
       const file = path.join(regionStateDir(MAAS_HOSTS.region.name), 'requests.jsonl');
-      return readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      return readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
     },
     async waitForStatus(statuses, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
@@ -122,7 +126,8 @@ export async function startMaasLab(name: string, opts: { worker?: boolean } = {}
       setRegionLabConfig(MAAS_HOSTS.region.name, { timings: FAST_TIMINGS });
       timings = FAST_TIMINGS;
     },
-    fingerprint: () => lab.sh('sfdisk -J $(readlink -f /dev/disk/by-dname/sda); ls -l /dev/disk/by-dname /dev/disk/by-partuuid; zpool list -H -o name,health; ls -la /var/lib/crucible-pools; cloud-init status'),
+    fingerprint: () =>
+      lab.sh('sfdisk -J $(readlink -f /dev/disk/by-dname/sda); ls -l /dev/disk/by-dname /dev/disk/by-partuuid; zpool list -H -o name,health; ls -la /var/lib/crucible-pools; cloud-init status'),
     async stop() {
       try {
         await worker?.stop('SIGKILL');

@@ -60,6 +60,9 @@ export function specEnsure(id: string, requestJson: string, opts: { cpus?: numbe
 export function migrationEnsure(id: string, migrationId: string, srcAddr: string, requestJson: string) {
   return {
     properties: properties(id),
-    init: { method: 'MigrationTarget', value: { migration_id: migrationId, src_addr: srcAddr, replace_components: { 'disk0-backend': { component: 'CrucibleStorageBackend', spec: { readonly: false, request_json: requestJson } } } } },
+    init: {
+      method: 'MigrationTarget',
+      value: { migration_id: migrationId, src_addr: srcAddr, replace_components: { 'disk0-backend': { component: 'CrucibleStorageBackend', spec: { readonly: false, request_json: requestJson } } } },
+    },
   };
 }

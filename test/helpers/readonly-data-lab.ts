@@ -100,7 +100,10 @@ export class ReadonlyDataLab {
     if (fillTest) return (await labCheck('readonly-data')).hosts[HOST.name];
     const { checkReadonlyData } = await import('../../lab/scenarios/readonly-data');
     const { scenarioContext } = await import('../../lab/scenario-context');
-    return checkReadonlyData(scenarioContext(HOST.name, (l) => this.log.push(l)), { fullSize: false, fillTest: false });
+    return checkReadonlyData(
+      scenarioContext(HOST.name, (l) => this.log.push(l)),
+      { fullSize: false, fillTest: false },
+    );
   }
 
   lvmState() {
@@ -115,7 +118,9 @@ export class ReadonlyDataLab {
 
   /** data0's extent count, from the state file. */
   lvExtents(): number {
-    const lv = this.lvmState().vgs.find((v) => v.name === 'vg0')?.lvs.find((l) => l.name === 'data0');
+    const lv = this.lvmState()
+      .vgs.find((v) => v.name === 'vg0')
+      ?.lvs.find((l) => l.name === 'data0');
     return lv ? lv.segments.reduce((n, s) => n + s.len, 0) : 0;
   }
 

@@ -29,9 +29,7 @@ export async function startRunbook(type: string, input: unknown, opts: { taskQue
 /** The activity types a run scheduled, read from its history. */
 export async function scheduledActivityTypes(handle: WorkflowHandle): Promise<string[]> {
   const history = await handle.fetchHistory();
-  return (history.events ?? [])
-    .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
-    .filter((n): n is string => Boolean(n));
+  return (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter((n): n is string => Boolean(n));
 }
 
 /** Poll the audit query until `predicate` holds (the run must have a worker). */

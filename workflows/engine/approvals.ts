@@ -39,7 +39,7 @@ export class Approvals {
         else this.audit.refusedApprovals.push({ at: nowIso(), ...r, durable: true });
         this.recorder.render();
       },
-      { description: 'Record an approval that the `approve` update refused (sent by the approver\'s client, so the record survives replay).' },
+      { description: "Record an approval that the `approve` update refused (sent by the approver's client, so the record survives replay)." },
     );
     setHandler(
       approveUpdate,

@@ -19,10 +19,7 @@ function cell(text: string): string {
 
 /** The live step table shown in the UI's "Current Details". */
 export function renderDetails(audit: AuditLog, waitingFor?: { step: string; since: string; timeout: string }): string {
-  const lines = [
-    `**${audit.runbook}** ${audit.mode === 'plan' ? '(plan) ' : ''}on ${audit.targets.join(', ') || '—'}: **${audit.outcome}**`,
-    '',
-  ];
+  const lines = [`**${audit.runbook}** ${audit.mode === 'plan' ? '(plan) ' : ''}on ${audit.targets.join(', ') || '—'}: **${audit.outcome}**`, ''];
   if (waitingFor) {
     lines.push(
       `> ⏸ Step **${waitingFor.step}** is waiting for approval since ${waitingFor.since} (times out after ${waitingFor.timeout}). ` +

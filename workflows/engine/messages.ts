@@ -3,8 +3,7 @@ import { z } from 'zod';
 import type { AuditLog } from '../../common/audit';
 
 /** What a refusal says when nobody is named: a retrospective needs to know who decided. */
-export const APPROVER_MISSING =
-  'name the approver: fill in "approver" with who decides, e.g. "alice@ops-laptop" (the `runbook approve` CLI fills in --approver, or your OS user and host)';
+export const APPROVER_MISSING = 'name the approver: fill in "approver" with who decides, e.g. "alice@ops-laptop" (the `runbook approve` CLI fills in --approver, or your OS user and host)';
 
 export const approvalRequestSchema = z
   .object({

@@ -30,7 +30,10 @@ export async function runLifecycle<S extends z.ZodType<CommonInput>, R>(
   const carried = options.carried?.(rawInput);
   if (carried) recorder.carryOver(carried);
   rb.installHandlers();
-  upsertSearchAttributes([{ key: RunbookName, value: definition.name }, { key: RunbookOutcome, value: 'running' }]);
+  upsertSearchAttributes([
+    { key: RunbookName, value: definition.name },
+    { key: RunbookOutcome, value: 'running' },
+  ]);
   let input: z.infer<S>;
   try {
     input = parseRunbookInput(definition.name, definition.schema, rawInput);

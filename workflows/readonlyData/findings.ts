@@ -68,7 +68,10 @@ function fullExtents(pv: PvInfo, extentBytes: number): number {
 
 function nextImageNames(existing: string[], dir: string, count: number): string[] {
   const used = new Set(existing);
-  const numbers = existing.map((p) => /disk(\d+)\.img$/.exec(p)?.[1]).filter((n): n is string => n !== undefined).map(Number);
+  const numbers = existing
+    .map((p) => /disk(\d+)\.img$/.exec(p)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .map(Number);
   let n = numbers.length ? Math.max(...numbers) + 1 : 0;
   const out: string[] = [];
   while (out.length < count) {
@@ -85,7 +88,16 @@ function predictLoop(first: string | null, offset: number): string | null {
 
 export function guardStartCommand(input: FixReadonlyDataInput): string {
   const { guard } = input;
-  const args = { host: input.host, vg: input.vg, lv: input.lv, mountPoint: input.mountPoint, thresholdPercent: guard.thresholdPercent, stepMiB: guard.stepMiB, ...(guard.ceilingMiB ? { ceilingMiB: guard.ceilingMiB } : {}), pollMs: guard.pollMs };
+  const args = {
+    host: input.host,
+    vg: input.vg,
+    lv: input.lv,
+    mountPoint: input.mountPoint,
+    thresholdPercent: guard.thresholdPercent,
+    stepMiB: guard.stepMiB,
+    ...(guard.ceilingMiB ? { ceilingMiB: guard.ceilingMiB } : {}),
+    pollMs: guard.pollMs,
+  };
   return `runbook start autoGrowGuard --id ${guardWorkflowId(input.host, input.vg, input.lv)} --input '${JSON.stringify(args)}'`;
 }
 
@@ -168,7 +180,13 @@ export function planRepairs(facts: StorageFacts, input: FixReadonlyDataInput): R
       step: STEP.rebuild,
       summary: `PV ${pv.device} has its data area ${mib(pv.peStartBytes)} into the device ("not usable" ${mib(pv.devSizeBytes - pv.pvSizeBytes)}); ${pv.peAllocCount} of its extents are in use`,
       evidence: `pvs: pe_start ${pv.peStartBytes}, pv_size ${pv.pvSizeBytes}, dev_size ${pv.devSizeBytes}, pv_pe_alloc_count ${pv.peAllocCount}`,
-      commands: [c.pvmoveResume().display, ...(pv.peAllocCount > 0 ? [c.pvmoveOff(pv.device).display] : []), c.vgreduce(vg, pv.device).display, c.pvcreate(pv.device).display, c.vgextend(vg, pv.device).display],
+      commands: [
+        c.pvmoveResume().display,
+        ...(pv.peAllocCount > 0 ? [c.pvmoveOff(pv.device).display] : []),
+        c.vgreduce(vg, pv.device).display,
+        c.pvcreate(pv.device).display,
+        c.vgextend(vg, pv.device).display,
+      ],
     });
   }
   for (const pv of facts.lvm.pvs.filter((p) => p.vg === '' && imageDevices.has(p.device))) {
@@ -220,7 +238,11 @@ export function planRepairs(facts: StorageFacts, input: FixReadonlyDataInput): R
   const willHave = members.length + facts.lvm.pvs.filter((p) => p.vg === '' && imageDevices.has(p.device)).length;
   const missing = Math.max(0, input.pvCount - willHave);
   const adopted = adoptable.slice(0, missing);
-  const created = nextImageNames(facts.diskImages.map((d) => d.path), dir, missing - adopted.length);
+  const created = nextImageNames(
+    facts.diskImages.map((d) => d.path),
+    dir,
+    missing - adopted.length,
+  );
   const diskBytes = input.diskSizeMiB * MiB;
   let loopOffset = 0;
   for (const d of adopted) plan.disks.push({ image: d.path, isNew: false, predictedDevice: d.loopDevice ?? predictLoop(facts.nextLoopDevice, loopOffset++) });

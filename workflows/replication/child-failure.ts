@@ -16,7 +16,9 @@ export interface ChildPlacement {
 }
 
 function lookAt(workflowId: string | null): string {
-  return workflowId ? `see why with \`runbook status ${workflowId}\` (steps) or \`runbook retro ${workflowId}\`; fix the cause, then the next sweep tries it again` : 'fix the cause, then the next sweep tries it again';
+  return workflowId
+    ? `see why with \`runbook status ${workflowId}\` (steps) or \`runbook retro ${workflowId}\`; fix the cause, then the next sweep tries it again`
+    : 'fix the cause, then the next sweep tries it again';
 }
 
 /** One entry per refused or failed replica (or one for the whole project when it failed before its replicas). */
@@ -28,7 +30,10 @@ export function childNeedsOperator(p: ChildPlacement, message: string): NeedsOpe
     const text = part.replace(/^(REFUSED|FAILED) /, '');
     const at = text.indexOf(LEFT_UNCHANGED);
     if (refused && at >= 0) {
-      const one = p.source && p.replicas ? ` One project at a time: \`runbook start replicateProject --input '${JSON.stringify({ project: p.project, source: p.source, replicas: p.replicas, allowRollback: true })}'\`.` : '';
+      const one =
+        p.source && p.replicas
+          ? ` One project at a time: \`runbook start replicateProject --input '${JSON.stringify({ project: p.project, source: p.source, replicas: p.replicas, allowRollback: true })}'\`.`
+          : '';
       return { target: p.project, kind: 'refused', problem: text.slice(0, at).trim(), remedy: `${text.slice(at).trim()}${one}`, workflowId: p.workflowId };
     }
     return { target: p.project, kind: refused ? 'refused' : 'failed', problem: text, remedy: lookAt(p.workflowId), workflowId: p.workflowId };

@@ -48,12 +48,7 @@ function matchesImage(f: RegionFacts, g: Geometry, paddedSha: string): boolean {
   const st = f.state;
   if (st.kind !== 'region' || !st.def || !st.meta) return false;
   return (
-    st.def.block_size === g.blockSize &&
-    st.def.extent_size.value === g.extentSize &&
-    st.def.extent_count === g.extentCount &&
-    !st.meta.anyDirty &&
-    !st.meta.anyUnflushed &&
-    f.contentSha === paddedSha
+    st.def.block_size === g.blockSize && st.def.extent_size.value === g.extentSize && st.def.extent_count === g.extentCount && !st.meta.anyDirty && !st.meta.anyUnflushed && f.contentSha === paddedSha
   );
 }
 
@@ -85,12 +80,14 @@ export function decideSeeding(input: SeedRegionsInput, facts: SeedFacts, newUuid
     else if (st.kind === 'region' && found === uuid && matches) action = { kind: 'keep' };
     else if (st.kind === 'region' && found === uuid && (st.meta === null || st.meta.maxGen === 0)) action = { kind: 'recreate-partial' };
     else if (st.kind === 'region' && found === uuid) {
-      blockers.push(`${f.dir} holds this run's region ${uuid}, but an upstairs has written to it (max gen ${st.meta?.maxGen}) and it no longer matches the image: seeding again would destroy that data; use another directory or remove it by hand`);
+      blockers.push(
+        `${f.dir} holds this run's region ${uuid}, but an upstairs has written to it (max gen ${st.meta?.maxGen}) and it no longer matches the image: seeding again would destroy that data; use another directory or remove it by hand`,
+      );
       action = { kind: 'keep' };
     } else {
       const why =
         st.kind === 'region'
-          ? `it holds region ${found ?? '(unreadable region.json)'}${st.def ? `, ${st.def.block_size}-byte blocks × ${st.def.extent_size.value} × ${st.def.extent_count} extents` : ''}, not ${matches ? 'this run\'s uuid' : 'the image with this geometry'}`
+          ? `it holds region ${found ?? '(unreadable region.json)'}${st.def ? `, ${st.def.block_size}-byte blocks × ${st.def.extent_size.value} × ${st.def.extent_count} extents` : ''}, not ${matches ? "this run's uuid" : 'the image with this geometry'}`
           : st.kind === 'files'
             ? `it holds files that are not a region (${st.names.join(', ')})`
             : 'it is not a directory';
@@ -106,7 +103,10 @@ export function decideSeeding(input: SeedRegionsInput, facts: SeedFacts, newUuid
       }
     }
     // The port: free, or already serving exactly this region (a rerun).
-    for (const [port, l] of [[f.port, f.listener], [f.port + 4000, f.repairListener]] as const) {
+    for (const [port, l] of [
+      [f.port, f.listener],
+      [f.port + 4000, f.repairListener],
+    ] as const) {
       if (l.state === 'not-downstairs') blockers.push(`port ${port} on ${input.address} is taken by something that is not a downstairs (${l.detail})`);
       else if (l.state === 'serving' && l.info.region.uuid !== uuid) {
         const ours = f.service.runScript.includes(` -d ${f.dir} `) && f.service.runScript.includes(` -p ${f.port} `);

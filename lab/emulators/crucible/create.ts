@@ -28,7 +28,10 @@ export function createCommand(args: string[], io: Io): number {
   const p = parse(args, CREATE_OPTS);
   const dir = required(p, 'data', 'DIRECTORY');
   const uuid = required(p, 'uuid', 'UUID');
-  if (!UUID_RE.test(uuid)) throw new UsageError(`invalid value '${uuid}' for '--uuid <UUID>': invalid character: expected an optional prefix of \`urn:uuid:\` followed by [0-9a-fA-F-], found \`${[...uuid].find((c) => !/[0-9a-fA-F-]/.test(c)) ?? uuid[0]}\``);
+  if (!UUID_RE.test(uuid))
+    throw new UsageError(
+      `invalid value '${uuid}' for '--uuid <UUID>': invalid character: expected an optional prefix of \`urn:uuid:\` followed by [0-9a-fA-F-], found \`${[...uuid].find((c) => !/[0-9a-fA-F-]/.test(c)) ?? uuid[0]}\``,
+    );
   const importPath = one(p, 'import-path');
   if (importPath !== undefined && one(p, 'clone-source') !== undefined) {
     throw new UsageError(`the argument '--import-path <IMPORT_PATH>' cannot be used with '--clone-source <CLONE_SOURCE>'`);
@@ -74,7 +77,9 @@ export function createCommand(args: string[], io: Io): number {
     while (offset < imageBytes) {
       if (failAfter !== null && populated >= failAfter) {
         // A real import unwrap()s its I/O errors: a panic, exit 101, the directory left as it is.
-        io.err(`thread 'main' panicked at downstairs/src/lib.rs: called \`Result::unwrap()\` on an \`Err\` value: injected import failure after ${populated} extents (CRUCIBLE_EMU faults)\nnote: run with \`RUST_BACKTRACE=1\` environment variable to display a backtrace\n`);
+        io.err(
+          `thread 'main' panicked at downstairs/src/lib.rs: called \`Result::unwrap()\` on an \`Err\` value: injected import failure after ${populated} extents (CRUCIBLE_EMU faults)\nnote: run with \`RUST_BACKTRACE=1\` environment variable to display a backtrace\n`,
+        );
         region.close();
         return 101;
       }

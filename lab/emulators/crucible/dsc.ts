@@ -152,7 +152,11 @@ async function start(args: string[], io: Io): Promise<number> {
       else if (!procs.get(cid)?.child) launch(cid);
       return reply(204, null);
     }
-    if (url === '/allrunning') return reply(200, [...procs.values()].every((e) => e.state === 'Running'));
+    if (url === '/allrunning')
+      return reply(
+        200,
+        [...procs.values()].every((e) => e.state === 'Running'),
+      );
     if (url === '/stop/all') {
       procs.forEach((_, cid) => stop(cid));
       return reply(204, null);
@@ -192,7 +196,14 @@ async function start(args: string[], io: Io): Promise<number> {
 }
 
 async function cmd(args: string[], io: Io): Promise<number> {
-  const p = parse(args, [{ long: 'server', value: 'SERVER' }, { long: 'cid', short: 'c', value: 'CID' }], { positionals: 1 });
+  const p = parse(
+    args,
+    [
+      { long: 'server', value: 'SERVER' },
+      { long: 'cid', short: 'c', value: 'CID' },
+    ],
+    { positionals: 1 },
+  );
   const server = (one(p, 'server') ?? `http://${DSC_DEFAULTS.control}`).replace(/\/$/, '');
   const what = p.positionals[0];
   const cid = () => {

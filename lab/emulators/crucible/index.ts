@@ -7,15 +7,4 @@ export { main, PROGRAMS } from './main';
 export { dscUuid, DSC_DEFAULTS } from './dsc';
 export { DEFAULTS as CREATE_DEFAULTS } from './create';
 export { REPAIR_PORT_OFFSET } from './server';
-export {
-  Region,
-  extentPath,
-  extentRelPath,
-  extentFileBytes,
-  formatRegionJson,
-  makeRegionDef,
-  readRegionDef,
-  validateGeometry,
-  type ExtentMeta,
-  type RegionDef,
-} from './region';
+export { Region, extentPath, extentRelPath, extentFileBytes, formatRegionJson, makeRegionDef, readRegionDef, validateGeometry, type ExtentMeta, type RegionDef } from './region';

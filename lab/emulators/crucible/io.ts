@@ -27,4 +27,3 @@ export function logCommand(io: Io, line: string): void {
     /* the log is for tests; a tool must not fail over it */
   }
 }
-

@@ -94,8 +94,13 @@ export function readRegionDef(dir: string): RegionDef {
   }
   const d = raw as RegionDef;
   if (
-    typeof d !== 'object' || d === null || !Number.isInteger(d.block_size) || typeof d.extent_size !== 'object' || !Number.isInteger(d.extent_size?.value) ||
-    !Number.isInteger(d.extent_count) || typeof d.uuid !== 'string'
+    typeof d !== 'object' ||
+    d === null ||
+    !Number.isInteger(d.block_size) ||
+    typeof d.extent_size !== 'object' ||
+    !Number.isInteger(d.extent_size?.value) ||
+    !Number.isInteger(d.extent_count) ||
+    typeof d.uuid !== 'string'
   ) {
     throw new RegionError(`Invalid region config ${JSON.stringify(file)}: missing or mistyped fields`);
   }
@@ -151,7 +156,10 @@ export class Region {
   readonly def: RegionDef;
   private fds = new Map<number, number>();
 
-  constructor(readonly dir: string, private readonly writable: boolean) {
+  constructor(
+    readonly dir: string,
+    private readonly writable: boolean,
+  ) {
     this.def = readRegionDef(dir);
   }
 

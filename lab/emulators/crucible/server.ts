@@ -38,7 +38,10 @@ type Request = { id?: unknown; op?: unknown; [k: string]: unknown };
 export class Downstairs {
   private active: Session | null = null;
 
-  constructor(readonly region: Region, readonly readOnly: boolean) {}
+  constructor(
+    readonly region: Region,
+    readonly readOnly: boolean,
+  ) {}
 
   regionInfo(): Record<string, unknown> {
     const r = this.region;

@@ -69,7 +69,9 @@ export function isDeviceOpen(device: string): boolean {
 export function loopBackingFile(loopDevice: string): string | null {
   const name = path.basename(loopDevice);
   try {
-    return readFileSync(`/sys/block/${name}/loop/backing_file`, 'utf8').trim().replace(/ \(deleted\)$/, '');
+    return readFileSync(`/sys/block/${name}/loop/backing_file`, 'utf8')
+      .trim()
+      .replace(/ \(deleted\)$/, '');
   } catch {
     return null;
   }

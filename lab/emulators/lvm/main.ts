@@ -92,7 +92,11 @@ export function main(argv: string[]): number {
   const command = first ? path.basename(first) : '';
   // -v / -q are read before the command parses its own options, so early messages honour them.
   try {
-    const common = parseArgs(command, rest.filter((a) => /^-(v+|q+)$|^--(verbose|quiet)$/.test(a)), []);
+    const common = parseArgs(
+      command,
+      rest.filter((a) => /^-(v+|q+)$|^--(verbose|quiet)$/.test(a)),
+      [],
+    );
     setVerbosity(count(common, 'verbose'), has(common, 'quiet'));
   } catch {
     setVerbosity(0, false);

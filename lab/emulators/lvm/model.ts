@@ -130,9 +130,7 @@ export function pvSegments(vg: VgState | undefined, pv: PvState): PvSegment[] {
   const segs: PvSegment[] = [];
   map.forEach((slot, pe) => {
     const last = segs[segs.length - 1];
-    const continues =
-      last &&
-      ((slot === null && last.lv === null) || (slot !== null && last.lv === slot.lv && last.le + last.len === slot.le));
+    const continues = last && ((slot === null && last.lv === null) || (slot !== null && last.lv === slot.lv && last.le + last.len === slot.le));
     if (continues) last.len++;
     else segs.push({ pe, len: 1, lv: slot ? slot.lv : null, le: slot ? slot.le : 0 });
   });
@@ -189,18 +187,8 @@ export function allocateForExtend(state: EmuState, vg: VgState, lv: LvState, cou
  * _get_allocatable_pvs, the source PV is excluded unless the policy is "anywhere", and never its
  * extents still to be moved.
  */
-export function pickPvmoveDestination(
-  state: EmuState,
-  vg: VgState,
-  source: PvState,
-  pending: Set<number>,
-  alloc: string,
-  destinations: string[],
-  previous: ExtentRef | null,
-): ExtentRef | null {
-  const candidates = vgPvs(state, vg).filter(
-    (pv) => pv.allocatable && (destinations.length === 0 || destinations.includes(pv.uuid)) && (alloc === 'anywhere' || pv.uuid !== source.uuid),
-  );
+export function pickPvmoveDestination(state: EmuState, vg: VgState, source: PvState, pending: Set<number>, alloc: string, destinations: string[], previous: ExtentRef | null): ExtentRef | null {
+  const candidates = vgPvs(state, vg).filter((pv) => pv.allocatable && (destinations.length === 0 || destinations.includes(pv.uuid)) && (alloc === 'anywhere' || pv.uuid !== source.uuid));
   const freeOf = (pv: PvState) => freeExtents(vg, pv).filter((pe) => !(pv.uuid === source.uuid && pending.has(pe)));
   if (previous) {
     const pv = candidates.find((p) => p.uuid === previous.pv);

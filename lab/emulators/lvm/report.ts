@@ -266,7 +266,10 @@ export function selectFields(type: ReportType, segments: boolean, optionValues: 
   for (const value of optionValues) {
     if (value.startsWith('+')) names.push(...value.slice(1).split(','));
     else if (value.startsWith('-')) {
-      const drop = value.slice(1).split(',').map((n) => lookupField(type, n).name);
+      const drop = value
+        .slice(1)
+        .split(',')
+        .map((n) => lookupField(type, n).name);
       names = names.filter((n) => !drop.includes(lookupField(type, n).name));
     } else {
       if (!replaced) names = [];
@@ -400,7 +403,13 @@ export function renderReport(rows: RowContext[], opts: ReportOptions): string {
 }
 
 /** Row filter from positional arguments, reporting the ones that match nothing as LVM does. */
-export function selectorFilter(state: EmuState, type: ReportType, selectors: string[], devRoot: string, resolveLv: (arg: string) => { vg: string; lv: string | null } | null): {
+export function selectorFilter(
+  state: EmuState,
+  type: ReportType,
+  selectors: string[],
+  devRoot: string,
+  resolveLv: (arg: string) => { vg: string; lv: string | null } | null,
+): {
   select: (ctx: RowContext) => boolean;
   missing: string[];
 } {

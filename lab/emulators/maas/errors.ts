@@ -2,7 +2,10 @@
 // {"field":["msg"]}, permission 403 text, missing objects 404 text.
 
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly body: string | Record<string, string[]>) {
+  constructor(
+    readonly status: number,
+    readonly body: string | Record<string, string[]>,
+  ) {
     super(typeof body === 'string' ? body : JSON.stringify(body));
   }
 }

@@ -29,7 +29,20 @@ export async function collectResources(machine: MachineState): Promise<{ file: s
   for (const d of machine.disks) {
     const size = Number((await inHost(machine, `reading the size of ${d.labDevice}`, bash`blockdev --getsize64 ${d.labDevice}`)).trim());
     d.size = size;
-    disks.push({ id: d.name, device_path: `/dev/disk/by-path/lab-${d.name}`, model: d.model, serial: d.serial, type: 'scsi', read_only: false, removable: false, rpm: 0, size, block_size: d.block_size, numa_node: 0, partitions: [] });
+    disks.push({
+      id: d.name,
+      device_path: `/dev/disk/by-path/lab-${d.name}`,
+      model: d.model,
+      serial: d.serial,
+      type: 'scsi',
+      read_only: false,
+      removable: false,
+      rpm: 0,
+      size,
+      block_size: d.block_size,
+      numa_node: 0,
+      partitions: [],
+    });
   }
   const json = { api_extensions: [], api_version: '1.0', resources: { storage: { disks, total: disks.length } } };
   const file = path.join(runDir(machine), 'resources.json');
@@ -113,10 +126,14 @@ rm -rf /dev/disk/by-dname /dev/disk/by-partuuid && mkdir -p /dev/disk/by-dname /
 `;
   for (const d of machine.disks) {
     const dev = d.labDevice;
-    script += bash`echo "curtin: partitioning ${d.name} (${dev})"
+    script +=
+      bash`echo "curtin: partitioning ${d.name} (${dev})"
 partx -d ${dev} 2>/dev/null || true
 sfdisk --wipe always --wipe-partitions always -q ${dev} <<'SFDISK'
-` + sfdiskScript(d) + 'SFDISK\n' + bash`partx -a ${dev} 2>/dev/null || partx -u ${dev}
+` +
+      sfdiskScript(d) +
+      'SFDISK\n' +
+      bash`partx -a ${dev} 2>/dev/null || partx -u ${dev}
 ln -sfn ${dev} /dev/disk/by-dname/${d.name}
 `;
     for (const p of d.partitions) {

@@ -64,7 +64,21 @@ export class Region {
       started: now(),
       ended: null,
       last_ping: null,
-      results: names.map((s) => ({ id: this.state.nextId.result++, name: s.name, script_id: s.script_id, status: SCRIPT_STATUS.PENDING, exit_status: null, started: null, ended: null, output: '', stdout: '', stderr: '', result: '', suppressed: false, parameters: {} })),
+      results: names.map((s) => ({
+        id: this.state.nextId.result++,
+        name: s.name,
+        script_id: s.script_id,
+        status: SCRIPT_STATUS.PENDING,
+        exit_status: null,
+        started: null,
+        ended: null,
+        output: '',
+        stdout: '',
+        stderr: '',
+        result: '',
+        suppressed: false,
+        parameters: {},
+      })),
     };
     this.state.resultSets.push(set);
     return set;
@@ -93,7 +107,10 @@ export class Region {
     const customs = this.state.scripts.filter((s) => s.type === 0);
     let chosen = customs.filter((s) => !s.tags.includes('noauto'));
     if (param !== undefined) {
-      const wanted = param.split(',').map((x) => x.trim()).filter(Boolean);
+      const wanted = param
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
       if (wanted.length === 1 && wanted[0] === 'none') chosen = [];
       else {
         const unknown = wanted.filter((w) => !customs.some((s) => s.name === w || s.tags.includes(w) || String(s.id) === w) && w !== BUILTIN_RESOURCES && w !== BUILTIN_COMMISSIONING);
@@ -176,7 +193,13 @@ export class Region {
       m.power_state = 'error';
       this.setStatus(m, revertTo);
       if (revertTo === S.READY || revertTo === S.NEW) m.owner = null;
-      this.event(m, 'WARNING', "Failed to query node's BMC", `(${user}) - Aborting ${op} and reverting to ${NODE_STATUS_NAME[revertTo].toUpperCase()}. Unable to power control the node. Please check power credentials.`, user);
+      this.event(
+        m,
+        'WARNING',
+        "Failed to query node's BMC",
+        `(${user}) - Aborting ${op} and reverting to ${NODE_STATUS_NAME[revertTo].toUpperCase()}. Unable to power control the node. Please check power credentials.`,
+        user,
+      );
       this.save();
       return false;
     }

@@ -21,7 +21,9 @@ export function renderPartition(m: MachineState, d: DiskState, p: PartitionState
     type: 'partition',
     size: p.size,
     bootable: p.bootable,
-    filesystem: p.filesystem ? { fstype: p.filesystem.fstype, label: p.filesystem.label, uuid: p.filesystem.uuid, mount_point: p.filesystem.mount_point, mount_options: p.filesystem.mount_options } : null,
+    filesystem: p.filesystem
+      ? { fstype: p.filesystem.fstype, label: p.filesystem.label, uuid: p.filesystem.uuid, mount_point: p.filesystem.mount_point, mount_options: p.filesystem.mount_options }
+      : null,
     used_for: partitionUsedFor(p),
     tags: [],
     system_id: m.system_id,

@@ -7,7 +7,10 @@ import { HARDWARE_TYPE, PARALLEL, SCRIPT_TYPE } from './enums';
 const MARKER = /^\s*#\s*-+\s*(Start|End) MAAS (\d+\.\d+) script metadata\s+-+\s*$/;
 
 export class MetadataError extends Error {
-  constructor(readonly field: string, message: string) {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -93,6 +96,10 @@ export const normalise = {
   hardware_type: (v: string) => lookup(HARDWARE_TYPE, 'hardware_type', v),
   parallel: (v: string) => lookup(PARALLEL, 'parallel', v),
   timeout: parseTimeout,
-  tags: (v: string | string[]) => (Array.isArray(v) ? v : v.split(',')).map((t) => t.trim()).filter(Boolean).sort(),
+  tags: (v: string | string[]) =>
+    (Array.isArray(v) ? v : v.split(','))
+      .map((t) => t.trim())
+      .filter(Boolean)
+      .sort(),
   bool: (v: string) => ['true', '1', 'yes', 'on'].includes(v.trim().toLowerCase()),
 };

@@ -8,7 +8,20 @@ import type { RegionState, ScriptState } from './state';
 
 const FIELDS = ['name', 'title', 'description', 'tags', 'type', 'hardware_type', 'parallel', 'timeout', 'destructive', 'may_reboot', 'recommission', 'for_hardware'] as const;
 type Field = (typeof FIELDS)[number];
-const YAML_KEY: Record<Field, string> = { name: 'name', title: 'title', description: 'description', tags: 'tags', type: 'script_type', hardware_type: 'hardware_type', parallel: 'parallel', timeout: 'timeout', destructive: 'destructive', may_reboot: 'may_reboot', recommission: 'recommission', for_hardware: 'for_hardware' };
+const YAML_KEY: Record<Field, string> = {
+  name: 'name',
+  title: 'title',
+  description: 'description',
+  tags: 'tags',
+  type: 'script_type',
+  hardware_type: 'hardware_type',
+  parallel: 'parallel',
+  timeout: 'timeout',
+  destructive: 'destructive',
+  may_reboot: 'may_reboot',
+  recommission: 'recommission',
+  for_hardware: 'for_hardware',
+};
 
 function norm(field: Field, v: string | string[]): unknown {
   const s = Array.isArray(v) ? v.join(',') : v;

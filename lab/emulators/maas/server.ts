@@ -15,7 +15,17 @@ import type { MachineState, UserState } from './state';
 
 export const API_BASE = '/MAAS/api/2.0/';
 
-export const CAPABILITIES = ['networks-management', 'static-ipaddresses', 'ipv6-deployment-ubuntu', 'devices-management', 'storage-deployment-ubuntu', 'network-deployment-ubuntu', 'bridging-interface-ubuntu', 'bridging-automatic-ubuntu', 'authenticate-api'];
+export const CAPABILITIES = [
+  'networks-management',
+  'static-ipaddresses',
+  'ipv6-deployment-ubuntu',
+  'devices-management',
+  'storage-deployment-ubuntu',
+  'network-deployment-ubuntu',
+  'bridging-interface-ubuntu',
+  'bridging-automatic-ubuntu',
+  'authenticate-api',
+];
 
 interface Reply {
   status: number;
@@ -191,7 +201,10 @@ function blockDevices(m: MachineState, method: string, op: string | undefined, r
 function results(region: Region, m: MachineState, method: string, op: string | undefined, params: Params, rest: string[]): Reply {
   if (method !== 'GET') throw unknownOp(method, op);
   const includeOutput = ['1', 'true', 'True'].includes(p(params, 'include_output') ?? '');
-  const filters = (p(params, 'filters') ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  const filters = (p(params, 'filters') ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
   const scripts = region.state.scripts;
   const pick = (r: { name: string; script_id: number | null; id: number }) =>
     !filters.length || filters.some((f) => f === r.name || String(r.id) === f || scripts.some((s) => s.id === r.script_id && s.tags.includes(f)));
@@ -226,7 +239,12 @@ function queryEvents(region: Region, params: Params) {
   const after = p(params, 'after');
   const before = p(params, 'before');
   let events = region.state.events.filter(
-    (e) => (!ids || ids.includes(e.node)) && (!hostnames || hostnames.includes(e.hostname)) && LEVEL_RANK[e.level] >= LEVEL_RANK[level] && (after === undefined || e.id > Number(after)) && (before === undefined || e.id < Number(before)),
+    (e) =>
+      (!ids || ids.includes(e.node)) &&
+      (!hostnames || hostnames.includes(e.hostname)) &&
+      LEVEL_RANK[e.level] >= LEVEL_RANK[level] &&
+      (after === undefined || e.id > Number(after)) &&
+      (before === undefined || e.id < Number(before)),
   );
   // Newest first; with after=, the oldest ones after it.
   events = after !== undefined ? events.slice(0, limit).reverse() : events.reverse().slice(0, limit);

@@ -171,7 +171,15 @@ export function applyLayout(machine: MachineState, config: CustomLayout, nextPar
         used += size;
         if (used > usableBytes(machine, disk, ptable)) throw new CannotApply(`{'size': ['Partition cannot be saved; not enough free space on the block device.']}`);
         if (ptable === 'MBR' && index === 4) index = 5;
-        out.push({ id: nextPartitionId(), index, size, bootable: p.bootable === true, uuid: randomUUID(), filesystem: filesystem(p.fs as string | undefined, mountOf(p.name as string)), layoutName: p.name as string });
+        out.push({
+          id: nextPartitionId(),
+          index,
+          size,
+          bootable: p.bootable === true,
+          uuid: randomUUID(),
+          filesystem: filesystem(p.fs as string | undefined, mountOf(p.name as string)),
+          layoutName: p.name as string,
+        });
         index++;
       }
     }

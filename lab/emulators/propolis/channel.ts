@@ -10,7 +10,10 @@ export class LineChannel {
   private waiters: Array<{ resolve: (m: Record<string, unknown>) => void; reject: (e: Error) => void }> = [];
   private closedError: Error | null = null;
 
-  constructor(private readonly socket: Duplex, head?: Buffer) {
+  constructor(
+    private readonly socket: Duplex,
+    head?: Buffer,
+  ) {
     socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('close', () => this.fail(new Error('the migration connection closed')));
     // An upgraded HTTP server socket is half-open on the peer's FIN ('end', no 'close'): a peer that

@@ -81,7 +81,8 @@ export async function recogniseBootDisk(up: Upstairs): Promise<BootInfo> {
   const label = sb.subarray(120, 136).toString('latin1').replace(/\0.*$/s, '');
   const areaStart = Math.ceil((fsBlocks * fsBlockSize) / bs);
   const room = up.totalBlocks - areaStart - 1;
-  if (room < 64) throw new Error(`the boot disk has no room for the guest's journal past its filesystem (${up.totalBlocks} blocks, filesystem ends at block ${areaStart}); give the regions more extents`);
+  if (room < 64)
+    throw new Error(`the boot disk has no room for the guest's journal past its filesystem (${up.totalBlocks} blocks, filesystem ends at block ${areaStart}); give the regions more extents`);
   return { label, uuid, fsBlocks, fsBlockSize, areaStart, journalCapacity: Math.min(MAX_JOURNAL, room) };
 }
 
@@ -121,7 +122,7 @@ export class Guest {
     const first = Math.max(1, seq - boot.journalCapacity + 1);
     const bad: number[] = [];
     const bs = this.up.blockSize;
-    for (let s = first; s <= seq; ) {
+    for (let s = first; s <= seq;) {
       // Contiguous ring slots, up to 256 blocks a read.
       const slot = (s - 1) % boot.journalCapacity;
       const n = Math.min(256, seq - s + 1, boot.journalCapacity - slot);

@@ -95,7 +95,10 @@ export function startPropolisEmulator(opts: ServerOptions): Promise<PropolisEmul
       }
       case 'GET /instance/spec': {
         const v = requireVm();
-        const spec = v.spec && !(v.init === 'MigrationTarget' && v.migration.migration_in?.state !== 'Finish' && v.state === 'Migrating') ? { type: 'Present', value: v.spec } : { type: 'WaitingForMigrationSource' };
+        const spec =
+          v.spec && !(v.init === 'MigrationTarget' && v.migration.migration_in?.state !== 'Finish' && v.state === 'Migrating')
+            ? { type: 'Present', value: v.spec }
+            : { type: 'WaitingForMigrationSource' };
         return sendJson(res, 200, { properties: v.properties, state: v.state, spec }, requestId);
       }
       case 'PUT /instance/state': {
@@ -160,7 +163,8 @@ export function startPropolisEmulator(opts: ServerOptions): Promise<PropolisEmul
       if (String(req.headers.upgrade).toLowerCase() !== MIGRATION_UPGRADE) throw badRequest(`this lab server migrates over "Upgrade: ${MIGRATION_UPGRADE}" only`);
       const v = requireVm();
       if (v.gone || v.state !== 'Running') throw new HttpError(403, `instance state change not allowed: cannot migrate out of an instance that is ${v.state}`, 'Forbidden');
-      if (v.migration.migration_out && v.migration.migration_out.state !== 'Error' && v.migration.migration_out.state !== 'Finish') throw new HttpError(403, 'instance state change not allowed: Instance is already migrating out', 'Forbidden');
+      if (v.migration.migration_out && v.migration.migration_out.state !== 'Error' && v.migration.migration_out.state !== 'Finish')
+        throw new HttpError(403, 'instance state change not allowed: Instance is already migrating out', 'Forbidden');
       socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: ${MIGRATION_UPGRADE}\r\nconnection: Upgrade\r\n\r\n`);
       log(`migration ${m[1]} out of ${v.properties.name} starting`);
       void migrateOut(v, m[1], socket, head).catch((err: unknown) => log(`migration out: ${(err as Error).message}`)); // outlives the request

@@ -312,7 +312,10 @@ export class Upstairs {
 
   async write(block: number, data: Buffer): Promise<void> {
     const count = data.length / this.blockSize;
-    await this.everyLeg({ op: 'write', block, data: data.toString('base64') }, Array.from({ length: count }, (_, i) => block + i));
+    await this.everyLeg(
+      { op: 'write', block, data: data.toString('base64') },
+      Array.from({ length: count }, (_, i) => block + i),
+    );
   }
 
   async flush(): Promise<number> {

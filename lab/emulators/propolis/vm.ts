@@ -81,7 +81,11 @@ export class Vm {
   }
 
   published(): { gen: number; state: InstanceState; migration: MigrationStatuses } {
-    return { gen: this.gen, state: this.state, migration: { migration_in: this.migration.migration_in && { ...this.migration.migration_in }, migration_out: this.migration.migration_out && { ...this.migration.migration_out } } };
+    return {
+      gen: this.gen,
+      state: this.state,
+      migration: { migration_in: this.migration.migration_in && { ...this.migration.migration_in }, migration_out: this.migration.migration_out && { ...this.migration.migration_out } },
+    };
   }
 
   private bump(): void {

@@ -75,14 +75,19 @@ sha256sum "$tmp" | cut -d' ' -f1
     checks.push({
       name: `region ${dir} holds the image`,
       ok,
-      detail: r.code !== 0 ? `export failed (exit ${r.code}): ${r.stderr.trim().slice(-300)}` : ok ? `uuid ${uuid}, ${blocks} blocks of ${bs} B match ${image.path} (zero-padded)` : `export of ${blocks} blocks has sha256 ${got}, the padded image ${want}`,
+      detail:
+        r.code !== 0
+          ? `export failed (exit ${r.code}): ${r.stderr.trim().slice(-300)}`
+          : ok
+            ? `uuid ${uuid}, ${blocks} blocks of ${bs} B match ${image.path} (zero-padded)`
+            : `export of ${blocks} blocks has sha256 ${got}, the padded image ${want}`,
     });
   }
   const dump = await ctx.exec(bash`crucible-downstairs dump ${REGION_DIRS.flatMap((d) => ['-d', d])} --no-color -o`, { timeoutMs: 120_000 });
   checks.push({
     name: 'dump of the three regions agrees',
     ok: dump.code === 0,
-    detail: dump.code === 0 ? dump.stdout.trim().split('\n').pop() ?? '' : `exit ${dump.code}: ${(dump.stderr || dump.stdout).trim().slice(-300)}`,
+    detail: dump.code === 0 ? (dump.stdout.trim().split('\n').pop() ?? '') : `exit ${dump.code}: ${(dump.stderr || dump.stdout).trim().slice(-300)}`,
   });
   for (const [i, port] of PORTS.entries()) {
     const info = await regionInfo(CRUCIBLE_HOST.address, port);

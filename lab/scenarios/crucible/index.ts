@@ -11,7 +11,8 @@ import { CRUCIBLE_HOST, POOL_LAYOUT } from './layout';
 
 export const crucibleScenario: LabScenario = {
   name: 'crucible',
-  description: 'seeds 003/004: cru-sled with zfs pools cru0..cru2 at /pool/disk0..2 (empty region dirs), crucible-downstairs and dsc on the PATH, an ext4 OS image at /root/images/os.raw; no regions yet',
+  description:
+    'seeds 003/004: cru-sled with zfs pools cru0..cru2 at /pool/disk0..2 (empty region dirs), crucible-downstairs and dsc on the PATH, an ext4 OS image at /root/images/os.raw; no regions yet',
   hosts: [CRUCIBLE_HOST],
   build: buildCrucible,
   check: (ctx) => checkCrucible(ctx),

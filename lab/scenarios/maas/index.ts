@@ -38,8 +38,7 @@ export function createMaasScenario(o: { name?: string; machine?: { name: string;
         // machine's new zfs-fuse does not import stale pools from zpool.cache.
         await ctx.exec('for p in $(zpool list -H -o name 2>/dev/null); do zpool export -f "$p" || true; done; rm -f /var/lib/zfs/zpool.cache', { timeoutMs: 60_000 });
         await stopZfsFuse(ctx);
-      }
-      else removeInventoryMaas(MAAS_ENDPOINT);
+      } else removeInventoryMaas(MAAS_ENDPOINT);
     },
   };
 }

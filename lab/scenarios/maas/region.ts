@@ -27,7 +27,11 @@ export function apiKeyFile(name: 'admin' | 'operator'): string {
 }
 
 function newKey(): string {
-  const part = (n: number) => randomBytes(n).toString('base64url').replace(/[-_]/g, 'x').slice(0, n + 4);
+  const part = (n: number) =>
+    randomBytes(n)
+      .toString('base64url')
+      .replace(/[-_]/g, 'x')
+      .slice(0, n + 4);
   return `${part(14)}:${part(14)}:${part(24)}`;
 }
 

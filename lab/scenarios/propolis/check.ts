@@ -16,7 +16,14 @@ type Check = CheckReport['checks'][number];
 function get(address: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
   return new Promise((resolve) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request({ host: address, port: PROPOLIS_PORT, path, method: 'GET', agent: false, headers: { 'api-version': '5.0.0', ...(payload ? { 'content-type': 'application/json' } : {}) } });
+    const req = http.request({
+      host: address,
+      port: PROPOLIS_PORT,
+      path,
+      method: 'GET',
+      agent: false,
+      headers: { 'api-version': '5.0.0', ...(payload ? { 'content-type': 'application/json' } : {}) },
+    });
     req.setTimeout(5000, () => req.destroy(new Error('timed out')));
     req.on('response', (res) => {
       let t = '';
@@ -118,13 +125,20 @@ async function journalOn(target: string): Promise<{ target: string; activeGen: n
     const seq = typeof header?.seq === 'number' ? header.seq : 0;
     const first = Math.max(1, seq - capacity + 1);
     const bad: number[] = [];
-    for (let q = first; q <= seq; ) {
+    for (let q = first; q <= seq;) {
       const slot = (q - 1) % capacity;
       const n = Math.min(256, seq - q + 1, capacity - slot);
       const data = await s.read(area + 1 + slot, n);
       for (let i = 0; i < n; i++) {
         const e = parseBlock(data.subarray(i * bs, (i + 1) * bs));
-        const ok = e && e.seq === q + i && e.check === createHash('sha256').update(`${String(e.seq)}|${String(e.at)}|${String(e.gen)}|${String(e.vm)}`).digest('hex').slice(0, 16);
+        const ok =
+          e &&
+          e.seq === q + i &&
+          e.check ===
+            createHash('sha256')
+              .update(`${String(e.seq)}|${String(e.at)}|${String(e.gen)}|${String(e.vm)}`)
+              .digest('hex')
+              .slice(0, 16);
         if (!ok) bad.push(q + i);
       }
       q += n;

@@ -26,7 +26,9 @@ export async function seedBootRegions(ctx: ScenarioContext, opts: { extentSize?:
     }),
   );
   for (const [i, dir] of REGION_DIRS.entries()) {
-    await ctx.spawn(bash`exec sh -c ${`while :; do crucible-downstairs run -d ${dir} -p ${PORTS[i]} -a ${CRUCIBLE_HOST.address}; sleep 0.2; done`}`, { logFile: path.join(ctx.hostDir, `downstairs-${PORTS[i]}.log`) });
+    await ctx.spawn(bash`exec sh -c ${`while :; do crucible-downstairs run -d ${dir} -p ${PORTS[i]} -a ${CRUCIBLE_HOST.address}; sleep 0.2; done`}`, {
+      logFile: path.join(ctx.hostDir, `downstairs-${PORTS[i]}.log`),
+    });
   }
   const deadline = Date.now() + 20_000;
   while (!(await serving(ctx))) {

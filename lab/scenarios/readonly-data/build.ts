@@ -21,7 +21,7 @@ export function chooseFilesystem(): { fsType: 'ext4' | 'xfs'; reason: string } {
   if ((capEff >> 24n) & 1n) return { fsType: 'ext4', reason: 'ext4 as in the incident (this kernel lets root grow it online)' };
   return {
     fsType: 'xfs',
-    reason: 'xfs instead of the incident\'s ext4: this machine\'s root lacks CAP_SYS_RESOURCE, without which the kernel refuses to grow a mounted ext4, and /data must grow online',
+    reason: "xfs instead of the incident's ext4: this machine's root lacks CAP_SYS_RESOURCE, without which the kernel refuses to grow a mounted ext4, and /data must grow online",
   };
 }
 
@@ -90,8 +90,14 @@ echo "$dev"`,
   const disks: BuildRecord['disks'] = [];
   for (let i = 0; i < 3; i++) {
     const image = `${MEDIA_DIR}/disk${i}.img`;
-    const device = (await run(ctx, `creating ${image}`, bash`fallocate -l ${sizes.diskBytes} ${image}
-losetup --find --show ${image}`)).trim();
+    const device = (
+      await run(
+        ctx,
+        `creating ${image}`,
+        bash`fallocate -l ${sizes.diskBytes} ${image}
+losetup --find --show ${image}`,
+      )
+    ).trim();
     disks.push({ image, device });
   }
   phase('disk images');

@@ -162,7 +162,11 @@ async function checkPvs(ctx: ScenarioContext, opts: ScenarioOptions): Promise<Ch
   const countName = `${VG_NAME} has ${PV_COUNT} PVs`;
   const sizeName = `every PV of ${VG_NAME} spans a whole ${Math.round(sizes.diskBytes / MiB)} MiB disk`;
   const rows = await lvmJson(ctx, bash`pvs --reportformat json -o pv_name,vg_name,pv_size,dev_size,pe_start --units b --nosuffix`, 'pv');
-  if (typeof rows === 'string') return [{ name: countName, ok: false, detail: rows }, { name: sizeName, ok: false, detail: rows }];
+  if (typeof rows === 'string')
+    return [
+      { name: countName, ok: false, detail: rows },
+      { name: sizeName, ok: false, detail: rows },
+    ];
   const mine = rows.filter((r) => r.vg_name === VG_NAME);
   const problems: string[] = [];
   const seen: string[] = [];
@@ -190,7 +194,10 @@ async function checkLv(ctx: ScenarioContext, opts: ScenarioOptions): Promise<Che
   const rows = await lvmJson(ctx, bash`lvs --reportformat json -o lv_name,vg_name,lv_size --units b --nosuffix ${`${VG_NAME}/${LV_NAME}`}`, 'lv');
   if (typeof rows === 'string' || rows.length === 0) {
     const detail = typeof rows === 'string' ? rows : 'no such LV';
-    return [{ name: lvName, ok: false, detail }, { name: fsName, ok: false, detail }];
+    return [
+      { name: lvName, ok: false, detail },
+      { name: fsName, ok: false, detail },
+    ];
   }
   const lvBytes = Number(rows[0].lv_size);
   const fsBytes = await filesystemBytes(ctx);

@@ -21,19 +21,5 @@ export const readonlyDataScenario: LabScenario = {
 export { buildReadonlyData, chooseFilesystem } from './build';
 export { checkReadonlyData, fillTest, type CheckOptions, type FillTestOptions, type FillTestResult } from './check';
 export { readBuildRecord, paths as readonlyDataPaths, type BuildRecord } from './layout';
-export {
-  DEFAULT_SCALE,
-  EXTENT_BYTES,
-  HOST,
-  LV_NAME,
-  MEDIA_DIR,
-  MOUNT_POINT,
-  OBJECT_SERVICE_PORT,
-  PV_COUNT,
-  VG_NAME,
-  lvmSizeArg,
-  readonlyDataSizes,
-  scaleOf,
-  type ReadonlyDataSizes,
-} from './sizes';
+export { DEFAULT_SCALE, EXTENT_BYTES, HOST, LV_NAME, MEDIA_DIR, MOUNT_POINT, OBJECT_SERVICE_PORT, PV_COUNT, VG_NAME, lvmSizeArg, readonlyDataSizes, scaleOf, type ReadonlyDataSizes } from './sizes';
 export { teardownReadonlyData } from './teardown';

@@ -190,7 +190,13 @@ export async function checkProjectReplicas(hosts: readonly CheckHost[], projects
       ? new Set(projects.map((p) => p.id))
       : mode === 'none'
         ? new Set<string>()
-        : new Set([...sampleIds(projects.map((p) => p.id), mode), ...(opts.alwaysCompare ?? [])]);
+        : new Set([
+            ...sampleIds(
+              projects.map((p) => p.id),
+              mode,
+            ),
+            ...(opts.alwaysCompare ?? []),
+          ]);
 
   const results: ReplicaCheck[] = [];
   const treeRequests = new Map<string, Set<string>>(); // host -> targets
@@ -215,8 +221,15 @@ export async function checkProjectReplicas(hosts: readonly CheckHost[], projects
       if (!rep) problems.push(`replica ${replica} has no ${ds}`);
       const match = newest && rep ? rep.snapshots.find((s) => s.guid === newest.guid) : undefined;
       const newestOnReplica = !!match && rep?.snapshots[rep.snapshots.length - 1]?.guid === match.guid;
-      if (newest && rep && !match) problems.push(`replica lacks @${newest.name} (guid ${newest.guid}); its newest is ${rep.snapshots.length ? `@${rep.snapshots[rep.snapshots.length - 1].name}` : 'none'}`);
-      if (match && !newestOnReplica) problems.push(`replica has snapshots after @${newest?.name}: ${rep?.snapshots.slice(rep.snapshots.indexOf(match) + 1).map((s) => `@${s.name}`).join(', ')}`);
+      if (newest && rep && !match)
+        problems.push(`replica lacks @${newest.name} (guid ${newest.guid}); its newest is ${rep.snapshots.length ? `@${rep.snapshots[rep.snapshots.length - 1].name}` : 'none'}`);
+      if (match && !newestOnReplica)
+        problems.push(
+          `replica has snapshots after @${newest?.name}: ${rep?.snapshots
+            .slice(rep.snapshots.indexOf(match) + 1)
+            .map((s) => `@${s.name}`)
+            .join(', ')}`,
+        );
       if (rep?.mounted) problems.push('replica is mounted');
       if (opts.requireQuota && src && rep && src.quota !== rep.quota) problems.push(`quota ${rep.quota} on the replica, ${src.quota} on the source`);
       if (match && compared.has(p.id)) want(replica, `${ds}@${match.name}`);
@@ -249,7 +262,10 @@ export async function checkProjectReplicas(hosts: readonly CheckHost[], projects
     const ds = `${POOL}/${r.project}`;
     const a = trees.get(r.source)?.get(`${ds}@${r.snapshot}`);
     const replicaFacts = facts.get(r.replica)?.get(ds);
-    const srcGuid = facts.get(r.source)?.get(ds)?.snapshots.find((s) => s.name === r.snapshot)?.guid;
+    const srcGuid = facts
+      .get(r.source)
+      ?.get(ds)
+      ?.snapshots.find((s) => s.name === r.snapshot)?.guid;
     const replicaSnap = replicaFacts?.snapshots.find((s) => s.guid === srcGuid);
     const b = replicaSnap ? trees.get(r.replica)?.get(`${ds}@${replicaSnap.name}`) : undefined;
     if (!a || !b) continue;
@@ -258,7 +274,9 @@ export async function checkProjectReplicas(hosts: readonly CheckHost[], projects
     r.contentEqual = r.differences.length === 0 && a.length > 0;
     if (!r.contentEqual) {
       r.ok = false;
-      r.problems.push(errors.length ? `could not read the files: ${errors[0]}` : `files differ (${r.differences.length}${r.differences.length === 20 ? '+' : ''}): ${r.differences.slice(0, 3).join('; ')}`);
+      r.problems.push(
+        errors.length ? `could not read the files: ${errors[0]}` : `files differ (${r.differences.length}${r.differences.length === 20 ? '+' : ''}): ${r.differences.slice(0, 3).join('; ')}`,
+      );
     }
   }
 
@@ -286,7 +304,11 @@ export async function checkProjectReplicas(hosts: readonly CheckHost[], projects
       ok: r.ok,
       detail: r.ok ? `@${r.snapshot} by guid${r.contentEqual ? ', same files' : ''}, unmounted` : r.problems.join('; '),
     })),
-    ...sourceHeads.map((s) => ({ name: `${s.project} source head`, ok: s.equal, detail: s.equal ? 'no change since the newest snapshot' : `changed since the newest snapshot: ${s.differences.slice(0, 3).join('; ')}` })),
+    ...sourceHeads.map((s) => ({
+      name: `${s.project} source head`,
+      ok: s.equal,
+      detail: s.equal ? 'no change since the newest snapshot' : `changed since the newest snapshot: ${s.differences.slice(0, 3).join('; ')}`,
+    })),
   ];
   return { ok: checks.every((c) => c.ok), checks, replicas: results, sourceHeads };
 }

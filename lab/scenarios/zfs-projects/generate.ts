@@ -260,9 +260,7 @@ else
 
   // 4. Read back what exists, by guid, for the manifest.
   const objectsByHost = new Map(
-    await Promise.all(
-      hosts.map(async (h) => [h.host, parseZfsGet(await runOn(h, 'reading snapshots', bash`zfs get -Hp -r -o name,property,value,source guid,createtxg ${POOL}`))] as const),
-    ),
+    await Promise.all(hosts.map(async (h) => [h.host, parseZfsGet(await runOn(h, 'reading snapshots', bash`zfs get -Hp -r -o name,property,value,source guid,createtxg ${POOL}`))] as const)),
   );
   lap('readBack');
 

@@ -58,9 +58,7 @@ export function createZfsProjectsScenario(o: ZfsProjectsScenarioOptions = {}): L
   const hosts = o.hosts ?? ZFS_PROJECTS_HOSTS;
   const envCount = Number(process.env.RUNBOOK_LAB_ZFS_PROJECTS);
   const projects =
-    o.projects === undefined
-      ? { count: Number.isInteger(envCount) && envCount >= 0 && process.env.RUNBOOK_LAB_ZFS_PROJECTS ? envCount : 24, fullSizeCount: 1000, seed: 'zfs-projects' }
-      : o.projects;
+    o.projects === undefined ? { count: Number.isInteger(envCount) && envCount >= 0 && process.env.RUNBOOK_LAB_ZFS_PROJECTS ? envCount : 24, fullSizeCount: 1000, seed: 'zfs-projects' } : o.projects;
   return {
     name: o.name ?? 'zfs-projects',
     description: `${hosts.map((h) => h.name).join(', ')}: one zfs-fuse pool "projects" each, projects/<uuid> with replicas on the other hosts, some changed, one replica diverged, one missing its base, quotas on sources only`,
@@ -74,7 +72,9 @@ export function createZfsProjectsScenario(o: ZfsProjectsScenarioOptions = {}): L
       const handles = hosts.map((h) => (h.name === ctx.host ? ctx : scenarioContext(h.name, (line) => ctx.log(line))));
       const existing = await Promise.all(handles.map(projectCount));
       if (existing.some((n) => n > 0)) {
-        ctx.log(`projects already exist (${existing.join('/')} on ${hosts.map((h) => h.name).join('/')}); not generating. For a fresh set: runbook lab up --rebuild --scenario ${o.name ?? 'zfs-projects'}`);
+        ctx.log(
+          `projects already exist (${existing.join('/')} on ${hosts.map((h) => h.name).join('/')}); not generating. For a fresh set: runbook lab up --rebuild --scenario ${o.name ?? 'zfs-projects'}`,
+        );
         return;
       }
       const count = opts.fullSize ? projects.fullSizeCount : projects.count;
@@ -90,7 +90,7 @@ export function createZfsProjectsScenario(o: ZfsProjectsScenarioOptions = {}): L
       checks.push({
         name: `pool ${POOL}`,
         ok: status.poolHealth === 'ONLINE' && ownImage,
-        detail: `health ${status.poolHealth ?? 'none'}, on ${status.imagePath ?? 'nothing'}${ownImage ? '' : ' (not this host\'s own image)'}`,
+        detail: `health ${status.poolHealth ?? 'none'}, on ${status.imagePath ?? 'nothing'}${ownImage ? '' : " (not this host's own image)"}`,
       });
       const manifest = readProjectsManifest(ctx.hostDir);
       if (manifest && status.daemonPid !== null) {

@@ -24,11 +24,7 @@ export interface GenerateOptions {
   fullSize?: boolean;
 }
 
-export type FileOp =
-  | { op: 'write'; path: string; bytes: number }
-  | { op: 'append'; path: string; bytes: number }
-  | { op: 'symlink'; path: string; target: string }
-  | { op: 'remove'; path: string };
+export type FileOp = { op: 'write'; path: string; bytes: number } | { op: 'append'; path: string; bytes: number } | { op: 'symlink'; path: string; target: string } | { op: 'remove'; path: string };
 
 export interface PlannedReplica {
   host: string;

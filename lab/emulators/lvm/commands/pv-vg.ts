@@ -211,7 +211,10 @@ export function pvchange(argv: string[]): number {
 }
 
 export function pvresize(argv: string[]): number {
-  const args = parseArgs('pvresize', argv, [{ long: 'setphysicalvolumesize', value: true }, { long: 'force', short: 'f' }]);
+  const args = parseArgs('pvresize', argv, [
+    { long: 'setphysicalvolumesize', value: true },
+    { long: 'force', short: 'f' },
+  ]);
   if (args.positional.length === 0) throw new LvmError('Please supply physical volume(s)', EINVALID_CMD_LINE);
   const given = value(args, 'setphysicalvolumesize');
   let requested: number | null = null;
@@ -306,7 +309,8 @@ export function vgextend(argv: string[]): number {
         throw new LvmError(`Unable to add physical volume '${device}' to volume group '${vgName}'`);
       }
       // lvm2 >= 2.02.117 initialises a device that is not a PV yet, as pvcreate would.
-      if (!pv) pv = createPv(state, device, { yes: has(args, 'yes'), force: count(args, 'force'), setSize: sizeOption(args, 'setphysicalvolumesize'), dataAlignment: sizeOption(args, 'dataalignment') });
+      if (!pv)
+        pv = createPv(state, device, { yes: has(args, 'yes'), force: count(args, 'force'), setSize: sizeOption(args, 'setphysicalvolumesize'), dataAlignment: sizeOption(args, 'dataalignment') });
       joining.push(pv);
     }
     commitVg(vg, () => {
@@ -326,12 +330,7 @@ export function vgextend(argv: string[]): number {
 }
 
 export function vgreduce(argv: string[]): number {
-  const args = parseArgs('vgreduce', argv, [
-    { long: 'all', short: 'a' },
-    { long: 'removemissing' },
-    { long: 'mirrorsonly' },
-    { long: 'force', short: 'f' },
-  ]);
+  const args = parseArgs('vgreduce', argv, [{ long: 'all', short: 'a' }, { long: 'removemissing' }, { long: 'mirrorsonly' }, { long: 'force', short: 'f' }]);
   const [vgName, ...devices] = args.positional;
   if (!vgName) throw new LvmError('Please give volume group name and physical volume paths', EINVALID_CMD_LINE);
   if (has(args, 'removemissing')) throw new LvmError('--removemissing is not emulated (no PV can go missing in the lab)', EINVALID_CMD_LINE);
@@ -429,12 +428,7 @@ export function vgchange(argv: string[]): number {
 }
 
 export function lvchange(argv: string[]): number {
-  const args = parseArgs('lvchange', argv, [
-    { long: 'activate', short: 'a', value: true },
-    { long: 'refresh' },
-    { long: 'ignoremonitoring' },
-    { long: 'monitor', value: true },
-  ]);
+  const args = parseArgs('lvchange', argv, [{ long: 'activate', short: 'a', value: true }, { long: 'refresh' }, { long: 'ignoremonitoring' }, { long: 'monitor', value: true }]);
   const activate = activationArg('lvchange', value(args, 'activate'));
   if (activate === null && !has(args, 'refresh')) throw new LvmError('lvchange: the emulator supports -a y|n and --refresh', EINVALID_CMD_LINE);
   if (args.positional.length === 0) throw new LvmError('Please give logical volume path(s)', EINVALID_CMD_LINE);

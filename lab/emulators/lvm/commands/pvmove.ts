@@ -95,7 +95,7 @@ function moveOneExtent(state: EmuState, previous: ExtentRef | null): { done: boo
   if (!move) return { done: true, dest: null }; // aborted by another command
   const vg = requireVg(state, move.vg);
   const source = state.pvs.find((p) => p.uuid === move.sourcePv);
-  if (!source) throw new LvmError('ABORTING: Can\'t reread the source PV of the pvmove in progress.');
+  if (!source) throw new LvmError("ABORTING: Can't reread the source PV of the pvmove in progress.");
   const pending = pendingSet(move);
   const map = pvExtentMap(vg, source);
   // Extents freed by someone else meanwhile (never in the lab) are simply dropped from the move.

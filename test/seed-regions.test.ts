@@ -189,9 +189,17 @@ test('a foreign region in a target directory is refused without approval (nothin
   expect(await regionUuid(DIRS[0])).toBeNull();
   expect(await regionUuid(DIRS[1])).toBeNull();
 
-  // Approved (in advance, as a script would): the foreign region is replaced by this run's.
-  const r = await result(await start({ ...example, approve: ['replace-foreign-regions'] }));
+  // Approved (in advance, as a script would): the foreign region is replaced by this run's, with the
+  // worker SIGKILLed as the replacement begins (the one step boundary the run below never reaches).
+  const approved = await start({ ...example, approve: ['replace-foreign-regions'] });
+  await waitForStepStart(approved, 'replace-foreign-regions');
+  await worker!.stop('SIGKILL');
+  await startWorker();
+  const r = await result(approved);
   expect(r.outcome).toBe('succeeded');
+  const log = commandLog();
+  // Each region made once by this run (disk2's log also holds the foreign region made above).
+  for (const [i, d] of DIRS.entries()) expect(log.filter((l) => l.includes(`create -d ${d}: created region`))).toHaveLength(i === 2 ? 2 : 1);
   expect(r.audit.steps.find((s) => s.name === 'replace-foreign-regions')?.approval?.decision).toBe('pre-approved');
   expect(r.value.regions.map((x) => x.action)).toEqual(['created', 'created', 'replaced-foreign']);
   expect(await regionUuid(DIRS[2])).toBe(example.regions[2].uuid);

@@ -14,6 +14,10 @@ module.exports = {
   verbose: true,
   // A global option (jest ignores it in a project); the engine tier sets its own, shorter one.
   testTimeout: 180_000,
+  // A test that times out leaves its awaits running (jest cannot cancel them), which would keep jest
+  // alive after the run, past CI's limit, with the results already printed. Exit when the run ends;
+  // the exit code is still the run's.
+  forceExit: true,
   projects: [
     { ...common, displayName: 'engine', roots: ['<rootDir>/test/engine-tier'] },
     {

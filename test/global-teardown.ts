@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { stopTemporalDevServer } from '../lab/temporal-dev-server';
 import { labDown } from '../lab/lab';
-import { stateFile } from './helpers/paths';
+import { stateFile, workflowBundleFile } from './helpers/paths';
 
 /** Stop exactly what global-setup started: the shared worker (by pid), the lab, and the server if it started it. */
 export default async function globalTeardown(): Promise<void> {
@@ -24,5 +24,6 @@ export default async function globalTeardown(): Promise<void> {
   }
   if (state.startedLab && process.env.RUNBOOK_KEEP_LAB !== '1') await labDown();
   if (state.startedServer && process.env.RUNBOOK_KEEP_SERVER !== '1') await stopTemporalDevServer();
+  rmSync(workflowBundleFile, { force: true });
   rmSync(stateFile, { force: true });
 }

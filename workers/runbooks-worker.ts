@@ -4,8 +4,7 @@ import { closeSharedPool } from '../activities/ssh/shared-pool';
 import { connectWorkerConnection, temporalSettings } from './connection';
 import { runbookDataConverter } from './data-converter';
 import { workerTaskQueue } from './task-queues';
-
-export const workflowsPath = require.resolve('../workflows');
+import { workflowsPath } from './workflow-bundle';
 
 /**
  * By default a nondeterminism error fails the workflow task, which Temporal retries until a fixed
@@ -16,6 +15,28 @@ function nondeterminismPolicy(): Pick<WorkerOptions, 'workflowFailureErrorTypes'
   return process.env.RUNBOOK_FAIL_ON_NONDETERMINISM === '1' ? { workflowFailureErrorTypes: { '*': ['NondeterminismError'] } } : {};
 }
 
+/**
+ * RUNBOOK_WORKFLOW_BUNDLE names workflow code bundled ahead of time (`npx tsx scripts/bundle-workflows.ts`):
+ * the worker then starts in about a second instead of webpacking the workflows again, which is what a
+ * deployment does, and what lets the test suite restart workers at every step boundary. The bundle
+ * must come from the same checkout: a stale one replays old code against new histories.
+ */
+function workflowCode(): Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle'> {
+  const codePath = process.env.RUNBOOK_WORKFLOW_BUNDLE;
+  return codePath ? { workflowBundle: { codePath } } : { workflowsPath };
+}
+
+/**
+ * How long a workflow task waits on this worker's sticky queue before any worker may take it (the
+ * SDK's default, 10 s, unless RUNBOOK_STICKY_QUEUE_TIMEOUT says otherwise): after a worker dies
+ * without shutting down, that is how long its open runs stall. The crash tests, which kill a worker
+ * at every step boundary, set it to 2 s.
+ */
+function stickyQueue(): Pick<WorkerOptions, 'stickyQueueScheduleToStartTimeout'> {
+  const timeout = process.env.RUNBOOK_STICKY_QUEUE_TIMEOUT;
+  return timeout ? { stickyQueueScheduleToStartTimeout: timeout as WorkerOptions['stickyQueueScheduleToStartTimeout'] } : {};
+}
+
 /** The one worker for every runbook: workflows and activities on task queue `runbooks`. */
 export async function createRunbooksWorker(overrides: Partial<WorkerOptions> = {}): Promise<Worker> {
   // A caller that brings its own connection (a test, a script) owns it; opening another would leak it.
@@ -24,12 +45,13 @@ export async function createRunbooksWorker(overrides: Partial<WorkerOptions> = {
     connection,
     namespace,
     taskQueue: workerTaskQueue(),
-    workflowsPath,
+    ...workflowCode(),
     activities,
     dataConverter: runbookDataConverter,
     // Long commands (pvmove, zfs send) hold a slot each; the default of 100 would let one sweep starve the rest.
     maxConcurrentActivityTaskExecutions: 50,
     shutdownGraceTime: '5s',
+    ...stickyQueue(),
     ...nondeterminismPolicy(),
     ...overrides,
   });

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { existsSync, openSync } from 'node:fs';
 import path from 'node:path';
-import { repoRoot, tsxCli } from './paths';
+import { repoRoot, tsxCli, workflowBundleFile } from './paths';
 
 export interface WorkerProcess {
   child: ChildProcess;
@@ -18,7 +18,14 @@ export async function startWorkerProcess(opts: { taskQueue?: string; env?: Recor
   const out = openSync(logFile, 'a');
   const child = spawn(process.execPath, [tsxCli, path.join(repoRoot, opts.script ?? 'workers/main.ts'), ...(opts.args ?? [])], {
     cwd: repoRoot,
-    env: { ...process.env, ...(opts.taskQueue ? { RUNBOOK_TASK_QUEUE: opts.taskQueue } : {}), ...opts.env },
+    env: {
+      ...process.env,
+      ...(existsSync(workflowBundleFile) ? { RUNBOOK_WORKFLOW_BUNDLE: workflowBundleFile } : {}),
+      // A killed worker's runs move on after 2 s instead of 10 (see workers/runbooks-worker.ts).
+      RUNBOOK_STICKY_QUEUE_TIMEOUT: '2s',
+      ...(opts.taskQueue ? { RUNBOOK_TASK_QUEUE: opts.taskQueue } : {}),
+      ...opts.env,
+    },
     stdio: ['ignore', 'pipe', out],
     detached: true,
   });

@@ -1,0 +1,18 @@
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+
+export const workflowsPath = require.resolve('../workflows');
+
+/**
+ * Bundle the workflow code once and write it where RUNBOOK_WORKFLOW_BUNDLE can name it. Written to a
+ * temporary name and renamed, so a worker starting meanwhile never reads half a bundle.
+ */
+export async function writeWorkflowBundle(file: string): Promise<{ file: string; bytes: number }> {
+  const { code } = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+  mkdirSync(path.dirname(file), { recursive: true });
+  const partial = `${file}.partial-${process.pid}`;
+  writeFileSync(partial, code);
+  renameSync(partial, file);
+  return { file, bytes: Buffer.byteLength(code) };
+}

@@ -49,3 +49,28 @@ test('a worker killed with SIGKILL mid-run is replaced, the run completes, and n
   expect(step2.attempts.length).toBeGreaterThanOrEqual(2);
   expect(step2.attempts[0].error?.type).toMatch(/^Timeout/);
 });
+
+test("a running step's heartbeats reach the server every second, so a slow worker is not taken for a dead one", async () => {
+  // The SDK holds heartbeats back to 0.8 x the heartbeat timeout unless the worker caps it: with the
+  // engine's 10 s timeout the server would hear from a live 6 s step once, then after 8 s.
+  worker ??= await startWorkerProcess({ taskQueue });
+  if (worker.child.exitCode !== null || worker.child.signalCode !== null) worker = await startWorkerProcess({ taskQueue });
+  const handle = await startRunbook('engineDrill', { host: 'node1', dir: `/var/tmp/engine-drill/${randomUUID()}`, steps: 1, stepSeconds: 6 }, { taskQueue });
+  const seen = new Set<number>();
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline;) {
+    const { raw } = await handle.describe();
+    if (raw.workflowExecutionInfo?.status !== 1) break; // no longer running
+    for (const a of raw.pendingActivities ?? []) {
+      const t = a.lastHeartbeatTime;
+      if (t?.seconds != null) seen.add(Number(t.seconds) * 1000 + Math.round((t.nanos ?? 0) / 1e6));
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  expect((await handle.result()) as RunbookResult<unknown>).toMatchObject({ outcome: 'succeeded' });
+  const times = [...seen].sort((a, b) => a - b);
+  const gaps = times.slice(1).map((t, i) => t - times[i]);
+  // Six seconds of a running command, heartbeats each second: at least four reach the server, none
+  // more than 2.5 s apart (with the SDK's default throttle it is one, or two 8 s apart).
+  expect(times.length).toBeGreaterThanOrEqual(4);
+  expect(Math.max(...gaps)).toBeLessThanOrEqual(2_500);
+});

@@ -5,6 +5,7 @@ import { connectWorkerConnection, temporalSettings } from './connection';
 import { runbookDataConverter } from './data-converter';
 import { workerTaskQueue } from './task-queues';
 import { workflowsPath } from './workflow-bundle';
+import { HEARTBEAT_DELIVERY } from './heartbeats';
 
 /**
  * By default a nondeterminism error fails the workflow task, which Temporal retries until a fixed
@@ -50,6 +51,7 @@ export async function createRunbooksWorker(overrides: Partial<WorkerOptions> = {
     dataConverter: runbookDataConverter,
     // Long commands (pvmove, zfs send) hold a slot each; the default of 100 would let one sweep starve the rest.
     maxConcurrentActivityTaskExecutions: 50,
+    ...HEARTBEAT_DELIVERY,
     shutdownGraceTime: '5s',
     ...stickyQueue(),
     ...nondeterminismPolicy(),

@@ -6,12 +6,13 @@ import * as activities from '../activities';
 import { closeSharedPool } from '../activities/ssh/shared-pool';
 import { connectWorkerConnection } from './connection';
 import { runbookDataConverter } from './data-converter';
+import { HEARTBEAT_DELIVERY } from './heartbeats';
 import { siteTaskQueue } from '../common/task-queues';
 
 export async function createSiteWorker(site: string): Promise<Worker> {
   if (!/^[a-z0-9][a-z0-9-]*$/.test(site)) throw new Error(`invalid site name ${JSON.stringify(site)}: lower-case letters, digits and dashes`);
   const { connection, namespace } = await connectWorkerConnection();
-  return Worker.create({ connection, namespace, taskQueue: siteTaskQueue(site), activities, dataConverter: runbookDataConverter, shutdownGraceTime: '5s' });
+  return Worker.create({ connection, namespace, taskQueue: siteTaskQueue(site), activities, dataConverter: runbookDataConverter, shutdownGraceTime: '5s', ...HEARTBEAT_DELIVERY });
 }
 
 if (require.main === module) {

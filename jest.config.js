@@ -12,12 +12,16 @@ const common = {
 
 module.exports = {
   verbose: true,
+  // The failing tests again at the end, however few files ran (scripts/test-shards.sh prints that part).
+  reporters: [['default', { summaryThreshold: 0 }]],
   // A global option (jest ignores it in a project); the engine tier sets its own, shorter one.
   testTimeout: 180_000,
   // A test that times out leaves its awaits running (jest cannot cancel them), which would keep jest
   // alive after the run, past CI's limit, with the results already printed. Exit when the run ends;
   // the exit code is still the run's.
   forceExit: true,
+  // `jest --shard=i/n` (scripts/test-shards.sh) keeps each lab scenario's files in one shard.
+  testSequencer: '<rootDir>/test/shard-sequencer.js',
   projects: [
     { ...common, displayName: 'engine', roots: ['<rootDir>/test/engine-tier'] },
     {

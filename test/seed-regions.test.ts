@@ -9,7 +9,7 @@ import { CRUCIBLE_HOST, commandLogPath, faultsPath, type ImageRecord, imageRecor
 import type { RunbookResult } from '../workflows/engine/runbook';
 import type { SeedRegionsResult } from '../workflows/seedRegions';
 import { waitForStepStart } from './helpers/history-watch';
-import { repoRoot } from './helpers/paths';
+import { repoRoot, testDataDir } from './helpers/paths';
 import { closeTestClient, runFailure, scheduledActivityTypes, startRunbook } from './helpers/temporal';
 import { startWorkerProcess, type WorkerProcess } from './helpers/worker-process';
 
@@ -38,7 +38,7 @@ async function startWorker(): Promise<void> {
   worker = await startWorkerProcess({
     taskQueue,
     env: { RUNBOOK_LAB_DIR: labRoot, RUNBOOK_INVENTORY: path.join(labRoot, 'inventory.json'), RUNBOOK_ARCHIVE: '0' },
-    logFile: path.join(repoRoot, '.data', `worker-${taskQueue}-${Date.now()}.log`),
+    logFile: path.join(testDataDir, `worker-${taskQueue}-${Date.now()}.log`),
   });
 }
 

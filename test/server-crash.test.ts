@@ -6,7 +6,7 @@ import { DEV_SERVER_SETTINGS, startDevServer, type DevServerProcess } from '../l
 import { runbookDataConverter } from '../workers/data-converter';
 import type { RunbookResult } from '../workflows/engine/runbook';
 import { hostLines } from './helpers/lab-host';
-import { repoRoot } from './helpers/paths';
+import { repoRoot, testDataDir } from './helpers/paths';
 import { startWorkerProcess, type WorkerProcess } from './helpers/worker-process';
 
 // The dev server runs SQLite in WAL mode with synchronous=NORMAL (lab/temporal-dev-server.ts): a commit
@@ -15,7 +15,7 @@ import { startWorkerProcess, type WorkerProcess } from './helpers/worker-process
 // database file) so it can SIGKILL it twice in the middle of a run and start it again on the same file.
 const port = 7250;
 const address = `127.0.0.1:${port}`;
-const dir = path.join(repoRoot, '.data', `server-crash-${randomUUID().slice(0, 8)}`);
+const dir = path.join(testDataDir, `server-crash-${randomUUID().slice(0, 8)}`);
 const dbFile = path.join(dir, 'temporal.db');
 const taskQueue = `server-crash-${randomUUID().slice(0, 8)}`;
 let server: DevServerProcess | undefined;

@@ -60,9 +60,13 @@ export type Inventory = z.infer<typeof inventorySchema>;
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 
-/** RUNBOOK_INVENTORY wins; otherwise the inventory that `runbook lab up` writes. */
+/**
+ * RUNBOOK_INVENTORY wins; otherwise the inventory that `runbook lab up` writes, in the lab folder
+ * (RUNBOOK_LAB_DIR, else <repo>/.lab, as lab/paths.ts has it).
+ */
 export function defaultInventoryPath(): string {
-  return process.env.RUNBOOK_INVENTORY ?? path.join(repoRoot, '.lab', 'inventory.json');
+  const labDir = process.env.RUNBOOK_LAB_DIR ? path.resolve(process.env.RUNBOOK_LAB_DIR) : path.join(repoRoot, '.lab');
+  return process.env.RUNBOOK_INVENTORY ?? path.join(labDir, 'inventory.json');
 }
 
 export function loadInventory(file = defaultInventoryPath()): Inventory {

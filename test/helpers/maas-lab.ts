@@ -10,7 +10,7 @@ import { scenarioContext } from '../../lab/scenario-context';
 import { apiKeyFile, MACHINE_SYSTEM_ID, MAAS_HOSTS, regionStateDir, setRegionLabConfig } from '../../lab/scenarios/maas';
 import type { LabConfig } from '../../lab/emulators/maas/state';
 import type { ScenarioContext } from '../../lab/scenarios/types';
-import { repoRoot } from './paths';
+import { repoRoot, testDataDir } from './paths';
 import { startRunbook } from './temporal';
 import { startWorkerProcess, type WorkerProcess } from './worker-process';
 
@@ -57,7 +57,7 @@ export async function startMaasLab(name: string, opts: { worker?: boolean } = {}
   };
   const taskQueue = `${name}-${randomUUID().slice(0, 8)}`;
   const env = { RUNBOOK_INVENTORY: path.join(labDir, 'inventory.json'), RUNBOOK_LAB_DIR: labDir, RUNBOOK_ARCHIVE: '0' };
-  const logFile = path.join(repoRoot, '.data', `worker-${taskQueue}.log`);
+  const logFile = path.join(testDataDir, `worker-${taskQueue}.log`);
   let worker: WorkerProcess | null = null;
   let timings = FAST_TIMINGS;
   try {

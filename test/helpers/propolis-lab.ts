@@ -10,7 +10,7 @@ import type { ScenarioContext } from '../../lab/scenarios/types';
 import { CRUCIBLE_HOST, PORTS, REGION_DIRS } from '../../lab/scenarios/crucible';
 import { DESTINATION_SLED, judgeLiveMigration, seedBootRegions, propolisFaultsPath, SOURCE_SLED, type MigrationJudgement } from '../../lab/scenarios/propolis';
 import type { Faults } from '../../lab/emulators/propolis';
-import { repoRoot } from './paths';
+import { repoRoot, testDataDir } from './paths';
 import { startRunbook } from './temporal';
 import { startWorkerProcess, type WorkerProcess } from './worker-process';
 
@@ -51,7 +51,7 @@ export async function startPropolisLab(name: string): Promise<PropolisLab> {
   const ctx = Object.fromEntries(hosts.map((h) => [h, scenarioContext(h, log)]));
   const taskQueue = `${name}-${randomUUID().slice(0, 8)}`;
   const env = { RUNBOOK_INVENTORY: path.join(labDir, 'inventory.json'), RUNBOOK_LAB_DIR: labDir, RUNBOOK_ARCHIVE: '0' };
-  const logFile = path.join(repoRoot, '.data', `worker-${taskQueue}.log`);
+  const logFile = path.join(testDataDir, `worker-${taskQueue}.log`);
   let worker: WorkerProcess;
   try {
     const t0 = Date.now();

@@ -8,7 +8,7 @@ import { checkConsistency, readState } from '../../lab/emulators/lvm';
 import { hostDir } from '../../lab/paths';
 import { HOST, readBuildRecord, readonlyDataPaths, readonlyDataSizes, type BuildRecord } from '../../lab/scenarios/readonly-data';
 import { guardWorkflowId } from '../../runbooks/autoGrowGuard/schema';
-import { repoRoot } from './paths';
+import { repoRoot, testDataDir } from './paths';
 import { startRunbook, testClient } from './temporal';
 import { startWorkerProcess, type WorkerProcess } from './worker-process';
 
@@ -77,7 +77,7 @@ export class ReadonlyDataLab {
     this.worker = await startWorkerProcess({
       taskQueue: this.taskQueue,
       env: { RUNBOOK_LAB_DIR: this.root, RUNBOOK_INVENTORY: path.join(this.root, 'inventory.json'), RUNBOOK_ARCHIVE: '0' },
-      logFile: path.join(repoRoot, '.data', `worker-${this.taskQueue}-${Date.now()}.log`),
+      logFile: path.join(testDataDir, `worker-${this.taskQueue}-${Date.now()}.log`),
     });
     return this.worker;
   }

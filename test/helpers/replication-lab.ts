@@ -11,7 +11,7 @@ import type { ScenarioContext } from '../../lab/scenarios/types';
 import { checkProjectReplicas, createZfsProjectsScenario, generateProjects, type ProjectsManifest } from '../../lab/scenarios/zfs-projects';
 import type { CheckOptions, ProjectPlacement, ProjectsCheckResult } from '../../lab/scenarios/zfs-projects/check';
 import type { GenerateOptions } from '../../lab/scenarios/zfs-projects/plan';
-import { repoRoot } from './paths';
+import { repoRoot, testDataDir } from './paths';
 import { startRunbook } from './temporal';
 import { startWorkerProcess, type WorkerProcess } from './worker-process';
 
@@ -54,7 +54,7 @@ export async function startReplicationLab(name: string, base: number): Promise<R
   const ctx = Object.fromEntries(hosts.map((h) => [h.name, scenarioContext(h.name, log)]));
   const taskQueue = `${name}-${randomUUID().slice(0, 8)}`;
   const env = { RUNBOOK_INVENTORY: path.join(labDir, 'inventory.json'), RUNBOOK_LAB_DIR: labDir, RUNBOOK_ARCHIVE: '0' };
-  const logFile = path.join(repoRoot, '.data', `worker-${taskQueue}.log`);
+  const logFile = path.join(testDataDir, `worker-${taskQueue}.log`);
   let worker: WorkerProcess;
   try {
     await labUp({ scenarios: [scenarioName], log });

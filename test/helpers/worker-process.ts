@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync } from 'node:fs';
 import path from 'node:path';
-import { repoRoot, tsxCli, workflowBundleFile } from './paths';
+import { repoRoot, tsxCli, workflowBundleFile, testDataDir } from './paths';
 
 export interface WorkerProcess {
   child: ChildProcess;
@@ -14,7 +14,7 @@ export interface WorkerProcess {
  * Resolves once it polls its task queue.
  */
 export async function startWorkerProcess(opts: { taskQueue?: string; env?: Record<string, string>; logFile?: string; script?: string; args?: string[] } = {}): Promise<WorkerProcess> {
-  const logFile = opts.logFile ?? path.join(repoRoot, '.data', `worker-${opts.taskQueue ?? 'runbooks'}-${Date.now()}.log`);
+  const logFile = opts.logFile ?? path.join(testDataDir, `worker-${opts.taskQueue ?? 'runbooks'}-${Date.now()}.log`);
   const out = openSync(logFile, 'a');
   const child = spawn(process.execPath, [tsxCli, path.join(repoRoot, opts.script ?? 'workers/main.ts'), ...(opts.args ?? [])], {
     cwd: repoRoot,

@@ -3,22 +3,44 @@
 //      runbook's own code: activities/zfs-replication/pipe.ts) into `zfs recv -u` on compute2;
 //   B. `zfs send | zfs recv` on one host (compute1 into a second dataset of its own pool): no network;
 //   C. `zfs send | ssh compute2 zfs recv` from compute1 with OpenSSH (what seed 001 typed by hand).
-// Each mode runs REPS times, interleaved; the median rate is compared. Every lab host has its own
-// zfs-fuse daemon, and all of them share this machine's CPUs, so B and C compete with the same
-// daemons A does. Usage: sudo npx tsx bench/zfs-stream.ts   (env BENCH_MIB, default 300; BENCH_REPS, default 3)
+// Each mode runs REPS times, interleaved; the median is compared. Every lab host has its own
+// zfs-fuse daemon, and all of them share this machine's CPUs (and the other users of the machine),
+// so next to the wall time each mode reports the CPU it cost per GiB: in this process (the worker),
+// inside compute1 and inside compute2 (bench/host-cpu.ts). BENCH_PROFILE=1 adds the parts on their
+// own (see below). Usage: sudo npx tsx bench/zfs-stream.ts   (env BENCH_MIB, default 300; BENCH_REPS, default 3)
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { raw, sh } from '../activities/ssh/command';
 import { runRemote } from '../activities/ssh/exec';
 import { SshPool } from '../activities/ssh/pool';
 import { InventoryProvider } from '../activities/ssh/inventory-provider';
-import { pipeBetweenHosts } from '../activities/zfs-replication/pipe';
+import { pipeBetweenHosts, type PipeOptions } from '../activities/zfs-replication/pipe';
+import { hostCpuSeconds, ownCpuSeconds } from './host-cpu';
 import { median } from './stats';
 import { must, startBenchLab } from './zfs-lab';
 
 const MIB = Number(process.env.BENCH_MIB ?? 300);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const DS = 'projects/0df21bd2-3a26-4c59-ac0b-cdbb293c4036'; // the project id of seed 001's test
+
+/** One way of moving the stream: `run` is timed and its CPU counted; `before`/`after` are not. */
+interface Mode {
+  before?: () => Promise<void>;
+  run: () => Promise<void>;
+  after?: () => Promise<void>;
+}
+
+function runLocally(script: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-c', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${script.slice(0, 200)}: exit ${code}: ${err.slice(-500)}`))));
+  });
+}
 
 async function main(): Promise<void> {
   const lab = await startBenchLab('bench-zfs-stream', 191);
@@ -29,87 +51,116 @@ async function main(): Promise<void> {
     await must(lab.ctx.compute1, `zfs create ${DS} && head -c ${MIB}M /dev/urandom > /${DS}/data.bin && zfs snapshot ${DS}@s1`);
     const bytes = Number((await must(lab.ctx.compute1, `zfs send ${DS}@s1 | wc -c`)).trim()); // also warms the cache
     const destroy = (ctx: (typeof lab.ctx)[string], ds: string) =>
-      must(ctx, `for i in $(seq 50); do zfs destroy -r ${ds} 2>/dev/null && exit 0; zfs list ${ds} >/dev/null 2>&1 || exit 0; sleep 0.2; done; exit 1`);
+      must(ctx, `for i in $(seq 50); do zfs destroy -r ${ds} 2>/dev/null && exit 0; zfs list ${ds} >/dev/null 2>&1 || exit 0; sleep 0.2; done; exit 1`).then(() => undefined);
+    const send = sh`zfs send ${`${DS}@s1`}`;
+    // The pipe exactly as the send activity calls it, heartbeat callback included (every second).
+    const throughWorker = async (to: PipeOptions['to'], extra: Partial<PipeOptions> = {}) => {
+      const r = await pipeBetweenHosts(pool, { from: { host: 'compute1', command: send }, to, onProgress: () => undefined, ...extra });
+      if (r.senderExit.code !== 0 || r.receiverExit.code !== 0) throw new Error(`stream failed: ${r.senderStderr} ${r.receiverStderr}`);
+    };
+    const onHost = async (host: string, command: ReturnType<typeof sh>) => {
+      const r = await runRemote(pool, host, command, { timeoutMs: 3_600_000 });
+      if (r.record.exitCode !== 0) throw new Error(`${command.display}: ${r.stderr}`);
+    };
+    const opensshTo = (host: string) => sh`ssh -i ${key} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR ${`root@${lab.addresses[host]}`}`;
 
-    const modes: Record<string, () => Promise<number>> = {
-      'A worker (ssh2 pipe)': async () => {
-        const r = await pipeBetweenHosts(pool, { from: { host: 'compute1', command: sh`zfs send ${`${DS}@s1`}` }, to: { host: 'compute2', command: sh`zfs recv -u projects/bench-a` } });
-        if (r.senderExit.code !== 0 || r.receiverExit.code !== 0) throw new Error(`A failed: ${r.senderStderr} ${r.receiverStderr}`);
-        await destroy(lab.ctx.compute2, 'projects/bench-a');
-        return r.durationMs;
+    const modes: Record<string, Mode> = {
+      'A worker (ssh2 pipe)': {
+        run: () => throughWorker({ host: 'compute2', command: sh`zfs recv -u projects/bench-a` }),
+        after: () => destroy(lab.ctx.compute2, 'projects/bench-a'),
       },
-      'B local send|recv': async () => {
-        const r = await runRemote(pool, 'compute1', sh`zfs send ${`${DS}@s1`} | zfs recv -u projects/bench-b`, { timeoutMs: 3_600_000 });
-        if (r.record.exitCode !== 0) throw new Error(`B failed: ${r.stderr}`);
-        await destroy(lab.ctx.compute1, 'projects/bench-b');
-        return r.record.durationMs;
+      'B local send|recv': {
+        run: () => onHost('compute1', sh`zfs send ${`${DS}@s1`} | zfs recv -u projects/bench-b`),
+        after: () => destroy(lab.ctx.compute1, 'projects/bench-b'),
       },
-      'C send|ssh recv': async () => {
-        const ssh = sh`ssh -i ${key} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR ${`root@${lab.addresses.compute2}`}`;
-        const r = await runRemote(pool, 'compute1', sh`set -o pipefail; zfs send ${`${DS}@s1`} | ${ssh} ${raw('zfs recv -u projects/bench-c')}`, { timeoutMs: 3_600_000 });
-        if (r.record.exitCode !== 0) throw new Error(`C failed: ${r.stderr}`);
-        await destroy(lab.ctx.compute2, 'projects/bench-c');
-        return r.record.durationMs;
+      'C send|ssh recv': {
+        run: () => onHost('compute1', sh`set -o pipefail; zfs send ${`${DS}@s1`} | ${opensshTo('compute2')} ${raw('zfs recv -u projects/bench-c')}`),
+        after: () => destroy(lab.ctx.compute2, 'projects/bench-c'),
       },
     };
-    // BENCH_PROFILE=1: the parts on their own, to find the limit: what one daemon's send costs, what
-    // one daemon's recv costs (from a file), and the worker's ssh2 path into a sink (no zfs recv).
+    // BENCH_PROFILE=1: the parts on their own, to find the limit.
     if (process.env.BENCH_PROFILE === '1') {
       const streamFile = path.join(lab.labDir, 'hosts', 'compute1', 'bench-stream.zstream');
       Object.assign(modes, {
-        'P worker via Transform (before)': async () => {
-          // The pipe as it was: through the rate Meter (a cap no stream reaches keeps it in the path).
-          const r = await pipeBetweenHosts(pool, {
-            from: { host: 'compute1', command: sh`zfs send ${`${DS}@s1`}` },
-            to: { host: 'compute2', command: sh`zfs recv -u projects/bench-m` },
-            bytesPerSecond: 1e15,
-          });
-          if (r.senderExit.code !== 0 || r.receiverExit.code !== 0) throw new Error(`P metered failed: ${r.senderStderr} ${r.receiverStderr}`);
-          await destroy(lab.ctx.compute2, 'projects/bench-m');
-          return r.durationMs;
+        // The worker's topology with OpenSSH's own client doing the relay on this machine: what the
+        // two hops cost when the relay is C instead of ssh2 (its CPU is in the worker column).
+        'D OpenSSH relay here': {
+          run: () => runLocally(`set -o pipefail; ${opensshTo('compute1').text} ${send.text} | ${opensshTo('compute2').text} 'zfs recv -u projects/bench-d'`),
+          after: () => destroy(lab.ctx.compute2, 'projects/bench-d'),
         },
-        'P send > /dev/null': async () => {
-          const r = await runRemote(pool, 'compute1', sh`zfs send ${`${DS}@s1`} >/dev/null`, { timeoutMs: 3_600_000 });
-          if (r.record.exitCode !== 0) throw new Error(`P send failed: ${r.stderr}`);
-          return r.record.durationMs;
+        // The pipe with a rate cap (a cap no stream reaches keeps the Meter Transform in the path).
+        'P worker, rate Meter': {
+          run: () => throughWorker({ host: 'compute2', command: sh`zfs recv -u projects/bench-m` }, { bytesPerSecond: 1e15 }),
+          after: () => destroy(lab.ctx.compute2, 'projects/bench-m'),
         },
-        'P recv < file': async () => {
-          await must(lab.ctx.compute1, `zfs send ${DS}@s1 > ${streamFile}`);
-          const r = await runRemote(pool, 'compute2', sh`zfs recv -u projects/bench-r <${streamFile}`, { timeoutMs: 3_600_000 });
-          if (r.record.exitCode !== 0) throw new Error(`P recv failed: ${r.stderr}`);
-          await destroy(lab.ctx.compute2, 'projects/bench-r');
-          await must(lab.ctx.compute1, `rm -f ${streamFile}`);
-          return r.record.durationMs;
+        'P worker, no heartbeat': {
+          run: () => throughWorker({ host: 'compute2', command: sh`zfs recv -u projects/bench-h` }, { onProgress: undefined }),
+          after: () => destroy(lab.ctx.compute2, 'projects/bench-h'),
         },
-        'P worker -> cat sink': async () => {
-          const r = await pipeBetweenHosts(pool, { from: { host: 'compute1', command: sh`zfs send ${`${DS}@s1`}` }, to: { host: 'compute2', command: sh`cat >/dev/null` } });
-          if (r.senderExit.code !== 0 || r.receiverExit.code !== 0) throw new Error(`P sink failed: ${r.senderStderr} ${r.receiverStderr}`);
-          return r.durationMs;
+        'P send > /dev/null': { run: () => onHost('compute1', sh`zfs send ${`${DS}@s1`} >/dev/null`) },
+        'P recv < file': {
+          before: () => must(lab.ctx.compute1, `zfs send ${DS}@s1 > ${streamFile}`).then(() => undefined),
+          run: () => onHost('compute2', sh`zfs recv -u projects/bench-r <${streamFile}`),
+          after: () =>
+            destroy(lab.ctx.compute2, 'projects/bench-r')
+              .then(() => must(lab.ctx.compute1, `rm -f ${streamFile}`))
+              .then(() => undefined),
         },
-        'P worker cat -> cat': async () => {
-          const r = await pipeBetweenHosts(pool, { from: { host: 'compute1', command: sh`head -c ${bytes} /dev/zero` }, to: { host: 'compute2', command: sh`cat >/dev/null` } });
-          if (r.senderExit.code !== 0 || r.receiverExit.code !== 0) throw new Error(`P ssh-only failed: ${r.senderStderr} ${r.receiverStderr}`);
-          return r.durationMs;
+        'P worker -> cat sink': { run: () => throughWorker({ host: 'compute2', command: sh`cat >/dev/null` }) },
+        // The relay alone: no zfs at either end.
+        'P worker cat -> cat': {
+          run: async () => {
+            const r = await pipeBetweenHosts(pool, { from: { host: 'compute1', command: sh`head -c ${bytes} /dev/zero` }, to: { host: 'compute2', command: sh`cat >/dev/null` } });
+            if (r.senderExit.code !== 0 || r.receiverExit.code !== 0) throw new Error(`relay failed: ${r.senderStderr} ${r.receiverStderr}`);
+          },
         },
-      });
+      } satisfies Record<string, Mode>);
     }
+
+    const parts = ['worker', 'compute1', 'compute2'] as const;
+    const sampleCpu = () => [ownCpuSeconds(), hostCpuSeconds('compute1'), hostCpuSeconds('compute2')];
     const times: Record<string, number[]> = Object.fromEntries(Object.keys(modes).map((m) => [m, []]));
+    const cpu: Record<string, number[][]> = Object.fromEntries(Object.keys(modes).map((m) => [m, parts.map(() => [])]));
+    const load = [loadavg()[0]];
     for (let rep = 0; rep < REPS; rep++) {
-      for (const [name, run] of Object.entries(modes)) {
-        const ms = await run();
+      for (const [name, mode] of Object.entries(modes)) {
+        await mode.before?.();
+        const cpuBefore = sampleCpu();
+        const started = performance.now();
+        await mode.run();
+        const ms = performance.now() - started;
+        sampleCpu().forEach((v, i) => cpu[name][i].push(v - cpuBefore[i]));
+        await mode.after?.();
         times[name].push(ms);
+        load.push(loadavg()[0]);
         process.stdout.write(`  rep ${rep + 1} ${name}: ${(ms / 1000).toFixed(2)} s\n`);
       }
     }
+
+    const gib = bytes / 2 ** 30;
     const rate = (ms: number) => bytes / 2 ** 20 / (ms / 1000);
     const med = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
-    const [a, b, c] = Object.keys(modes).map((k) => med[k]);
-    process.stdout.write(`\nfull stream of ${(bytes / 2 ** 20).toFixed(0)} MiB (median of ${REPS}):\n`);
-    for (const [k, ms] of Object.entries(med)) process.stdout.write(`  ${k.padEnd(22)} ${(ms / 1000).toFixed(2)} s  ${rate(ms).toFixed(1)} MiB/s\n`);
-    process.stdout.write(`ratios: worker/local ${(a / b).toFixed(2)}x the time, worker/ssh ${(a / c).toFixed(2)}x the time\n`);
+    const cpuPerGib = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v.map((s) => median(s) / gib)]));
+    const total = (k: string) => cpuPerGib[k].reduce((x, y) => x + y, 0);
+    const [a, b, c] = Object.keys(modes);
+    process.stdout.write(
+      `\nfull stream of ${(bytes / 2 ** 20).toFixed(0)} MiB, median of ${REPS}; ${cpus().length} CPUs shared with whatever else runs (1-min load average ${Math.min(...load).toFixed(1)}..${Math.max(...load).toFixed(1)} during the run)\n`,
+    );
+    process.stdout.write(`  ${'mode'.padEnd(24)} ${'time'.padStart(7)} ${'rate'.padStart(12)}   CPU s per GiB: ${parts.join(' + ')} = total\n`);
+    for (const k of Object.keys(modes)) {
+      const split = cpuPerGib[k].map((x) => x.toFixed(2).padStart(5)).join(' + ');
+      process.stdout.write(`  ${k.padEnd(24)} ${(med[k] / 1000).toFixed(2).padStart(5)} s ${rate(med[k]).toFixed(1).padStart(6)} MiB/s   ${split} = ${total(k).toFixed(2)}\n`);
+    }
+    process.stdout.write(`the worker at ${(med[b] / med[a]).toFixed(2)}x the local pipe's rate, ${(med[c] / med[a]).toFixed(2)}x the ssh pipe's\n`);
+    // What the CPU alone allows: this stream given every CPU of the machine and perfectly spread
+    // over them could not go faster than CPUs / (CPU seconds per GiB).
+    const ceiling = (k: string) => (cpus().length / total(k)) * 1024;
+    process.stdout.write(
+      `CPU ceiling (all ${cpus().length} CPUs for this stream alone): worker ${ceiling(a).toFixed(0)} MiB/s, local pipe ${ceiling(b).toFixed(0)} MiB/s; the worker path costs ${(total(a) / total(b)).toFixed(1)}x the local pipe's CPU\n`,
+    );
     const out = path.join(__dirname, 'results');
     mkdirSync(out, { recursive: true });
-    writeFileSync(path.join(out, `zfs-stream-${Date.now()}.json`), JSON.stringify({ bytes, reps: REPS, times, medianMs: med }, null, 2));
+    writeFileSync(path.join(out, `zfs-stream-${Date.now()}.json`), JSON.stringify({ bytes, reps: REPS, load, times, medianMs: med, cpu, cpuPerGib }, null, 2));
   } finally {
     pool.close();
     await lab.stop();

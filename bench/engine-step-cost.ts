@@ -8,6 +8,9 @@
 //   D. an Ansible playbook of `command: true` tasks (ansible-core, pipelining, SSH ControlPersist,
 //      the inventory's key, address and pinned host key): per task, from a 1-task and a 21-task run.
 // It also prints where the engine's step goes (bench/history-profile.ts) before and after.
+// BENCH_CODE_BASELINE=<git ref>[,<ref>...] adds the step with the workflow code of those commits
+// (bench/code-at-ref.ts) on today's dev server: a change of the engine, before and after, in one run.
+// BENCH_SERVER_BEFORE=0 leaves out the dev server as before; BENCH_ENGINE_ONLY=1 leaves out B, C and D.
 // Usage: npm run bench  (needs root for the lab; BENCH_STEPS=50 BENCH_ROUNDS=2 BENCH_SAMPLES=40)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,6 +22,7 @@ import { defaultInventoryPath, loadInventory, type InventoryHost } from '../acti
 import { sharedPool, closeSharedPool } from '../activities/ssh/shared-pool';
 import { labDown, labStatus, labUp } from '../lab/lab';
 import { DEV_SERVER_SETTINGS, DEV_SERVER_SETTINGS_BEFORE } from '../lab/temporal-dev-server';
+import { bundleWorkflowsAt, type CodeAtRef } from './code-at-ref';
 import { phaseTable, type StepProfile } from './history-profile';
 import { fmtMs, median, percentile } from './stats';
 import { installWorkerMetrics, runSteps, type StepRunConfig } from './step-run';
@@ -28,11 +32,21 @@ const STEPS = Number(process.env.BENCH_STEPS ?? 50); // engineDrill allows at mo
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 40);
 const ANSIBLE_TASKS = 20;
+const SERVER_BEFORE = process.env.BENCH_SERVER_BEFORE !== '0';
+const ENGINE_ONLY = process.env.BENCH_ENGINE_ONLY === '1';
+const CODE_BASELINES = (process.env.BENCH_CODE_BASELINE ?? '')
+  .split(',')
+  .map((r) => r.trim())
+  .filter(Boolean);
 
-const CONFIGS: StepRunConfig[] = [
-  { label: 'before', server: DEV_SERVER_SETTINGS_BEFORE },
-  { label: 'now', server: DEV_SERVER_SETTINGS },
-];
+/** What is compared, 'now' (this checkout on today's dev server) last. */
+function configurations(baselines: CodeAtRef[]): StepRunConfig[] {
+  return [
+    ...(SERVER_BEFORE ? [{ label: 'before', server: DEV_SERVER_SETTINGS_BEFORE }] : []),
+    ...baselines.map((b) => ({ label: `code ${b.commit}`, server: DEV_SERVER_SETTINGS, worker: { workflowBundle: { codePath: b.codePath } } })),
+    { label: 'now', server: DEV_SERVER_SETTINGS },
+  ];
+}
 
 interface EngineFigures {
   label: string;
@@ -42,12 +56,12 @@ interface EngineFigures {
 
 /**
  * Rounds alternate the configurations (before, now, before, now, ...) so that load from other work on
- * the machine falls on both alike; each round is a fresh server and worker.
+ * the machine falls on all alike; each round is a fresh server and worker.
  */
-async function viaRunbook(): Promise<EngineFigures[]> {
-  const figures = CONFIGS.map((c): EngineFigures => ({ label: c.label, profile: { cycles: [], phases: {} as StepProfile['phases'], eventsPerStep: {}, workflowTasksPerStep: 0 }, cpu: [] }));
+async function viaRunbook(configs: StepRunConfig[]): Promise<EngineFigures[]> {
+  const figures = configs.map((c): EngineFigures => ({ label: c.label, profile: { cycles: [], phases: {} as StepProfile['phases'], eventsPerStep: {}, workflowTasksPerStep: 0 }, cpu: [] }));
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [i, config] of CONFIGS.entries()) {
+    for (const [i, config] of configs.entries()) {
       const r = await runSteps(config, { host: HOST, steps: STEPS, port: 7300 + i });
       const f = figures[i];
       f.profile.cycles.push(...r.profile.cycles);
@@ -182,21 +196,25 @@ async function main(): Promise<void> {
   const labWasUp = labStatus().some((h) => h.running);
   await labUp({ scenarios: ['base'] });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-step-'));
+  const baselines: CodeAtRef[] = [];
   try {
+    for (const ref of CODE_BASELINES) baselines.push(bundleWorkflowsAt(ref));
     const load = os.loadavg();
-    const engine = await viaRunbook();
-    const ssh2 = await viaWarmSsh2();
+    const engine = await viaRunbook(configurations(baselines));
+    const ssh2 = ENGINE_ONLY ? undefined : await viaWarmSsh2();
     closeSharedPool();
-    const openssh = viaOpenSshClient(dir);
-    const ansibleMissing = ensureAnsible();
+    const openssh = ENGINE_ONLY ? undefined : viaOpenSshClient(dir);
+    const ansibleMissing = ENGINE_ONLY ? 'BENCH_ENGINE_ONLY=1' : ensureAnsible();
     const ansible = ansibleMissing ? undefined : viaAnsible(dir);
     const loadAfter = os.loadavg();
 
-    const [before, now] = engine;
+    const now = engine.at(-1)!;
+    const earlier = engine.slice(0, -1);
     const a = median(now.profile.cycles);
+    const describe = (f: EngineFigures) => (f.label === 'before' ? 'dev server as before' : `workflow code of ${f.label.replace(/^code /, '')}, dev server now`);
     const rows: [string, number[] | undefined][] = [
       ['A. runbook step running `true` (engine), now', now.profile.cycles],
-      ['A0. the same step, dev server as before', before.profile.cycles],
+      ...earlier.map((f, k): [string, number[]] => [`A${k}. the same step, ${describe(f)}`, f.profile.cycles]),
       ['B. `true` over a warm ssh2 connection', ssh2],
       ['C. `ssh host true` (OpenSSH client, new connection)', openssh],
       [`D. Ansible task \`command: true\` (${ansible?.version ?? 'ansible-core'}, pipelining), per task`, ansible?.perTask],
@@ -208,23 +226,36 @@ async function main(): Promise<void> {
     console.log('|---|---|---|---|---|');
     for (const [what, xs] of rows) {
       if (!xs) {
-        console.log(`| ${what} | not measured: ${ansibleMissing} | | | |`);
+        console.log(`| ${what} | not measured: ${ansibleMissing ?? 'BENCH_ENGINE_ONLY=1'} | | | |`);
         continue;
       }
       const m = median(xs);
       console.log(`| ${what} | ${fmtMs(m)} | ${fmtMs(percentile(xs, 90))} | ${(m / a).toFixed(2)}x | ${(a / m).toFixed(2)}x |`);
     }
     if (ansible) console.log(`\nAnsible: a 1-task playbook run takes ${fmtMs(median(ansible.oneTaskRun))} in all (process start, inventory, connection); per task is (21-task run - 1-task run) / 20.`);
+    console.log('');
+    for (const f of earlier) {
+      const m = median(f.profile.cycles);
+      console.log(`${f.label} -> now: median ${fmtMs(m)} -> ${fmtMs(a)} (${(m / a).toFixed(2)}x), p90 ${fmtMs(percentile(f.profile.cycles, 90))} -> ${fmtMs(percentile(now.profile.cycles, 90))}`);
+    }
+    const cpu = (f: EngineFigures) => `${f.label}: server ${fmtMs(median(f.cpu.map((c) => c.server)))}, worker ${fmtMs(median(f.cpu.map((c) => c.worker)))}`;
+    console.log(`CPU per step (less sensitive to other load than latency; median of the rounds): ${engine.map(cpu).join('; ')}`);
+    console.log(`workflow tasks per step: ${engine.map((f) => `${f.label} ${f.profile.workflowTasksPerStep.toFixed(2)}`).join(', ')}`);
     console.log(
-      `\nbefore -> now: median ${fmtMs(median(before.profile.cycles))} -> ${fmtMs(a)} (${(median(before.profile.cycles) / a).toFixed(2)}x), p90 ${fmtMs(percentile(before.profile.cycles, 90))} -> ${fmtMs(percentile(now.profile.cycles, 90))}`,
+      `history events per step: ${engine
+        .map(
+          (f) =>
+            `${f.label} ${Object.values(f.profile.eventsPerStep)
+              .reduce((x, y) => x + y, 0)
+              .toFixed(2)}`,
+        )
+        .join(', ')}\n`,
     );
-    const cpu = (f: EngineFigures) => `server ${fmtMs(median(f.cpu.map((c) => c.server)))}, worker ${fmtMs(median(f.cpu.map((c) => c.worker)))}`;
-    console.log(`CPU per step (less sensitive to other load than latency): before ${cpu(before)}; now ${cpu(now)}`);
-    console.log(`workflow tasks per step: before ${before.profile.workflowTasksPerStep.toFixed(2)}, now ${now.profile.workflowTasksPerStep.toFixed(2)}\n`);
     console.log('Where a step goes (server event times; medians of phases need not add up to the step):\n');
     console.log(phaseTable(engine.map((f) => ({ label: f.label, profile: f.profile }))).join('\n'));
   } finally {
     closeSharedPool();
+    for (const b of baselines) b.cleanup();
     rmSync(dir, { recursive: true, force: true });
     if (!labWasUp) await labDown();
   }

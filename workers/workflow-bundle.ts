@@ -1,6 +1,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import { workflowInterceptorModules } from './workflow-interceptors';
 
 export const workflowsPath = require.resolve('../workflows');
 
@@ -9,7 +10,7 @@ export const workflowsPath = require.resolve('../workflows');
  * temporary name and renamed, so a worker starting meanwhile never reads half a bundle.
  */
 export async function writeWorkflowBundle(file: string): Promise<{ file: string; bytes: number }> {
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+  const { code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: new DefaultLogger('WARN') });
   mkdirSync(path.dirname(file), { recursive: true });
   const partial = `${file}.partial-${process.pid}`;
   writeFileSync(partial, code);

@@ -1,4 +1,4 @@
-import { condition, continueAsNew, defineQuery, ParentClosePolicy, setCurrentDetails, setHandler, startChild } from '@temporalio/workflow';
+import { condition, continueAsNew, defineQuery, ParentClosePolicy, setHandler, startChild } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type * as replication from '../activities/zfs-replication/activities';
 import type { Placement } from '../activities/zfs-replication/placement';
@@ -8,7 +8,6 @@ import { projectLock } from '../runbooks/replicateProject/definition';
 import { replicateProjectsDefinition } from '../runbooks/replicateProjects/definition';
 import type { ReplicateProjectsInput, SweepState } from '../runbooks/replicateProjects/schema';
 import type { ReplicateProjectChildInput } from '../runbooks/replicateProject/schema';
-import { renderDetails } from './engine/details';
 import { operatorReportMarkdown, type NeedsOperator } from './engine/operator-report';
 import { childNeedsOperator, onlyRefused } from './replication/child-failure';
 import { Runbook, type RunbookResult } from './engine/runbook';
@@ -110,14 +109,13 @@ function failureReason(err: unknown): string {
 
 export async function replicateProjects(input: unknown): Promise<RunbookResult<SweepResult>> {
   let next: ReplicateProjectsInput | undefined;
-  let rerender: (() => void) | undefined;
   const result = await Runbook.run(replicateProjectsDefinition, input, async (rb, i): Promise<SweepResult> => {
     const state: SweepState = i.resume ?? freshState();
     const acts = rb.on<typeof replication>(undefined);
     const progress: SweepProgress = { run: state.run, totals: state.totals, running: [], busy: {}, queued: 0, remainingAfterBatch: 0, stopped: false, failures: state.failures };
     let unreachableSoFar: Array<{ host: string; error: string }> = [];
-    const render = () => setCurrentDetails(`${progressMarkdown(i, progress, unreachableSoFar)}\n\n${renderDetails(rb.audit)}`);
-    rerender = render;
+    rb.detailsHeader(() => progressMarkdown(i, progress, unreachableSoFar));
+    const render = () => rb.refreshDetails();
     setHandler(sweepProgressQuery, () => progress, { description: 'Live counts: scheduled, replicated, unchanged, failed, locked, bytes sent; running children; failures with reasons.' });
 
     // Each host's ZFS features, once per sweep (carried to the next run; a run that starts without
@@ -302,8 +300,6 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
       needsOperator: needsOperatorOf(state.failures, unreachableHosts),
     };
   });
-  // The engine rendered its step table with the outcome; put the counts back on top.
-  rerender?.();
   if (next) {
     // Outside Runbook.run: continue-as-new is how this run ends, not a failure to compensate.
     await continueAsNew<typeof replicateProjects>(next);

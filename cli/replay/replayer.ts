@@ -2,6 +2,7 @@ import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle
 import { DeterminismViolationError } from '@temporalio/workflow';
 import type { DataConverter } from '@temporalio/common';
 import { runbookDataConverter } from '../../workers/data-converter';
+import { workflowInterceptorModules } from '../../workers/workflow-interceptors';
 import { HistoryDecoder } from '../history/decode';
 import type { History } from '../history/load';
 import { describeDivergence, divergenceEventId, locateDivergence, type Divergence } from './divergence';
@@ -22,7 +23,7 @@ export function quietReplayRuntime(): void {
 
 /** Bundle the workflow code once; every replay then reuses it (a bundle takes seconds, a replay ms). */
 export async function bundleWorkflows(workflowsPath = defaultWorkflowsPath): Promise<WorkflowBundle> {
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+  const { code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: new DefaultLogger('WARN') });
   return { code };
 }
 

@@ -7,6 +7,7 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { ensureTemporalDevServer, stopTemporalDevServer } from '../../lab/temporal-dev-server';
 import { connectClient, connectWorkerConnection } from '../../workers/connection';
 import { runbookDataConverter } from '../../workers/data-converter';
+import { workflowInterceptorModules } from '../../workers/workflow-interceptors';
 import * as activities from './activities';
 
 // The engine tier's setup: the real dev server (reused if one answers, e.g. during the whole suite)
@@ -34,6 +35,7 @@ export async function startEngineTier(): Promise<EngineTier> {
     namespace,
     taskQueue,
     workflowsPath: require.resolve('./workflows'),
+    interceptors: { workflowModules: workflowInterceptorModules },
     activities,
     dataConverter: runbookDataConverter,
     shutdownGraceTime: '1s',

@@ -4,6 +4,7 @@ import type { AuditLog, StepRecord } from '../../common/audit';
 import { nowIso } from './clock';
 import { renderDetails } from './details';
 import { RunbookOutcome, RunbookStep } from './search-attributes';
+import { scheduleRender } from './step-table-render';
 
 /** The audit a runbook that continues as new carries into its next run (see Runbook.run's options). */
 export interface CarriedAudit {
@@ -30,6 +31,8 @@ export class AuditRecorder {
   private seq = 0;
   /** The gate the step table shows as waiting (set by the approvals). */
   waiting?: WaitingApproval;
+  /** What a runbook shows above the step table (a sweep's progress); see Runbook.detailsHeader. */
+  header?: () => string;
 
   constructor(name: string) {
     const info = workflowInfo();
@@ -54,8 +57,12 @@ export class AuditRecorder {
     this.seq = carried.steps.reduce((n, s) => Math.max(n, s.seq), this.seq);
   }
 
+  /** The step table changed: it is rendered once, as the workflow task ends (step-table-render.ts). */
   render(): void {
-    setCurrentDetails(renderDetails(this.audit, this.waiting));
+    scheduleRender(() => {
+      const table = renderDetails(this.audit, this.waiting);
+      setCurrentDetails(this.header ? `${this.header()}\n\n${table}` : table);
+    });
   }
 
   beginStep(kind: StepRecord['kind'], name: string, host?: string, description?: string): StepRecord {

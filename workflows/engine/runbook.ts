@@ -129,6 +129,20 @@ export class Runbook<I extends CommonInput = CommonInput> {
     this.recorder.endStep(record, this.planning ? 'planned' : 'completed');
   }
 
+  /**
+   * Show `header()` above the step table in the UI's Current Details (a sweep's progress). Call
+   * refreshDetails() when what it says changes; the table is rendered once per workflow task.
+   */
+  detailsHeader(header: () => string): void {
+    this.recorder.header = header;
+    this.recorder.render();
+  }
+
+  /** The header's facts changed: render the Current Details again (once, as the workflow task ends). */
+  refreshDetails(): void {
+    this.recorder.render();
+  }
+
   /** The audit log as the run's result or failure carries it (see the resultAudit input). */
   resultAudit(): AuditLog {
     return this.input?.resultAudit === 'steps' ? withoutCommands(this.audit) : this.audit;

@@ -7,7 +7,8 @@
 //      each time, as a shell script does);
 //   D. an Ansible playbook of `command: true` tasks (ansible-core, pipelining, SSH ControlPersist,
 //      the inventory's key, address and pinned host key): per task, from a 1-task and a 21-task run.
-// It also prints where the engine's step goes (bench/history-profile.ts) before and after.
+// It also prints where the engine's step goes (bench/history-profile.ts) before and after, and the
+// floor under it: the same activity from a workflow without the engine (bench/bare-steps-workflow.ts).
 // BENCH_CODE_BASELINE=<git ref>[,<ref>...] adds the step with the workflow code of those commits
 // (bench/code-at-ref.ts) on today's dev server: a change of the engine, before and after, in one run.
 // BENCH_SERVER_BEFORE=0 leaves out the dev server as before; BENCH_ENGINE_ONLY=1 leaves out B, C and D.
@@ -16,12 +17,14 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { sh } from '../activities/ssh/command';
 import { runRemote } from '../activities/ssh/exec';
 import { defaultInventoryPath, loadInventory, type InventoryHost } from '../activities/ssh/inventory';
 import { sharedPool, closeSharedPool } from '../activities/ssh/shared-pool';
 import { labDown, labStatus, labUp } from '../lab/lab';
 import { DEV_SERVER_SETTINGS, DEV_SERVER_SETTINGS_BEFORE } from '../lab/temporal-dev-server';
+import { writeWorkflowBundle } from '../workers/workflow-bundle';
 import { bundleWorkflowsAt, type CodeAtRef } from './code-at-ref';
 import { phaseTable, type StepProfile } from './history-profile';
 import { fmtMs, median, percentile } from './stats';
@@ -39,12 +42,36 @@ const CODE_BASELINES = (process.env.BENCH_CODE_BASELINE ?? '')
   .map((r) => r.trim())
   .filter(Boolean);
 
+/** The workflow code each configuration runs, bundled once (not by every round's worker). */
+interface Bundles {
+  now: string;
+  bare: string;
+  baselines: CodeAtRef[];
+}
+
+async function bundle(dir: string): Promise<Bundles> {
+  const now = path.join(dir, 'now.js');
+  await writeWorkflowBundle(now);
+  const bare = path.join(dir, 'bare.js');
+  writeFileSync(bare, (await bundleWorkflowCode({ workflowsPath: require.resolve('./bare-steps-workflow'), logger: new DefaultLogger('WARN') })).code);
+  const baselines: CodeAtRef[] = [];
+  try {
+    for (const ref of CODE_BASELINES) baselines.push(bundleWorkflowsAt(ref));
+  } catch (err) {
+    for (const b of baselines) b.cleanup();
+    throw err;
+  }
+  return { now, bare, baselines };
+}
+
 /** What is compared, 'now' (this checkout on today's dev server) last. */
-function configurations(baselines: CodeAtRef[]): StepRunConfig[] {
+function configurations(b: Bundles): StepRunConfig[] {
+  const code = (codePath: string) => ({ workflowBundle: { codePath } });
   return [
-    ...(SERVER_BEFORE ? [{ label: 'before', server: DEV_SERVER_SETTINGS_BEFORE }] : []),
-    ...baselines.map((b) => ({ label: `code ${b.commit}`, server: DEV_SERVER_SETTINGS, worker: { workflowBundle: { codePath: b.codePath } } })),
-    { label: 'now', server: DEV_SERVER_SETTINGS },
+    ...(SERVER_BEFORE ? [{ label: 'before', server: DEV_SERVER_SETTINGS_BEFORE, worker: code(b.now) }] : []),
+    ...b.baselines.map((x) => ({ label: `code ${x.commit}`, server: DEV_SERVER_SETTINGS, worker: code(x.codePath) })),
+    { label: 'no engine', server: DEV_SERVER_SETTINGS, worker: code(b.bare), workflowType: 'bareSteps' as const },
+    { label: 'now', server: DEV_SERVER_SETTINGS, worker: code(b.now) },
   ];
 }
 
@@ -52,6 +79,8 @@ interface EngineFigures {
   label: string;
   profile: StepProfile;
   cpu: { server: number; worker: number }[];
+  /** The worker's own latency means per round (ms), by metric (bench/step-run.ts). */
+  workerMeans: Record<string, number>[];
 }
 
 /**
@@ -59,7 +88,12 @@ interface EngineFigures {
  * the machine falls on all alike; each round is a fresh server and worker.
  */
 async function viaRunbook(configs: StepRunConfig[]): Promise<EngineFigures[]> {
-  const figures = configs.map((c): EngineFigures => ({ label: c.label, profile: { cycles: [], phases: {} as StepProfile['phases'], eventsPerStep: {}, workflowTasksPerStep: 0 }, cpu: [] }));
+  const figures = configs.map((c): EngineFigures => ({
+    label: c.label,
+    profile: { cycles: [], phases: {} as StepProfile['phases'], eventsPerStep: {}, workflowTasksPerStep: 0 },
+    cpu: [],
+    workerMeans: [],
+  }));
   for (let round = 0; round < ROUNDS; round++) {
     for (const [i, config] of configs.entries()) {
       const r = await runSteps(config, { host: HOST, steps: STEPS, port: 7300 + i });
@@ -69,6 +103,7 @@ async function viaRunbook(configs: StepRunConfig[]): Promise<EngineFigures[]> {
       f.profile.eventsPerStep = r.profile.eventsPerStep;
       f.profile.workflowTasksPerStep = r.profile.workflowTasksPerStep;
       f.cpu.push(r.cpuPerStep);
+      f.workerMeans.push(r.workerMeans);
     }
   }
   return figures;
@@ -196,11 +231,11 @@ async function main(): Promise<void> {
   const labWasUp = labStatus().some((h) => h.running);
   await labUp({ scenarios: ['base'] });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-step-'));
-  const baselines: CodeAtRef[] = [];
+  let bundles: Bundles | undefined;
   try {
-    for (const ref of CODE_BASELINES) baselines.push(bundleWorkflowsAt(ref));
+    bundles = await bundle(dir);
     const load = os.loadavg();
-    const engine = await viaRunbook(configurations(baselines));
+    const engine = await viaRunbook(configurations(bundles));
     const ssh2 = ENGINE_ONLY ? undefined : await viaWarmSsh2();
     closeSharedPool();
     const openssh = ENGINE_ONLY ? undefined : viaOpenSshClient(dir);
@@ -211,10 +246,15 @@ async function main(): Promise<void> {
     const now = engine.at(-1)!;
     const earlier = engine.slice(0, -1);
     const a = median(now.profile.cycles);
-    const describe = (f: EngineFigures) => (f.label === 'before' ? 'dev server as before' : `workflow code of ${f.label.replace(/^code /, '')}, dev server now`);
+    const describe = (f: EngineFigures) =>
+      f.label === 'before'
+        ? 'the same step, dev server as before'
+        : f.label === 'no engine'
+          ? 'the same activity from a workflow without the engine (the floor: bench/bare-steps-workflow.ts)'
+          : `the same step, workflow code of ${f.label.replace(/^code /, '')}, dev server now`;
     const rows: [string, number[] | undefined][] = [
       ['A. runbook step running `true` (engine), now', now.profile.cycles],
-      ...earlier.map((f, k): [string, number[]] => [`A${k}. the same step, ${describe(f)}`, f.profile.cycles]),
+      ...earlier.map((f, k): [string, number[]] => [`A${k}. ${describe(f)}`, f.profile.cycles]),
       ['B. `true` over a warm ssh2 connection', ssh2],
       ['C. `ssh host true` (OpenSSH client, new connection)', openssh],
       [`D. Ansible task \`command: true\` (${ansible?.version ?? 'ansible-core'}, pipelining), per task`, ansible?.perTask],
@@ -240,6 +280,10 @@ async function main(): Promise<void> {
     }
     const cpu = (f: EngineFigures) => `${f.label}: server ${fmtMs(median(f.cpu.map((c) => c.server)))}, worker ${fmtMs(median(f.cpu.map((c) => c.worker)))}`;
     console.log(`CPU per step (less sensitive to other load than latency; median of the rounds): ${engine.map(cpu).join('; ')}`);
+    const workerMean = (f: EngineFigures, metric: string) => median(f.workerMeans.map((m) => m[metric] ?? NaN)).toFixed(2);
+    console.log(
+      `the worker's own means (ms; median of the rounds), workflow task execution / activity execution: ${engine.map((f) => `${f.label} ${workerMean(f, 'temporal_workflow_task_execution_latency')} / ${workerMean(f, 'temporal_activity_execution_latency')}`).join('; ')}`,
+    );
     console.log(`workflow tasks per step: ${engine.map((f) => `${f.label} ${f.profile.workflowTasksPerStep.toFixed(2)}`).join(', ')}`);
     console.log(
       `history events per step: ${engine
@@ -255,7 +299,7 @@ async function main(): Promise<void> {
     console.log(phaseTable(engine.map((f) => ({ label: f.label, profile: f.profile }))).join('\n'));
   } finally {
     closeSharedPool();
-    for (const b of baselines) b.cleanup();
+    for (const b of bundles?.baselines ?? []) b.cleanup();
     rmSync(dir, { recursive: true, force: true });
     if (!labWasUp) await labDown();
   }

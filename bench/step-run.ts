@@ -18,6 +18,8 @@ export interface StepRunConfig {
   worker?: Partial<WorkerOptions>;
   /** engineDrill input overrides (e.g. action). */
   drill?: Record<string, unknown>;
+  /** The workflow that runs the steps: engineDrill (default) or bench/bare-steps-workflow.ts's bareSteps. */
+  workflowType?: 'engineDrill' | 'bareSteps';
 }
 
 export interface StepRunResult {
@@ -101,17 +103,16 @@ export async function runSteps(config: StepRunConfig, opts: { host: string; step
         const before = warm ? undefined : await scrapeLatencies();
         const cpuBefore = { server: processCpuMs(server.pid), worker: ownCpuMs() };
         const started = Date.now();
-        const result = (await client.workflow.execute('engineDrill', {
-          taskQueue,
-          workflowId: `bench/engine-step/${Date.now()}`,
-          args: [{ host: opts.host, dir: '/var/tmp/engine-drill/bench', action: 'true', steps: warm ? 3 : opts.steps, ...config.drill }],
-        })) as RunbookResult<unknown>;
+        const workflowId = `bench/engine-step/${Date.now()}`;
+        const steps = warm ? 3 : opts.steps;
+        const args = config.workflowType === 'bareSteps' ? [{ host: opts.host, steps }] : [{ host: opts.host, dir: '/var/tmp/engine-drill/bench', action: 'true', steps, ...config.drill }];
+        const result = (await client.workflow.execute(config.workflowType ?? 'engineDrill', { taskQueue, workflowId, args })) as Pick<RunbookResult<unknown>, 'outcome'>;
         if (warm) continue;
         const wall = Date.now() - started;
         if (result.outcome !== 'succeeded') throw new Error(`bench run ${result.outcome}`);
         const cpuPerStep = { server: (processCpuMs(server.pid) - cpuBefore.server) / opts.steps, worker: (ownCpuMs() - cpuBefore.worker) / opts.steps };
         const workerMeans = meansBetween(before!, await scrapeLatencies());
-        const history = await client.workflow.getHandle(result.audit.workflowId).fetchHistory();
+        const history = await client.workflow.getHandle(workflowId).fetchHistory();
         return { label: config.label, profile: profileSteps(history.events ?? [], 'drillTrue'), wallPerStep: wall / opts.steps, cpuPerStep, workerMeans };
       }
       throw new Error('unreachable');

@@ -5,6 +5,7 @@ import type { RunbookResult } from '../../workflows/engine/runbook';
 import { runFailure, scheduledActivityTypes, waitForAudit } from '../helpers/temporal';
 import { READ_ONLY_STAND_INS } from './activities';
 import { startEngineTier, type EngineTier } from './harness';
+import { stepTableRendersQuery } from './workflows';
 
 // The engine's semantics on stand-in activities (activities.ts) with the real dev server and a real
 // worker, no lab: `npm run test:engine` runs this file alone, in seconds, before the suite.
@@ -23,6 +24,11 @@ type Audit = RunbookResult<unknown>['audit'];
 const auditOf = (failure: { details?: unknown[] }) => failure.details?.[0] as Audit;
 const step = (audit: Audit, name: string) => audit.steps.find((s) => s.name === name)!;
 const waitingOn = (name: string) => (a: AuditLog) => a.steps.some((s) => s.name === name && s.status === 'waiting-approval');
+
+/** The UI's "Current Details": the step table the engine renders (workflows/engine/details.ts). */
+async function currentDetails(handle: WorkflowHandle): Promise<string> {
+  return (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
+}
 
 async function timersStarted(handle: WorkflowHandle): Promise<number> {
   const history = await handle.fetchHistory();
@@ -58,6 +64,16 @@ test('steps run in order; a retryable failure is retried with backoff, and every
   ]);
   expect(b.summary).toBe('succeeded at attempt 3');
   expect(await timersStarted(handle)).toBe(2); // one backoff before each retry
+
+  // The UI's step table (Current Details) shows the end state, and was rendered at most once per
+  // workflow task, not at each of a step's changes (begun, attempt, failure, end: some 20 here).
+  const details = await currentDetails(handle);
+  expect(details).toContain('**engineTier** on stand-in: **succeeded**');
+  expect(details).toMatch(/\| 2 \| b \| {2}\| ✅ completed \| 3 \| [\d.]+s \| succeeded at attempt 3 \|/);
+  const tasks = ((await handle.fetchHistory()).events ?? []).filter((e) => e.workflowTaskCompletedEventAttributes).length;
+  const renders = await handle.query(stepTableRendersQuery);
+  expect(renders).toBeGreaterThan(0);
+  expect(renders).toBeLessThanOrEqual(tasks);
 });
 
 test('a non-retryable failure is not retried; a retryable one stops at maximumAttempts', async () => {
@@ -149,6 +165,10 @@ test('an approval gate waits; its validator refuses a wrong step or a malformed 
     ['b', undefined],
   ]);
   expect(step(waiting, 'b').status).toBe('waiting-approval');
+  // The step table, rendered as the task that began the wait ended, tells the operator how to answer.
+  const details = await currentDetails(handle);
+  expect(details).toContain('> ⏸ Step **b** is waiting for approval since');
+  expect(details).toMatch(/\| 2 \| b \| {2}\| ⏸ waiting for approval \|/);
 
   const response = await handle.executeUpdate(approveUpdate, { args: [{ step: 'b', decision: 'approve', approver: 'alice', comment: 'checked' }] });
   expect(response).toEqual({ step: 'b', decision: 'approved', approver: 'alice' });

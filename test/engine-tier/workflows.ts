@@ -1,8 +1,10 @@
+import { defineQuery, setHandler } from '@temporalio/workflow';
 import { z } from 'zod';
 import { absolutePathSchema, stepNameSchema } from '../../common/identifiers';
 import { commonInputFields, durationSchema } from '../../common/input';
 import { defineRunbook } from '../../runbooks/define';
 import { Runbook, type RunbookResult } from '../../workflows/engine/runbook';
+import { stepTableRenders } from '../../workflows/engine/step-table-render';
 import type * as standIns from './activities';
 
 // The engine tier's one runbook: a list of mutating steps, each shaped by its input (retries, a verify,
@@ -50,7 +52,11 @@ export const engineTierDefinition = defineRunbook({
 /** Short backoffs: the tier proves the retry semantics, not the production intervals. */
 const FAST_RETRY = { maximumAttempts: 4, initialIntervalMs: 50, maximumIntervalMs: 200 };
 
+/** How often the run rendered its step table (engine.test.ts: at most once per workflow task). */
+export const stepTableRendersQuery = defineQuery<number>('stepTableRenders');
+
 export async function engineTier(input: unknown): Promise<RunbookResult<{ log: string[] }>> {
+  setHandler(stepTableRendersQuery, stepTableRenders);
   return Runbook.run(engineTierDefinition, input, async (rb, i) => {
     const acts = rb.on<typeof standIns>(undefined, { heartbeatTimeout: '2 seconds', startToCloseTimeout: '1 minute' });
     for (const s of i.steps) {

@@ -9,6 +9,7 @@
 
 let atActivationEnd = false;
 let stale: (() => void) | undefined;
+let renders = 0;
 
 /** Called by the interceptor as the run starts: from now on renders wait for the end of the activation. */
 export function renderAtActivationEnd(): void {
@@ -21,12 +22,22 @@ export function renderAtActivationEnd(): void {
  */
 export function scheduleRender(render: () => void): void {
   if (atActivationEnd) stale = render;
-  else render();
+  else {
+    renders++;
+    render();
+  }
 }
 
 /** The interceptor's end-of-activation hook: render what changed during the activation. */
 export function renderIfStale(): void {
   const render = stale;
   stale = undefined;
-  render?.();
+  if (!render) return;
+  renders++;
+  render();
+}
+
+/** How often this run rendered its step table so far (the engine tier checks: at most once per workflow task). */
+export function stepTableRenders(): number {
+  return renders;
 }

@@ -30,7 +30,7 @@ import { copiesFromObjects, inspectCopiesCommand, inspectCopyCommand, isMissingD
 import { parseSweepProbe, sweepProbeCommand, whyNotInSync, type SweepCheckProject } from './sweep-check';
 import { RECEIVE_FAILED, REPLICA_VANISHED, STREAM_INTERRUPTED, ZFS_COMMAND_FAILED } from './errors';
 import { receivedLedger } from './ledger';
-import { pipeBetweenHosts } from './pipe';
+import { pipeBetweenHosts, type PipeProgress } from './pipe';
 import { listCopiesCommand, parseCopies, placeProjects, summarizeCopies, type HostCopies, type Placement, type PlacementProblem } from './placement';
 
 // The activities of replicateProject, replicateProjects and moveProject. Each runs on the worker,
@@ -153,8 +153,35 @@ export async function zfsSendSnapshot(a: SendSnapshotArgs): Promise<StepOutput<S
   const ctx = Context.current();
   const src = new HostSession(pool, a.source);
   const rep = new HostSession(pool, a.replica);
-  const commands = () => [...src.commands, ...rep.commands].sort((x, y) => x.startedAt.localeCompare(y.startedAt));
   const result: SendSnapshotResult = { replica: a.replica, alreadyReceived: false, bytes: 0, durationMs: 0, refused: null, receivedAt: null, ledger: null };
+  // Heartbeat every second for the whole activity, not only while a command runs longer than a
+  // second: its heartbeat timeout is short (a dead worker is noticed in seconds), and under load the
+  // quick commands before and after the stream could add up to it while this worker is alive; the
+  // retry would then overlap a stream still running. The last progress is repeated, so a reader of
+  // the heartbeat details always sees the byte count.
+  let lastProgress: Record<string, unknown> = { bytes: 0, replica: a.replica, snapshot: a.snapshot };
+  ctx.heartbeat(lastProgress);
+  const keepalive = setInterval(() => ctx.heartbeat(lastProgress), 1_000);
+  try {
+    return await sendSnapshot(a, ctx, src, rep, result, (p) => {
+      lastProgress = { ...p, replica: a.replica, snapshot: a.snapshot };
+      ctx.heartbeat(lastProgress);
+    });
+  } finally {
+    clearInterval(keepalive);
+  }
+}
+
+async function sendSnapshot(
+  a: SendSnapshotArgs,
+  ctx: Context,
+  src: HostSession,
+  rep: HostSession,
+  result: SendSnapshotResult,
+  onProgress: (p: PipeProgress) => void,
+): Promise<StepOutput<SendSnapshotResult>> {
+  const pool = sharedPool();
+  const commands = () => [...src.commands, ...rep.commands].sort((x, y) => x.startedAt.localeCompare(y.startedAt));
 
   const guids = await snapshotGuids(rep, a.dataset);
   if (guids === null && !a.firstReceive) fail(`${a.dataset} disappeared from ${a.replica} since it was inspected; run again to seed it with a full stream`, REPLICA_VANISHED, commands(), true);
@@ -172,7 +199,7 @@ export async function zfsSendSnapshot(a: SendSnapshotArgs): Promise<StepOutput<S
       signal: ctx.cancellationSignal,
       timeoutMs: a.timeoutMs,
       bytesPerSecond: a.bytesPerSecond,
-      onProgress: (p) => ctx.heartbeat({ ...p, replica: a.replica, snapshot: a.snapshot }),
+      onProgress,
     });
     src.commands.push(piped.sender);
     rep.commands.push(piped.receiver);
@@ -188,22 +215,31 @@ export async function zfsSendSnapshot(a: SendSnapshotArgs): Promise<StepOutput<S
     if (!ok) {
       const failure = piped.receiverStderr.trim() ? classifyReceiveFailure(piped.receiverStderr) : null;
       if (failure && ['target-modified', 'incremental-base-mismatch', 'target-exists', 'target-has-snapshots'].includes(failure.kind)) {
-        result.refused = failure;
-        return { value: result, commands: commands() };
+        // An earlier attempt of this step (timed out on its heartbeat under load, but still running)
+        // may have delivered this very snapshot after our check above: recv then refuses it as "does
+        // not match incremental source" or "exists". That is no divergence: the snapshot is there, by
+        // guid, and a rollback gate for a healthy replica would wait for an approval nobody gives.
+        const now = await snapshotGuids(rep, a.dataset);
+        if (!now?.has(a.snapshotGuid)) {
+          result.refused = failure;
+          return { value: result, commands: commands() };
+        }
+        result.alreadyReceived = true;
+      } else {
+        const where =
+          piped.receiverExit.code === null || piped.senderExit.code === null
+            ? `the stream was cut after ${piped.bytes} bytes (${piped.stopped ?? 'connection lost'})`
+            : `zfs send exited ${piped.senderExit.code}, zfs recv exited ${piped.receiverExit.code}`;
+        const detail = (failure?.message ?? piped.senderStderr.trim()) || piped.stopped || '';
+        // Nothing was applied (a receive is all or nothing), so a retry starts from the same state;
+        // out of space is the exception: the same stream will not fit next time either.
+        throw ApplicationFailure.create({
+          message: `sending ${a.dataset}@${a.snapshot} from ${a.source} to ${a.replica} failed: ${where}${detail ? `: ${detail}` : ''}`,
+          type: failure?.kind === 'out-of-space' ? RECEIVE_FAILED : STREAM_INTERRUPTED,
+          nonRetryable: failure?.kind === 'out-of-space',
+          details: commands(),
+        });
       }
-      const where =
-        piped.receiverExit.code === null || piped.senderExit.code === null
-          ? `the stream was cut after ${piped.bytes} bytes (${piped.stopped ?? 'connection lost'})`
-          : `zfs send exited ${piped.senderExit.code}, zfs recv exited ${piped.receiverExit.code}`;
-      const detail = (failure?.message ?? piped.senderStderr.trim()) || piped.stopped || '';
-      // Nothing was applied (a receive is all or nothing), so a retry starts from the same state;
-      // out of space is the exception: the same stream will not fit next time either.
-      throw ApplicationFailure.create({
-        message: `sending ${a.dataset}@${a.snapshot} from ${a.source} to ${a.replica} failed: ${where}${detail ? `: ${detail}` : ''}`,
-        type: failure?.kind === 'out-of-space' ? RECEIVE_FAILED : STREAM_INTERRUPTED,
-        nonRetryable: failure?.kind === 'out-of-space',
-        details: commands(),
-      });
     }
   }
 

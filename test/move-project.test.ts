@@ -6,11 +6,11 @@ import { promoteCommand, unpromoteCommand } from '../activities/zfs-replication/
 import type { AuditLog } from '../common/audit';
 import type { CopySnapshot, CopyState } from '../activities/zfs-replication/copy-state';
 import type { RunbookResult } from '../workflows/engine/runbook';
-import { approveUpdate, pendingApprovalQuery } from '../workflows/engine/messages';
+import { approveUpdate } from '../workflows/engine/messages';
 import type { MoveProjectResult } from '../workflows/moveProject';
 import type { ReplicateProjectResult } from '../workflows/replicateProject';
 import type { ProjectManifest } from '../lab/scenarios/zfs-projects';
-import { closeTestClient, runFailure, waitForAudit } from './helpers/temporal';
+import { closeTestClient, failureWithin, resultWithin, waitForApproval, waitForAudit } from './helpers/temporal';
 import { snapshotsOn, startReplicationLab, zfsProperty, type ReplicationLab } from './helpers/replication-lab';
 
 // moveProject with the source's sshd stopped: the replica with the newest snapshot takes over, the
@@ -28,6 +28,14 @@ beforeAll(async () => {
   others = m.projects.filter((x) => x !== p);
 }, 120_000);
 
+// A test that failed or timed out leaves no run behind to change the hosts under the next one.
+afterEach(async () => {
+  await lab?.terminateOpenRuns('the test that started this run has ended');
+}, 30_000);
+
+/** A run takes seconds here; one that has not ended in this long is stuck, and says where. */
+const RUN_MS = 60_000;
+
 afterAll(async () => {
   await startSshd('compute1').catch(() => undefined);
   await lab?.stop();
@@ -37,7 +45,7 @@ afterAll(async () => {
 test('the source host is unreachable: the newest replica is promoted, the loss reported, the old source rejoins after approval', async () => {
   const replicas = p.replicas.map((r) => r.host);
   const replicate = async (to: string[]) =>
-    ((await (await lab.start('replicateProject', { project: p.id, source: 'compute1', replicas: to }, `replicate/${p.id}`)).result()) as RunbookResult<ReplicateProjectResult>).value;
+    (await resultWithin<RunbookResult<ReplicateProjectResult>>(await lab.start('replicateProject', { project: p.id, source: 'compute1', replicas: to }, `replicate/${p.id}`), RUN_MS)).value;
   await replicate(replicas);
   // A change reaches only compute2, so compute2 holds the newest snapshot; then one more change
   // that nothing replicates: the move must report it lost.
@@ -47,7 +55,7 @@ test('the source host is unreachable: the newest replica is promoted, the loss r
   await stopSshd('compute1');
 
   const handle = await lab.start('moveProject', { project: p.id, from: 'compute1', candidates: ['compute3', 'compute2'], waitForOldSource: '5m', pollInterval: '2s' }, `replicate/${p.id}`);
-  await waitForAudit(handle, (a) => a.steps.some((s) => s.name === 'wait-for-old-source' && s.status === 'running'), 120_000);
+  await waitForAudit(handle, (a) => a.steps.some((s) => s.name === 'wait-for-old-source' && s.status === 'running'), RUN_MS);
 
   // Promoted: compute2 serves the project from its newest snapshot, and says so in its ledger.
   expect(await zfsProperty(lab, 'compute2', p.dataset, 'mounted')).toMatchObject({ value: 'yes' });
@@ -63,17 +71,12 @@ test('the source host is unreachable: the newest replica is promoted, the loss r
 
   // The old source answers again: it waits for approval, its unreplicated change still there.
   await startSshd('compute1');
-  let pending = null;
-  for (let i = 0; i < 150 && !pending; i++) {
-    pending = await handle.query(pendingApprovalQuery).catch(() => null);
-    if (!pending) await new Promise((r) => setTimeout(r, 200));
-  }
-  expect(pending?.step).toBe('rollback-compute1');
-  expect(pending?.description).toContain(`ROLL BACK ${p.dataset} on compute1 to @${newer.snapshot!.name}`);
+  const pending = await waitForApproval(handle, 'rollback-compute1', RUN_MS);
+  expect(pending.description).toContain(`ROLL BACK ${p.dataset} on compute1 to @${newer.snapshot!.name}`);
   expect(await lab.sh('compute1', `cat /projects/${p.id}/lost.txt`)).toBe('lost\n');
   await handle.executeUpdate(approveUpdate, { args: [{ step: 'rollback-compute1', decision: 'approve', approver: 'test', comment: 'compute2 serves it now' }] });
 
-  const result = ((await handle.result()) as RunbookResult<MoveProjectResult>).value;
+  const result = (await resultWithin<RunbookResult<MoveProjectResult>>(handle, RUN_MS)).value;
   expect(result).toMatchObject({ from: 'compute1', to: 'compute2', reason: 'source-unreachable', snapshot: { name: newer.snapshot!.name, guid: newer.snapshot!.guid } });
   expect(result.candidates.map((c) => [c.host, c.eligible])).toEqual([
     ['compute2', true],
@@ -91,13 +94,13 @@ test('the source host is unreachable: the newest replica is promoted, the loss r
 
 async function replicateAll(project: ProjectManifest): Promise<ReplicateProjectResult> {
   const handle = await lab.start('replicateProject', { project: project.id, source: project.source, replicas: project.replicas.map((r) => r.host) }, `replicate/${project.id}`);
-  return ((await handle.result()) as RunbookResult<ReplicateProjectResult>).value;
+  return (await resultWithin<RunbookResult<ReplicateProjectResult>>(handle, RUN_MS)).value;
 }
 
 /** A requested move of `q` to `target` that must fail: its message and the audit log it carries. */
 async function failedMove(q: ProjectManifest, target: string): Promise<{ message: string; audit: AuditLog }> {
   const handle = await lab.start('moveProject', { project: q.id, from: q.source, candidates: q.replicas.map((r) => r.host), to: target }, `replicate/${q.id}`);
-  const failure = await runFailure(handle);
+  const failure = await failureWithin(handle, RUN_MS);
   return { message: failure.message, audit: failure.details?.[0] as AuditLog };
 }
 
@@ -109,7 +112,7 @@ test('on request, with the source reachable: fenced, synced one last time, promo
   await lab.sh(q.source, `echo written-just-before-the-move > /projects/${q.id}/last-minute.txt`);
 
   const handle = await lab.start('moveProject', { project: q.id, from: q.source, candidates: [first, second], to: second }, `replicate/${q.id}`);
-  const r = (await handle.result()) as RunbookResult<MoveProjectResult>;
+  const r = await resultWithin<RunbookResult<MoveProjectResult>>(handle, RUN_MS);
   const result = r.value;
   expect(result).toMatchObject({ from: q.source, to: second, reason: 'requested', lost: null, oldSource: { host: q.source, state: 'replica' } });
   expect(result.finalSync?.snapshot?.created).toBe(true);
@@ -139,8 +142,9 @@ test('on request, with the source reachable: fenced, synced one last time, promo
 
   // And the next replication runs from the new source without complaint.
   await lab.sh(second, `echo after-the-move > /projects/${q.id}/after.txt`);
-  const next = ((await (await lab.start('replicateProject', { project: q.id, source: second, replicas: [q.source, first] }, `replicate/${q.id}`)).result()) as RunbookResult<ReplicateProjectResult>)
-    .value;
+  const next = (
+    await resultWithin<RunbookResult<ReplicateProjectResult>>(await lab.start('replicateProject', { project: q.id, source: second, replicas: [q.source, first] }, `replicate/${q.id}`), RUN_MS)
+  ).value;
   expect(next.replicas.map((x) => [x.host, x.result, x.stream?.kind])).toEqual([
     [q.source, 'sent', 'incremental'],
     [first, 'sent', 'incremental'],

@@ -1,9 +1,10 @@
+import type { WorkflowHandle } from '@temporalio/client';
 import type { ReplicateProjectResult } from '../workflows/replicateProject';
 import type { RunbookResult } from '../workflows/engine/runbook';
-import { approveUpdate, pendingApprovalQuery } from '../workflows/engine/messages';
+import { approveUpdate } from '../workflows/engine/messages';
 import type { ProjectManifest, ProjectsManifest } from '../lab/scenarios/zfs-projects';
 import { LEDGER } from '../activities/zfs-replication/ledger';
-import { closeTestClient, runFailure, scheduledActivityTypes } from './helpers/temporal';
+import { closeTestClient, failureWithin, resultWithin, scheduledActivityTypes, waitForApproval } from './helpers/temporal';
 import { createProject, snapshotsOn, startReplicationLab, zfsProperty, type ReplicationLab } from './helpers/replication-lab';
 
 // replicateProject against real sshd lab hosts with real zfs-fuse pools, judged by the scenario's
@@ -13,11 +14,20 @@ import { createProject, snapshotsOn, startReplicationLab, zfsProperty, type Repl
 let lab: ReplicationLab;
 let manifest: ProjectsManifest;
 const ISO_SNAPSHOT = /^rb-\d{8}T\d{6}Z$/;
+/** One replicateProject run takes 1-5 s here; a run that has not ended in this long is stuck, and says where. */
+const RUN_MS = 60_000;
+const result = (handle: WorkflowHandle) => resultWithin<Result>(handle, RUN_MS);
+const failure = (handle: WorkflowHandle) => failureWithin(handle, RUN_MS);
 
 beforeAll(async () => {
   lab = await startReplicationLab('replicate-project', 161);
   manifest = await lab.generate({ count: 12, seed: 'replicate-project', divergedWrite: 1, divergedSnapshot: 1, missingBaseOlderCommon: 1, missingBaseNoCommon: 1 });
 }, 120_000);
+
+// A test that failed or timed out leaves no run behind to change the hosts under the next one.
+afterEach(async () => {
+  await lab?.terminateOpenRuns('the test that started this run has ended');
+}, 30_000);
 
 afterAll(async () => {
   await lab?.stop();
@@ -40,7 +50,7 @@ describe('a new project', () => {
   test('first replication to two replicas: full streams; the replicas equal the source, unmounted, with its quota and the ledger', async () => {
     id = await createProject(lab, 'compute1', { quotaBytes: 300 * 2 ** 20 });
     const handle = await lab.start('replicateProject', { project: id, source: 'compute1', replicas: ['compute2', 'compute3'] }, `replicate/${id}`);
-    first = (await handle.result()) as Result;
+    first = await result(handle);
     expect(first.value.outcome).toBe('replicated');
     expect(first.value.snapshot?.name).toMatch(ISO_SNAPSHOT);
     expect(first.value.snapshot?.created).toBe(true);
@@ -75,7 +85,7 @@ describe('a new project', () => {
 
   test('changes, then another run: an incremental stream from the previous snapshot; the replicas match again', async () => {
     await lab.sh('compute1', `echo changed >> /projects/${id}/README && head -c 200000 /dev/urandom > /projects/${id}/src/new.bin && rm /projects/${id}/data/b.csv`);
-    const second = (await (await lab.start('replicateProject', { project: id, source: 'compute1', replicas: ['compute2', 'compute3'] }, `replicate/${id}`)).result()) as Result;
+    const second = await result(await lab.start('replicateProject', { project: id, source: 'compute1', replicas: ['compute2', 'compute3'] }, `replicate/${id}`));
     expect(second.value.changed).toBe(true);
     expect(second.value.snapshot?.name).not.toBe(first.value.snapshot?.name);
     const sends = sendCommands(second.audit);
@@ -93,7 +103,7 @@ describe('a new project', () => {
   test('no change: no new snapshot, no stream, and a handful of round trips per host', async () => {
     const before = await snapshotsOn(lab, 'compute1', `projects/${id}`);
     const handle = await lab.start('replicateProject', { project: id, source: 'compute1', replicas: ['compute2', 'compute3'] }, `replicate/${id}`);
-    const third = (await handle.result()) as Result;
+    const third = await result(handle);
     expect(third.value.outcome).toBe('unchanged');
     expect(third.value.changed).toBe(false);
     expect(third.value.bytesSent).toBe(0);
@@ -108,7 +118,7 @@ describe('a new project', () => {
   test('plan mode schedules only read-only activities and shows the exact commands', async () => {
     await lab.sh('compute1', `echo planned >> /projects/${id}/README`);
     const handle = await lab.start('replicateProject', { project: id, source: 'compute1', replicas: ['compute2', 'compute3'], mode: 'plan' });
-    const planned = (await handle.result()) as Result;
+    const planned = await result(handle);
     expect(planned.outcome).toBe('planned');
     expect(new Set(await scheduledActivityTypes(handle))).toEqual(new Set(['describeHosts', 'zfsProbeFeatures', 'zfsInspectCopy']));
     const commands = planned.planned.flatMap((p) => p.commands).join('\n');
@@ -123,10 +133,10 @@ describe('replicas the generator broke', () => {
     const bad = p.replicas.find((r) => r.state === 'diverged-snapshot')!.host;
     const good = p.replicas.find((r) => r.host !== bad)!.host;
     const before = await snapshotsOn(lab, bad, p.dataset);
-    const failure = await runFailure(await lab.start('replicateProject', { project: p.id, source: p.source, replicas: p.replicas.map((r) => r.host) }, `replicate/${p.id}`));
-    expect(failure.message).toContain(`REFUSED ${p.dataset} on ${bad} has snapshots the source does not have`);
-    expect(failure.message).toContain('@manual-on-replica');
-    expect(failure.message).toContain(`approve step rollback-${bad}`);
+    const refused = await failure(await lab.start('replicateProject', { project: p.id, source: p.source, replicas: p.replicas.map((r) => r.host) }, `replicate/${p.id}`));
+    expect(refused.message).toContain(`REFUSED ${p.dataset} on ${bad} has snapshots the source does not have`);
+    expect(refused.message).toContain('@manual-on-replica');
+    expect(refused.message).toContain(`approve step rollback-${bad}`);
     expect(await snapshotsOn(lab, bad, p.dataset)).toEqual(before);
     const check = await lab.check([{ id: p.id, source: p.source, replicas: [good] }]);
     expect(check.checks.filter((c) => !c.ok)).toEqual([]);
@@ -136,17 +146,12 @@ describe('replicas the generator broke', () => {
     const p = withReplica('diverged-snapshot');
     const bad = p.replicas.find((r) => r.state === 'diverged-snapshot')!.host;
     const handle = await lab.start('replicateProject', { project: p.id, source: p.source, replicas: p.replicas.map((r) => r.host), allowRollback: true }, `replicate/${p.id}`);
-    let pending = null;
-    for (let i = 0; i < 100 && !pending; i++) {
-      pending = await handle.query(pendingApprovalQuery).catch(() => null);
-      if (!pending) await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(pending?.step).toBe(`rollback-${bad}`);
-    expect(pending?.description).toContain('@manual-on-replica');
+    const pending = await waitForApproval(handle, `rollback-${bad}`);
+    expect(pending.description).toContain('@manual-on-replica');
     expect((await snapshotsOn(lab, bad, p.dataset)).map((s) => s.name)).toContain('manual-on-replica'); // nothing before the approval
     await handle.executeUpdate(approveUpdate, { args: [{ step: `rollback-${bad}`, decision: 'approve', approver: 'test', comment: 'replica only' }] });
-    const result = (await handle.result()) as Result;
-    expect(result.value.replicas.find((r) => r.host === bad)).toMatchObject({ result: 'sent', rolledBack: { destroyed: ['manual-on-replica'] } });
+    const approved = await result(handle);
+    expect(approved.value.replicas.find((r) => r.host === bad)).toMatchObject({ result: 'sent', rolledBack: { destroyed: ['manual-on-replica'] } });
     expect((await snapshotsOn(lab, bad, p.dataset)).map((s) => s.name)).not.toContain('manual-on-replica');
     const check = await lab.check([placement(p)]);
     expect(check.checks.filter((c) => !c.ok)).toEqual([]);
@@ -157,14 +162,14 @@ describe('replicas the generator broke', () => {
     const bad = p.replicas.find((r) => r.state === 'diverged-write')!.host;
     const refs = async () => (await zfsProperty(lab, bad, p.dataset, 'referenced')).value;
     const before = { snapshots: await snapshotsOn(lab, bad, p.dataset), referenced: await refs() };
-    const failure = await runFailure(await lab.start('replicateProject', { project: p.id, source: p.source, replicas: p.replicas.map((r) => r.host) }, `replicate/${p.id}`));
-    expect(failure.message).toContain(`REFUSED ${p.dataset} on ${bad} was changed after its newest common snapshot`);
-    expect(failure.message).toContain('has been modified since most recent snapshot');
+    const refused = await failure(await lab.start('replicateProject', { project: p.id, source: p.source, replicas: p.replicas.map((r) => r.host) }, `replicate/${p.id}`));
+    expect(refused.message).toContain(`REFUSED ${p.dataset} on ${bad} was changed after its newest common snapshot`);
+    expect(refused.message).toContain('has been modified since most recent snapshot');
     expect({ snapshots: await snapshotsOn(lab, bad, p.dataset), referenced: await refs() }).toEqual(before);
 
-    const ok = (await (
-      await lab.start('replicateProject', { project: p.id, source: p.source, replicas: p.replicas.map((r) => r.host), allowRollback: true, approve: [`rollback-${bad}`] }, `replicate/${p.id}`)
-    ).result()) as Result;
+    const ok = await result(
+      await lab.start('replicateProject', { project: p.id, source: p.source, replicas: p.replicas.map((r) => r.host), allowRollback: true, approve: [`rollback-${bad}`] }, `replicate/${p.id}`),
+    );
     const rolled = ok.audit.steps.find((s) => s.name === `rollback-${bad}`)!;
     expect(rolled.approval).toMatchObject({ decision: 'pre-approved' });
     expect(rolled.commands[0].command).toContain(`zfs rollback -r ${p.dataset}@`);
@@ -178,9 +183,9 @@ describe('replicas the generator broke', () => {
     // It still holds @first (same guid as the source's), not @second, which it lost.
     const common = bad.newestCommon!;
     expect(common).not.toBe(p.lastReplicated);
-    const r = (await (
-      await lab.start('replicateProject', { project: p.id, source: p.source, replicas: p.replicas.map((x) => x.host), allowRollback: true, approve: [`rollback-${bad.host}`] }, `replicate/${p.id}`)
-    ).result()) as Result;
+    const r = await result(
+      await lab.start('replicateProject', { project: p.id, source: p.source, replicas: p.replicas.map((x) => x.host), allowRollback: true, approve: [`rollback-${bad.host}`] }, `replicate/${p.id}`),
+    );
     const toBad = r.audit.steps
       .filter((s) => s.name === 'send' && s.host === bad.host)
       .flatMap((s) => s.commands.map((c) => c.command))
@@ -194,11 +199,11 @@ describe('replicas the generator broke', () => {
   test('a replica with nothing in common is replaced by a full stream, only when allowed and approved', async () => {
     const p = withReplica('missing-base-no-common');
     const bad = p.replicas.find((r) => r.state === 'missing-base-no-common')!.host;
-    const refused = await runFailure(await lab.start('replicateProject', { project: p.id, source: p.source, replicas: p.replicas.map((r) => r.host) }, `replicate/${p.id}`));
+    const refused = await failure(await lab.start('replicateProject', { project: p.id, source: p.source, replicas: p.replicas.map((r) => r.host) }, `replicate/${p.id}`));
     expect(refused.message).toContain(`approve step replace-${bad}`);
-    const r = (await (
-      await lab.start('replicateProject', { project: p.id, source: p.source, replicas: p.replicas.map((x) => x.host), allowRollback: true, approve: [`replace-${bad}`] }, `replicate/${p.id}`)
-    ).result()) as Result;
+    const r = await result(
+      await lab.start('replicateProject', { project: p.id, source: p.source, replicas: p.replicas.map((x) => x.host), allowRollback: true, approve: [`replace-${bad}`] }, `replicate/${p.id}`),
+    );
     expect(r.value.replicas.find((x) => x.host === bad)).toMatchObject({ result: 'sent', replaced: true, stream: { kind: 'full' } });
     const check = await lab.check([placement(p)]);
     expect(check.checks.filter((c) => !c.ok)).toEqual([]);
@@ -207,7 +212,7 @@ describe('replicas the generator broke', () => {
 
 test('retention keeps the newest K runbook snapshots, but never a base a replica still needs', async () => {
   const id = await createProject(lab, 'compute2');
-  const run = async (replicas: string[]) => (await (await lab.start('replicateProject', { project: id, source: 'compute2', replicas, keepSnapshots: 2 }, `replicate/${id}`)).result()) as Result;
+  const run = async (replicas: string[]) => result(await lab.start('replicateProject', { project: id, source: 'compute2', replicas, keepSnapshots: 2 }, `replicate/${id}`));
   const first = await run(['compute1', 'compute3']);
   // compute3 falls behind: the next runs replicate to compute1 only.
   for (let i = 0; i < 3; i++) {
@@ -229,7 +234,7 @@ test('retention keeps the newest K runbook snapshots, but never a base a replica
 });
 
 test('bad input fails at once with every problem listed', async () => {
-  const failure = await runFailure(await lab.start('replicateProject', { project: 'not-a-uuid', source: 'compute1', replicas: ['compute1'] }));
-  expect(failure.message).toContain('project: a lower-case UUID');
-  expect(failure.message).toContain('the source compute1 cannot also be a replica');
+  const bad = await failure(await lab.start('replicateProject', { project: 'not-a-uuid', source: 'compute1', replicas: ['compute1'] }));
+  expect(bad.message).toContain('project: a lower-case UUID');
+  expect(bad.message).toContain('the source compute1 cannot also be a replica');
 });

@@ -3,7 +3,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { startSshd, stopSshd } from '../lab/lab';
 import type { RunbookResult } from '../workflows/engine/runbook';
 import type { ReplicateProjectResult } from '../workflows/replicateProject';
-import { closeTestClient, runFailure } from './helpers/temporal';
+import { closeTestClient, failureWithin, resultWithin } from './helpers/temporal';
 import { createProject, snapshotsOn, startReplicationLab, type ReplicationLab } from './helpers/replication-lab';
 
 // The stream from the source's `zfs send` through the worker into the replica's `zfs recv`, broken
@@ -22,6 +22,14 @@ beforeAll(async () => {
   lab = await startReplicationLab('replicate-faults', 164);
   id = await createProject(lab, 'compute1', { quotaBytes: 2048 * MiB, bigMiB: 96 });
 }, 120_000);
+
+// A test that failed or timed out leaves no run behind to change the hosts under the next one.
+afterEach(async () => {
+  await lab?.terminateOpenRuns('the test that started this run has ended');
+}, 30_000);
+
+/** A run (its streams capped at RATE) takes 10-20 s here; one that has not ended in this long is stuck, and says where. */
+const RUN_MS = 90_000;
 
 afterAll(async () => {
   await lab?.stop();
@@ -83,7 +91,7 @@ test('the replica SSH connection is cut mid-stream: both sides stop, nothing is 
   expect(await snapshotsOn(lab, 'compute2', `projects/${id}`)).toEqual([]);
   await startSshd('compute2');
 
-  const result = (await handle.result()) as Result;
+  const result = await resultWithin<Result>(handle, RUN_MS);
   expect(result.value.replicas[0]).toMatchObject({ host: 'compute2', result: 'sent', stream: { kind: 'full' } });
   expect(result.value.bytesSent).toBeGreaterThan(96 * MiB);
   const send = result.audit.steps.find((s) => s.name === 'send')!;
@@ -110,7 +118,7 @@ test('the worker is SIGKILLed mid-stream: the remote sides die with its connecti
   expect(await snapshotsOn(lab, 'compute2', `projects/${id}`)).toEqual(before);
   await lab.restartWorker();
 
-  const result = (await handle.result()) as Result;
+  const result = await resultWithin<Result>(handle, RUN_MS);
   expect(result.value.replicas.map((r) => [r.host, r.result, r.stream?.kind])).toEqual([
     ['compute2', 'sent', 'incremental'],
     ['compute3', 'sent', 'full'],
@@ -135,7 +143,7 @@ test('a run cancelled mid-stream stops both remote sides and leaves the replica 
   const handle = await lab.start('replicateProject', { project: id, source: 'compute1', replicas: ['compute2'], bandwidthLimitBytesPerSecond: 8 * MiB }, `replicate/${id}`);
   await midStream(handle, 1_000);
   await handle.cancel();
-  const failure = await runFailure(handle);
+  const failure = await failureWithin(handle, RUN_MS);
   expect(failure.name).toBe('CancelledFailure');
   await untilNoStreams(['compute1', 'compute2']);
   expect(await snapshotsOn(lab, 'compute2', `projects/${id}`)).toEqual(before);

@@ -11,8 +11,8 @@ import type { ScenarioContext } from '../../lab/scenarios/types';
 import { checkProjectReplicas, createZfsProjectsScenario, generateProjects, type ProjectsManifest } from '../../lab/scenarios/zfs-projects';
 import type { CheckOptions, ProjectPlacement, ProjectsCheckResult } from '../../lab/scenarios/zfs-projects/check';
 import type { GenerateOptions } from '../../lab/scenarios/zfs-projects/plan';
-import { repoRoot, testDataDir } from './paths';
-import { startRunbook } from './temporal';
+import { testDataDir } from './paths';
+import { startRunbook, testClient } from './temporal';
 import { startWorkerProcess, type WorkerProcess } from './worker-process';
 
 /**
@@ -31,8 +31,14 @@ export interface ReplicationLab {
   generate(opts: Partial<GenerateOptions> & { count: number; seed: string }): Promise<ProjectsManifest>;
   start(type: string, input: unknown, workflowId?: string): Promise<WorkflowHandle>;
   check(projects: ProjectPlacement[], opts?: CheckOptions): Promise<ProjectsCheckResult>;
-  /** Run a script in a host (nsenter, works while its sshd is down); throws unless it exits 0. */
+  /** Run a script in a host (nsenter, works while its sshd is down); throws unless it exits 0 within 60 s. */
   sh(host: string, script: string): Promise<string>;
+  /**
+   * Terminate every run still open on this lab's task queue (and the ones this lab started): a test
+   * that failed or timed out must not leave a run that goes on changing the hosts under later tests.
+   * Returns the workflow ids it terminated.
+   */
+  terminateOpenRuns(reason: string): Promise<string[]>;
   restartWorker(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -56,6 +62,7 @@ export async function startReplicationLab(name: string, base: number): Promise<R
   const env = { RUNBOOK_INVENTORY: path.join(labDir, 'inventory.json'), RUNBOOK_LAB_DIR: labDir, RUNBOOK_ARCHIVE: '0' };
   const logFile = path.join(testDataDir, `worker-${taskQueue}.log`);
   let worker: WorkerProcess;
+  const started = new Set<string>();
   try {
     await labUp({ scenarios: [scenarioName], log });
     worker = await startWorkerProcess({ taskQueue, env, logFile });
@@ -81,12 +88,37 @@ export async function startReplicationLab(name: string, base: number): Promise<R
         hosts.map((h) => ctx[h.name]),
         { divergedWrite: 0, divergedSnapshot: 0, missingBaseOlderCommon: 0, missingBaseNoCommon: 0, ...opts, seed: `${opts.seed}/${path.basename(labDir)}` },
       ),
-    start: (type, input, workflowId) => startRunbook(type, input, { taskQueue, workflowId }),
-    check: (projects, opts) => checkProjectReplicas(Object.values(ctx), projects, { compareContent: 'all', requireQuota: true, ...opts }),
+    async start(type, input, workflowId) {
+      const handle = await startRunbook(type, input, { taskQueue, workflowId });
+      started.add(handle.workflowId);
+      return handle;
+    },
+    check: (projects, opts) =>
+      within(CHECK_BOUND_MS, `lab.check of ${projects.length} projects`, checkProjectReplicas(Object.values(ctx), projects, { compareContent: 'all', requireQuota: true, ...opts })),
     async sh(host, script) {
-      const r = await ctx[host].exec(script);
+      const r = await ctx[host].exec(script, { timeoutMs: 60_000 });
       if (r.code !== 0) throw new Error(`${host}: ${script.slice(0, 200)}\nexit ${r.code}: ${r.stderr}`);
       return r.stdout;
+    },
+    async terminateOpenRuns(reason) {
+      const client = await testClient();
+      const ids = new Set(started);
+      started.clear();
+      // Runs this lab did not start itself (children of a sweep, a sweep the CLI started) poll its queue too.
+      for await (const w of client.workflow.list({ query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'` })) ids.add(w.workflowId);
+      const terminated: string[] = [];
+      await Promise.all(
+        [...ids].map(async (id) => {
+          const handle = client.workflow.getHandle(id);
+          const d = await handle.describe().catch(() => null);
+          if (d?.status.name !== 'RUNNING') return;
+          await handle.terminate(reason).then(
+            () => terminated.push(id),
+            () => undefined,
+          );
+        }),
+      );
+      return terminated;
     },
     async restartWorker() {
       await worker.stop('SIGKILL');
@@ -94,6 +126,7 @@ export async function startReplicationLab(name: string, base: number): Promise<R
     },
     async stop() {
       try {
+        await lab.terminateOpenRuns('the test file ended').catch(() => undefined);
         await worker.stop('SIGKILL');
         if (readdirSync(path.join(labDir, 'hosts')).some((h) => readManifest(h))) await labDown({ log });
       } finally {
@@ -103,6 +136,24 @@ export async function startReplicationLab(name: string, base: number): Promise<R
     },
   };
   return lab;
+}
+
+/** A lab check reads every file of every snapshot it compares: bounded, so a hang fails the test with a name. */
+const CHECK_BOUND_MS = 120_000;
+
+/** `promise`, or a failure after `ms` that names what was awaited. */
+export async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`waited ${ms} ms for ${what}`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A project made by hand on `host`: quota, files of a few sizes (plus `bigMiB` of random data), one snapshot-free head. */
@@ -126,7 +177,7 @@ export async function createProject(lab: ReplicationLab, host: string, opts: { q
 
 /** The snapshots of a dataset on a host, oldest first, as `name guid` pairs (read outside the runbook). */
 export async function snapshotsOn(lab: ReplicationLab, host: string, dataset: string): Promise<Array<{ name: string; guid: string }>> {
-  const out = await lab.ctx[host].exec(`zfs get -Hp -d 1 -o name,property,value guid,createtxg ${dataset}`);
+  const out = await lab.ctx[host].exec(`zfs get -Hp -d 1 -o name,property,value guid,createtxg ${dataset}`, { timeoutMs: 60_000 });
   if (out.code !== 0) return [];
   const snaps = new Map<string, { name: string; guid: string; txg: number }>();
   for (const line of out.stdout.trim().split('\n')) {

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { connectClient } from '../../workers/connection';
 import { RUNBOOKS_TASK_QUEUE } from '../../common/task-queues';
-import { auditQuery } from '../../workflows/engine/messages';
+import { auditQuery, pendingApprovalQuery } from '../../workflows/engine/messages';
 import type { AuditLog } from '../../common/audit';
+import { RunbookStep } from '../../workflows/engine/search-attributes';
 
 let shared: Client | undefined;
 
@@ -56,4 +57,87 @@ export async function runFailure(handle: WorkflowHandle): Promise<Error & { type
     return ((err as { cause?: Error }).cause ?? err) as Error & { type?: string };
   }
   throw new Error(`${handle.workflowId} succeeded, but a failure was expected`);
+}
+
+/**
+ * What a run is doing now, in one line: its status, the step the engine is in, the step waiting for
+ * approval, and each pending activity with its attempt and last heartbeat. For messages of waits that
+ * gave up, so a hang under load says where it hung.
+ */
+export async function describeRunNow(handle: WorkflowHandle): Promise<string> {
+  try {
+    const d = await handle.describe();
+    const parts = [`${handle.workflowId} is ${d.status.name}`];
+    const step = d.typedSearchAttributes.get(RunbookStep);
+    if (step) parts.push(`in step ${step}`);
+    if (d.status.name === 'RUNNING') {
+      const waiting = await handle.query(pendingApprovalQuery).catch(() => undefined);
+      if (waiting) parts.push(`waiting for approval of ${waiting.step}`);
+    }
+    for (const a of d.raw.pendingActivities ?? []) {
+      const hb = a.lastHeartbeatTime?.seconds ? `, last heartbeat ${Math.round(Date.now() / 1000 - Number(a.lastHeartbeatTime.seconds))} s ago` : ', no heartbeat';
+      parts.push(`activity ${a.activityType?.name ?? '?'} attempt ${a.attempt ?? 1} ${temporalEnumName(a.state)}${hb}`);
+    }
+    return parts.join('; ');
+  } catch (err) {
+    return `${handle.workflowId}: cannot describe (${(err as Error).message})`;
+  }
+}
+
+function temporalEnumName(state: unknown): string {
+  return state === 2 ? 'started' : state === 1 ? 'scheduled' : state === 3 ? 'cancel-requested' : 'state ' + String(state);
+}
+
+/**
+ * A run's result, or a failure within `timeoutMs` naming `what` was awaited and where the run is
+ * (see describeRunNow); the run is then terminated, so it cannot act on the lab during later tests.
+ * Every wait of the replication tests is bounded this way, well under jest's test timeout.
+ */
+export async function resultWithin<T = unknown>(handle: WorkflowHandle, timeoutMs: number, what = `the result of ${handle.workflowId}`): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<'expired'>((resolve) => {
+    timer = setTimeout(() => resolve('expired'), timeoutMs);
+  });
+  const settled = handle.result().then(
+    (value) => ({ value: value as T }),
+    (error: unknown) => ({ error }),
+  );
+  try {
+    const r = await Promise.race([settled, expired]);
+    if (r === 'expired') {
+      const now = await describeRunNow(handle);
+      await handle.terminate(`test gave up waiting for ${what} after ${timeoutMs} ms`).catch(() => undefined);
+      throw new Error(`waited ${timeoutMs} ms for ${what}; ${now} (terminated)`);
+    }
+    if ('error' in r) throw r.error;
+    return r.value;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The failure a run ended with, within `timeoutMs` (see resultWithin), or throws if it succeeded. */
+export async function failureWithin(handle: WorkflowHandle, timeoutMs: number): Promise<Error & { type?: string; nonRetryable?: boolean; details?: unknown[] }> {
+  try {
+    await resultWithin(handle, timeoutMs, `${handle.workflowId} to fail`);
+  } catch (err) {
+    if (err instanceof Error && err.message.startsWith(`waited ${timeoutMs} ms`)) throw err;
+    return ((err as { cause?: Error }).cause ?? err) as Error & { type?: string };
+  }
+  throw new Error(`${handle.workflowId} succeeded, but a failure was expected`);
+}
+
+/**
+ * Wait until the run waits for approval of `step` (by its pendingApproval query) and return what it
+ * shows; fails within `timeoutMs` naming the step and where the run is instead.
+ */
+export async function waitForApproval(handle: WorkflowHandle, step: string, timeoutMs = 60_000): Promise<{ step: string; since: string; timeout: string; description?: string }> {
+  const deadline = Date.now() + timeoutMs;
+  let last: { step: string; since: string; timeout: string; description?: string } | null = null;
+  while (Date.now() < deadline) {
+    last = await handle.query(pendingApprovalQuery).catch(() => null);
+    if (last?.step === step) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`waited ${timeoutMs} ms for ${handle.workflowId} to wait for approval of ${step}; ${last ? `it waits for ${last.step}` : 'no step waits'}; ${await describeRunNow(handle)}`);
 }

@@ -54,7 +54,7 @@ test('the source host is unreachable: the newest replica is promoted, the loss r
   await lab.sh('compute1', `echo lost > /projects/${p.id}/lost.txt`);
   await stopSshd('compute1');
 
-  const handle = await lab.start('moveProject', { project: p.id, from: 'compute1', candidates: ['compute3', 'compute2'], waitForOldSource: '5m', pollInterval: '2s' }, `replicate/${p.id}`);
+  const handle = await lab.start('moveProject', { project: p.id, from: 'compute1', candidates: ['compute3', 'compute2'], waitForOldSource: '5m', pollInterval: '1s' }, `replicate/${p.id}`);
   await waitForAudit(handle, (a) => a.steps.some((s) => s.name === 'wait-for-old-source' && s.status === 'running'), RUN_MS);
 
   // Promoted: compute2 serves the project from its newest snapshot, and says so in its ledger.

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -7,7 +7,7 @@ import { maasRequest, type MaasResponse } from '../../activities/maas/client';
 import { labDown, labUp } from '../../lab/lab';
 import { readManifest } from '../../lab/manifest';
 import { scenarioContext } from '../../lab/scenario-context';
-import { apiKeyFile, MACHINE_SYSTEM_ID, MAAS_HOSTS, regionStateDir, setRegionLabConfig } from '../../lab/scenarios/maas';
+import { apiKeyFile, MACHINE_SYSTEM_ID, MAAS_HOSTS, regionStateDir, reloadRegion, resetMachine, seedRegion, setRegionLabConfig } from '../../lab/scenarios/maas';
 import type { LabConfig } from '../../lab/emulators/maas/state';
 import type { ScenarioContext } from '../../lab/scenarios/types';
 import { repoRoot, testDataDir } from './paths';
@@ -38,9 +38,17 @@ export interface MaasLab {
   waitForStatus(statuses: string[], timeoutMs?: number): Promise<any>;
   sh(script: string): Promise<string>;
   start(type: string, input: unknown, workflowId?: string): Promise<WorkflowHandle>;
+  /** SIGKILL the worker (its whole process group) and put the standby worker in its place. */
   restartWorker(): Promise<void>;
-  /** Rebuild the scenario: proper-raptor deployed with one big root again, a fresh region. */
-  reset(): Promise<void>;
+  /** Have a standby worker loaded and connected before the first restartWorker() needs it. */
+  warmStandby(): Promise<void>;
+  /**
+   * Seed 000 again without rebuilding the lab (about a second): proper-raptor's pools and files gone,
+   * its disk back to EFI + one big root, the region re-seeded (machine Deployed, power type as given,
+   * default ipmi) and reloaded by the running emulator, lab timings FAST_TIMINGS, no faults, and an
+   * empty request log.
+   */
+  reset(opts?: { powerType?: string }): Promise<void>;
   /** What a plan must not change: the disk's table, the links, the pools, the loop-file folder. */
   fingerprint(): Promise<string>;
   stop(): Promise<void>;
@@ -56,9 +64,18 @@ export async function startMaasLab(name: string, opts: { worker?: boolean } = {}
     else process.env.RUNBOOK_LAB_DIR = previousLabDir;
   };
   const taskQueue = `${name}-${randomUUID().slice(0, 8)}`;
-  const env = { RUNBOOK_INVENTORY: path.join(labDir, 'inventory.json'), RUNBOOK_LAB_DIR: labDir, RUNBOOK_ARCHIVE: '0' };
+  // Sticky queue 1 s: a killed worker's run stalls that long before the replacement takes it.
+  const env = { RUNBOOK_INVENTORY: path.join(labDir, 'inventory.json'), RUNBOOK_LAB_DIR: labDir, RUNBOOK_ARCHIVE: '0', RUNBOOK_STICKY_QUEUE_TIMEOUT: '1s' };
   const logFile = path.join(testDataDir, `worker-${taskQueue}.log`);
   let worker: WorkerProcess | null = null;
+  // A worker started ahead of the next restartWorker() (see standby-worker.ts), so a kill costs only
+  // Temporal noticing it. Its failure to start surfaces at the restart that needs it.
+  let standby: Promise<WorkerProcess> | null = null;
+  const startStandby = () => {
+    const p = startWorkerProcess({ taskQueue, env, logFile, script: 'test/helpers/standby-worker.ts', ready: /standing by/ });
+    p.catch(() => undefined); // awaited (and its error thrown) by the restart that uses it
+    return p;
+  };
   let timings = FAST_TIMINGS;
   try {
     await labUp({ scenarios: ['maas'], log });
@@ -117,20 +134,31 @@ export async function startMaasLab(name: string, opts: { worker?: boolean } = {}
       return r.stdout;
     },
     start: (type, input, workflowId) => startRunbook(type, input, { taskQueue, workflowId }),
-    async restartWorker() {
-      await worker?.stop('SIGKILL');
-      worker = await startWorkerProcess({ taskQueue, env, logFile });
+    async warmStandby() {
+      standby ??= startStandby();
+      await standby;
     },
-    async reset() {
-      await labUp({ scenarios: ['maas'], rebuild: true, log });
-      setRegionLabConfig(MAAS_HOSTS.region.name, { timings: FAST_TIMINGS });
+    async restartWorker() {
+      const next = standby ?? startStandby();
+      await worker?.stop('SIGKILL');
+      worker = await next;
+      worker.child.stdin!.write('go\n');
+      standby = startStandby();
+    },
+    async reset(o = {}) {
+      await resetMachine(machine);
+      seedRegion(MAAS_HOSTS.region.name, MAAS_HOSTS.machine.name, MAAS_HOSTS.machine.address, { keepKeys: true, powerType: o.powerType });
       timings = FAST_TIMINGS;
+      setRegionLabConfig(MAAS_HOSTS.region.name, { timings });
+      await reloadRegion(MAAS_HOSTS.region.address);
+      writeFileSync(path.join(regionStateDir(MAAS_HOSTS.region.name), 'requests.jsonl'), '');
     },
     fingerprint: () =>
       lab.sh('sfdisk -J $(readlink -f /dev/disk/by-dname/sda); ls -l /dev/disk/by-dname /dev/disk/by-partuuid; zpool list -H -o name,health; ls -la /var/lib/crucible-pools; cloud-init status'),
     async stop() {
       try {
         await worker?.stop('SIGKILL');
+        await (await standby?.catch(() => null))?.stop('SIGKILL');
         if (readdirSync(path.join(labDir, 'hosts')).some((h) => readManifest(h))) await labDown({ log });
       } finally {
         restore();

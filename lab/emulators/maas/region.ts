@@ -37,6 +37,21 @@ export class Region {
     saveRegion(this.dir, this.state);
   }
 
+  /**
+   * Lab only: take the state file as it is now on disk (a test re-seeded it), so tests reset the
+   * region in milliseconds instead of restarting it. Every machine's generation moves past the one
+   * it had, so a background job of the old state stops at its next await.
+   */
+  reload(): void {
+    const old = this.state;
+    this.state = loadRegion(this.dir);
+    for (const m of this.state.machines) {
+      const before = old.machines.find((x) => x.system_id === m.system_id);
+      if (before) m.generation = Math.max(m.generation, before.generation) + 1;
+    }
+    this.save();
+  }
+
   get config() {
     return readLabConfig(this.dir);
   }

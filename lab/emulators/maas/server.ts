@@ -14,6 +14,8 @@ import type { MachineState, UserState } from './state';
 // answers, and a request log (one JSON line per request) a test reads to prove what was called.
 
 export const API_BASE = '/MAAS/api/2.0/';
+/** Lab only (no such path in MAAS): re-read the state file a test has just re-seeded. */
+export const LAB_RELOAD_PATH = '/MAAS/lab/reload';
 
 export const CAPABILITIES = [
   'networks-management',
@@ -54,6 +56,12 @@ export function createServer(dir: string): http.Server {
       const params = parseQuery(url.search);
       try {
         parseBody(req.headers['content-type'], Buffer.concat(chunks), params);
+        if (url.pathname === LAB_RELOAD_PATH && method === 'POST') {
+          region.reload();
+          res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+          res.end('reloaded');
+          return; // not in the request log: it is the lab's, not the API's
+        }
         if (!url.pathname.startsWith(API_BASE)) throw new ApiError(404, 'Not Found');
         const route = url.pathname.slice(API_BASE.length).replace(/\/+$/, '');
         if (route === 'version' && method === 'GET') {

@@ -44,4 +44,5 @@ export function createMaasScenario(o: { name?: string; machine?: { name: string;
 }
 
 export const maasScenario = createMaasScenario();
-export { setRegionLabConfig, regionStateDir, apiKeyFile, MAAS_ENDPOINT, MACHINE_SYSTEM_ID } from './region';
+export { setRegionLabConfig, regionStateDir, apiKeyFile, MAAS_ENDPOINT, MACHINE_SYSTEM_ID, seedRegion, reloadRegion } from './region';
+export { resetMachine } from './machine';

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bash } from '../../../activities/ssh/command';
 import { startZfsFuse } from '../../zfs/daemon';
@@ -59,9 +59,25 @@ same_file() { [ "$(stat -c %d:%i "$1" 2>/dev/null)" = "$(stat -c %d:%i "$2" 2>/d
       bash`mkdir -p ${diskDir} ${path.dirname(statusFile)} ${devDisk} /dev/disk
 rm -f ${image}; truncate -s ${size} ${image}
 dev=$(losetup -f --show ${image})
-printf 'label: gpt\\nstart=2048, size=1048576, type=U\\ntype=L\\n' | sfdisk -q "$dev"
-partx -a "$dev" 2>/dev/null || partx -u "$dev"
 same_file ${devDisk} /dev/disk || mount --bind ${devDisk} /dev/disk
+` +
+      seedTableScript(statusFile) +
+      binds.map((b) => bash`mkdir -p ${b.source} ${b.target}; same_file ${b.source} ${b.target} || mount --bind ${b.source} ${b.target}`).join('\n') +
+      reportScript,
+    { timeoutMs: 120_000 },
+  );
+  if (r.code !== 0) throw new Error(`building proper-raptor's disk failed (exit ${r.code}): ${r.stderr.trim()}`);
+  const disk = recordDisk(ctx, image, size, r.stdout);
+  const z = await startZfsFuse(ctx, { poolBytes: 0, pool: false });
+  ctx.log(`sda = ${disk.device} (${Math.round(size / GiB)} GiB sparse, EFI + root); zfs-fuse ready in ${z.timings.daemonMs} ms`);
+  return disk;
+}
+
+/** With $dev the disk: the seed's table (EFI 512 MiB + one big root), its partition devices and links, cloud-init done. */
+function seedTableScript(statusFile: string): string {
+  return (
+    `printf 'label: gpt\\nstart=2048, size=1048576, type=U\\ntype=L\\n' | sfdisk -q "$dev"
+partx -a "$dev" 2>/dev/null || partx -u "$dev"
 mkdir -p /dev/disk/by-dname /dev/disk/by-partuuid
 ln -sfn "$dev" /dev/disk/by-dname/sda
 for n in 1 2; do
@@ -70,16 +86,17 @@ for n in 1 2; do
   ln -sfn "\${dev}p$n" /dev/disk/by-dname/sda-part$n
   ln -sfn "\${dev}p$n" /dev/disk/by-partuuid/$pu
 done
-echo done > ${statusFile}
-` +
-      binds.map((b) => bash`mkdir -p ${b.source} ${b.target}; same_file ${b.source} ${b.target} || mount --bind ${b.source} ${b.target}`).join('\n') +
-      `\necho "$dev"; sfdisk -J "$dev"; for n in 1 2; do echo "PARTUUID $n $(sfdisk --part-uuid "$dev" $n | tr 'A-Z' 'a-z')"; done`,
-    { timeoutMs: 120_000 },
+` + bash`echo done > ${statusFile}
+`
   );
-  if (r.code !== 0) throw new Error(`building proper-raptor's disk failed (exit ${r.code}): ${r.stderr.trim()}`);
-  const lines = r.stdout.split('\n');
+}
+
+const reportScript = `\necho "$dev"; sfdisk -J "$dev"; for n in 1 2; do echo "PARTUUID $n $(sfdisk --part-uuid "$dev" $n | tr 'A-Z' 'a-z')"; done`;
+
+function recordDisk(ctx: ScenarioContext, image: string, size: number, stdout: string): MachineDisk {
+  const lines = stdout.split('\n');
   const device = lines[0].trim();
-  const jsonText = r.stdout.slice(r.stdout.indexOf('{'), r.stdout.lastIndexOf('}') + 1);
+  const jsonText = stdout.slice(stdout.indexOf('{'), stdout.lastIndexOf('}') + 1);
   const table = JSON.parse(jsonText) as { partitiontable: { partitions: Array<{ node: string; start: number; size: number; type: string }> } };
   const uuids = Object.fromEntries(lines.filter((l) => l.startsWith('PARTUUID ')).map((l) => l.split(' ').slice(1)));
   const disk: MachineDisk = {
@@ -89,7 +106,31 @@ echo done > ${statusFile}
     partitions: table.partitiontable.partitions.map((p, i) => ({ index: i + 1, start: p.start, size: p.size * 512, partuuid: uuids[String(i + 1)], type: p.type })),
   };
   writeFileSync(machineDiskFile(ctx.hostDir), JSON.stringify(disk, null, 1));
-  const z = await startZfsFuse(ctx, { poolBytes: 0, pool: false });
-  ctx.log(`sda = ${device} (${Math.round(size / GiB)} GiB sparse, EFI + root); zfs-fuse ready in ${z.timings.daemonMs} ms`);
   return disk;
+}
+
+/**
+ * proper-raptor back as seed 000 found it, in about a second instead of a lab rebuild (for tests that
+ * run the runbook many times): every pool destroyed, the loop-file folder emptied, the disk discarded
+ * (all zeros again, so no old ZFS label survives) and given the seed's table with new partuuids.
+ */
+export async function resetMachine(ctx: ScenarioContext): Promise<MachineDisk> {
+  const old = JSON.parse(readFileSync(machineDiskFile(ctx.hostDir), 'utf8')) as MachineDisk;
+  const statusFile = path.join(ctx.hostDir, 'cloud-init', 'status');
+  const r = await ctx.exec(
+    `set -euo pipefail
+for p in $(zpool list -H -o name 2>/dev/null); do zpool destroy -f "$p" || zpool export -f "$p"; done
+` +
+      bash`dev=${old.device}
+find ${LOOP_FILE_DIR} -mindepth 1 -delete
+rm -rf /dev/disk/by-dname /dev/disk/by-partuuid ${path.join(ctx.hostDir, 'maas-run')}
+partx -d "$dev" 2>/dev/null || true
+blkdiscard -f "$dev"
+` +
+      seedTableScript(statusFile) +
+      reportScript,
+    { timeoutMs: 60_000 },
+  );
+  if (r.code !== 0) throw new Error(`resetting proper-raptor's disk failed (exit ${r.code}): ${r.stderr.trim()}`);
+  return recordDisk(ctx, old.image, old.size, r.stdout);
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { addInventoryMaas } from '../../inventory-file';
 import { hostDir, labDir, repoRoot } from '../../paths';
 import { NODE_STATUS } from '../../emulators/maas/enums';
+import { LAB_RELOAD_PATH } from '../../emulators/maas/server';
 import { emptyRegion, saveRegion, writeLabConfig, type LabConfig, type MachineState } from '../../emulators/maas/state';
 import type { ScenarioContext } from '../types';
 import { machineDiskFile, type MachineDisk } from './machine';
@@ -40,10 +41,17 @@ export function setRegionLabConfig(regionHost: string, config: Partial<LabConfig
   writeLabConfig(regionStateDir(regionHost), config);
 }
 
-export function seedRegion(regionHost: string, machineHost: string, machineAddress: string): void {
+/**
+ * The region as seed 000 found it: the machine Deployed on the disk the machine host has now.
+ * `keepKeys` (a test re-seeding a running lab) keeps the API keys already handed out; `powerType`
+ * gives the machine another power type (e.g. manual) than the lab's IPMI.
+ */
+export function seedRegion(regionHost: string, machineHost: string, machineAddress: string, opts: { keepKeys?: boolean; powerType?: string } = {}): void {
   const dir = regionStateDir(regionHost);
   const disk = JSON.parse(readFileSync(machineDiskFile(hostDir(machineHost)), 'utf8')) as MachineDisk;
-  const keys = { admin: newKey(), operator: newKey() };
+  const keys = opts.keepKeys
+    ? { admin: readFileSync(apiKeyFile('admin'), 'utf8').trim(), operator: readFileSync(apiKeyFile('operator'), 'utf8').trim() }
+    : { admin: newKey(), operator: newKey() };
   mkdirSync(path.dirname(apiKeyFile('admin')), { recursive: true, mode: 0o700 });
   for (const [name, key] of Object.entries(keys)) {
     writeFileSync(apiKeyFile(name as 'admin'), `${key}\n`, { mode: 0o600 });
@@ -63,8 +71,8 @@ export function seedRegion(regionHost: string, machineHost: string, machineAddre
     status: NODE_STATUS.DEPLOYED,
     previousStatus: NODE_STATUS.ALLOCATED,
     owner: 'admin',
-    power_type: 'ipmi',
-    power_state: 'on',
+    power_type: opts.powerType ?? 'ipmi',
+    power_state: opts.powerType === 'manual' ? 'unknown' : 'on',
     status_message: 'Deployed',
     error_description: '',
     osystem: 'ubuntu',
@@ -136,4 +144,10 @@ export async function startRegion(ctx: ScenarioContext, address: string): Promis
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`the MAAS emulator did not answer on ${url}; see ${path.join(dir, 'emulator.log')}`);
+}
+
+/** Lab only: make the running emulator take the state file as re-seeded (see Region.reload). */
+export async function reloadRegion(address: string): Promise<void> {
+  const r = await fetch(`http://${address}:${MAAS_PORT}${LAB_RELOAD_PATH}`, { method: 'POST' });
+  if (!r.ok) throw new Error(`the MAAS emulator on ${address} did not reload its state: ${r.status} ${await r.text()}`);
 }

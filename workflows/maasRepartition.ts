@@ -41,8 +41,9 @@ export async function maasRepartition(input: unknown): Promise<RunbookResult<Maa
     const waitMs = durationMs(i.waitTimeout);
     const pollMs = durationMs(i.pollInterval);
     const runId = workflowInfo().runId;
-    const maas = rb.on<typeof activities>(undefined, { startToCloseTimeout: `${Math.ceil(waitMs / 1000) + 300} seconds`, heartbeatTimeout: `${Math.max(3, Math.ceil((pollMs * 5) / 1000))} seconds` });
-    const onHost = rb.on<typeof activities>(i.host, { startToCloseTimeout: `${Math.ceil(waitMs / 1000) + 120} seconds` });
+    const maas = rb.on<typeof activities>(undefined, { startToCloseTimeout: `${Math.ceil(waitMs / 1000) + 300} seconds`, heartbeatTimeout: `${Math.max(2, Math.ceil((pollMs * 5) / 1000))} seconds` });
+    // SSH activities heartbeat every second: a worker that dies mid-command is noticed in 3 s.
+    const onHost = rb.on<typeof activities>(i.host, { startToCloseTimeout: `${Math.ceil(waitMs / 1000) + 120} seconds`, heartbeatTimeout: '3 seconds' });
 
     // 1. Inspect: the machine, its disk, the newest event; the host's pools when it is deployed.
     const m0 = await rb.inspect({
@@ -87,6 +88,15 @@ export async function maasRepartition(input: unknown): Promise<RunbookResult<Maa
       if (!['Deployed', 'Allocated', 'Ready', 'New', 'Failed commissioning', 'Failed deployment', 'Broken'].includes(m0.status)) {
         fail(`${m0.hostname} is ${m0.status} in MAAS; wait until that operation ends (or abort it in MAAS), then run again`, 'MachineBusy');
       }
+      // Power (maas-runbook.md §5): without a BMC MAAS cannot start the machine. With `manual` the
+      // status still changes, then nothing happens until someone PXE-boots it or node_timeout (30 min)
+      // fails it; with none, MAAS refuses to commission. Refused here, before anything changes.
+      if (m0.powerType === 'manual')
+        fail(
+          `${m0.hostname}'s power type in MAAS is manual: MAAS cannot power it on, so commissioning and deploying would wait for someone to PXE-boot it by hand until node_timeout (30 min) fails them. Configure its BMC in MAAS (power type ipmi, redfish, ...) and run again, or use strategy "loop-files" on the deployed machine`,
+          'ManualPower',
+        );
+      if (!m0.powerType) fail(`${m0.hostname} has no power type in MAAS (MAAS refuses to commission it); configure its BMC, then run again`, 'NoPowerType');
       if (m0.status === 'Broken') fail(`${m0.hostname} is Broken in MAAS (${m0.errorDescription || 'no reason given'}); mark it fixed after checking it, then run again`, 'MachineBroken');
 
       // 2. The commissioning script, idempotent by content; undone if the run stops before the release.
@@ -308,6 +318,8 @@ async function createPools(
   const fileBytes = roundDown4MiB(sizeBytes(i.loopFiles.size));
   for (const [k, p] of i.pools.entries()) {
     const spec: PoolSpec = { pool: p.name, mountpoint: p.mountpoint, vdev: vdevs[k].vdev, ashift: i.poolOptions.ashift, atime: i.poolOptions.atime };
+    // What the step's verify read (health, size, mountpoint) is also what the result reports.
+    let facts: PoolFacts | undefined;
     const created = await rb.mutate({
       name: `create-pool-${k + 1}`,
       host: i.host,
@@ -315,9 +327,10 @@ async function createPools(
       plan: () => [(kind === 'file' ? createFilePoolCommand(spec, fileBytes, runId) : createPoolCommand(spec, runId)).display],
       run: () => onHost.createPool(i.host, spec, runId, kind, fileBytes),
       verify: async (c) => {
-        const facts = await onHost.verifyPool(i.host, c.pool);
-        const problems = poolProblems(facts.value, p.mountpoint, vdevs[k].maxBytes, i.poolOptions.atime);
-        return { value: { ok: problems.length === 0, detail: problems.join('; ') || 'ONLINE' }, commands: facts.commands };
+        const read = await onHost.verifyPool(i.host, c.pool);
+        facts = read.value;
+        const problems = poolProblems(read.value, p.mountpoint, vdevs[k].maxBytes, i.poolOptions.atime);
+        return { value: { ok: problems.length === 0, detail: problems.join('; ') || 'ONLINE' }, commands: read.commands };
       },
       summarize: (c) => (c.ours ? 'created' : 'already there'),
       compensate: (c) =>
@@ -332,8 +345,8 @@ async function createPools(
       if (rb.planning) rb.audit.planned.at(-1)!.commands.push(`# undo: ${(kind === 'file' ? destroyFilePoolCommand(p.name, spec.vdev, runId) : destroyOwnedPoolCommand(p.name, runId)).display}`);
       continue;
     }
-    const facts = await rb.inspect({ name: `verify-pool-${k + 1}`, host: i.host, run: () => onHost.verifyPool(i.host, p.name), summarize: (f) => `${f.health} ${f.mountpoint}` });
-    out.push({ name: p.name, vdev: spec.vdev, health: facts.health, mountpoint: facts.mountpoint, bytes: facts.available + facts.used, createdByThisRun: created.ours });
+    const f = facts!; // set by the verify that let the step complete
+    out.push({ name: p.name, vdev: spec.vdev, health: f.health, mountpoint: f.mountpoint, bytes: f.available + f.used, createdByThisRun: created.ours });
   }
   return out;
 }

@@ -35,9 +35,13 @@ export function poolVdevCommand(pool: string): ShellCommand {
   return sh`zpool status ${pool} | awk -v p=${pool} 'f && NF >= 2 && $1 != p {print $1; exit} $1 == "NAME" {f=1}'`;
 }
 
-/** Destroys the pool only when this run created it (its run property says so). */
+/**
+ * Destroys the pool only when this run created it (its run property says so). A destroy that fails
+ * fails the command (the undo is retried and reported), never "succeeds" with the pool still there;
+ * zfs-fuse can call a just-made pool's mount busy, so a second try forces the unmount (ours only).
+ */
 export function destroyOwnedPoolCommand(pool: string, runId: string): ShellCommand {
-  return sh`if ! zpool list -H -o name ${pool} >/dev/null 2>&1; then echo absent; elif [ "$(zfs get -H -o value ${RUN_PROPERTY} ${pool})" = ${runId} ]; then zpool destroy ${pool} && echo destroyed; else echo not-ours; fi`;
+  return sh`if ! zpool list -H -o name ${pool} >/dev/null 2>&1; then echo absent; elif [ "$(zfs get -H -o value ${RUN_PROPERTY} ${pool})" = ${runId} ]; then { zpool destroy ${pool} || { sleep 1; zpool destroy -f ${pool}; }; } && echo destroyed; else echo not-ours; fi`;
 }
 
 export function verifyPoolCommand(pool: string): ShellCommand {
@@ -57,5 +61,6 @@ zpool create -o ${`ashift=${p.ashift}`} -O ${`atime=${p.atime}`} -O ${`${RUN_PRO
 
 export function destroyFilePoolCommand(pool: string, file: string, runId: string): ShellCommand {
   const owner = `${file}.owner`;
-  return sh`${destroyOwnedPoolCommand(pool, runId)}; if [ "$(cat ${owner} 2>/dev/null)" = ${runId} ]; then rm -f ${file} ${owner}; echo removed-file; fi`;
+  // The file goes only once its pool is gone (removing an imported pool's vdev would fault it).
+  return sh`${destroyOwnedPoolCommand(pool, runId)} || exit 1; if ! zpool list -H -o name ${pool} >/dev/null 2>&1 && [ "$(cat ${owner} 2>/dev/null)" = ${runId} ]; then rm -f ${file} ${owner}; echo removed-file; fi`;
 }

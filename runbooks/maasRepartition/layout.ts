@@ -55,7 +55,7 @@ export function computeLayout(i: Pick<MaasRepartitionInput, 'disk' | 'partitions
   let spareSize: string;
   let spare: number;
   if (i.partitions.spare === 'rest-evenly') {
-    spare = roundDown4MiB(Math.floor((usable - boot - root) / n));
+    spare = Math.max(0, roundDown4MiB(Math.floor((usable - boot - root) / n)));
     spareSize = `${Math.ceil(spare / 1e6)}M`;
   } else {
     spareSize = i.partitions.spare;

@@ -3,11 +3,16 @@ import { checkCruciblePools } from '../lab/scenarios/maas/check';
 import { approveUpdate, auditQuery } from '../workflows/engine/messages';
 import type { MaasRepartitionResult } from '../workflows/maasRepartition';
 import type { RunbookResult } from '../workflows/engine/runbook';
-import { FAST_TIMINGS, startMaasLab, type MaasLab } from './helpers/maas-lab';
+import { waitForStepStart } from './helpers/history-watch';
+import { startMaasLab, type MaasLab } from './helpers/maas-lab';
 import { closeTestClient, runFailure, scheduledActivityTypes, waitForAudit } from './helpers/temporal';
 
-// maasRepartition end to end on the maas lab: the region emulator, proper-raptor's real disk and
-// sshd, zfs-fuse in its namespace, a worker of this file's own.
+// maasRepartition end to end on ONE maas lab (the region emulator, proper-raptor's real disk and
+// sshd, zfs-fuse in its namespace, a worker of this file's own). Every test starts from seed 000
+// (proper-raptor Deployed with EFI + one big root): lab.reset() puts the disk and the region back in
+// about a second, and empties the emulator's request log, which is what the tests count MAAS
+// operations in. MAAS's waits are the lab's FAST_TIMINGS (boot 150 ms, node_timeout 6 s unless a
+// test sets it), polled every 200 ms.
 
 export const LAB_INPUT = {
   maas: 'lab-maas',
@@ -20,206 +25,292 @@ export const LAB_INPUT = {
   waitTimeout: '2m',
   pollInterval: '200ms',
 };
+const APPROVED = { ...LAB_INPUT, approve: ['release'] };
+/** Activities a run that stops at `decide` may schedule: all read-only. */
+const READ_ONLY = ['describeHosts', 'maasInspectMachine', 'hostPools'];
 
-const ops = (lab: MaasLab, op: string) => lab.requests().filter((r) => r.op === op && r.method === 'POST').length;
+let lab: MaasLab;
+beforeAll(async () => {
+  lab = await startMaasLab('maas-repartition', { worker: true });
+}, 180_000);
+beforeEach(() => lab.reset());
+afterAll(async () => {
+  await lab?.stop();
+  await closeTestClient();
+});
+
+const machine = () => lab.json('GET', `machines/${lab.systemId}/`);
+/** How many times the run asked MAAS for `op` on the machine (POST machines/<id>/?op=…), from the emulator's own log. */
+const ops = (op: string) => lab.requests().filter((r) => r.op === op && r.method === 'POST').length;
+const scriptWrites = () => lab.requests().filter((r) => r.path.includes('/scripts') && (r.method === 'POST' || r.method === 'PUT')).length;
+const mutatingRequests = () => lab.requests().filter((r) => r.method !== 'GET');
 
 async function approve(handle: WorkflowHandle, step: string, decision: 'approve' | 'reject' = 'approve'): Promise<void> {
   await waitForAudit(handle, (a) => a.steps.some((s) => s.name === step && s.status === 'waiting-approval'));
   await handle.executeUpdate(approveUpdate, { args: [{ step, decision, approver: 'test', comment: 'lab' }] });
 }
 
-describe('maasRepartition', () => {
-  let lab: MaasLab;
-  beforeAll(async () => {
-    lab = await startMaasLab('maas-repartition', { worker: true });
-  }, 180_000);
-  afterAll(async () => {
-    await lab?.stop();
-  });
+async function resultOf(handle: WorkflowHandle): Promise<RunbookResult<MaasRepartitionResult>> {
+  return (await handle.result()) as RunbookResult<MaasRepartitionResult>;
+}
 
-  test('happy path: one big root → three healthy pools on three real partitions; the seed check passes; each MAAS op issued once', async () => {
-    expect((await checkCruciblePools(lab.machine)).ok).toBe(false);
-    const t0 = Date.now();
-    const handle = await lab.start('maasRepartition', LAB_INPUT);
-    await approve(handle, 'release');
-    const result = (await handle.result()) as RunbookResult<MaasRepartitionResult>;
-    const elapsed = Date.now() - t0;
-    process.stderr.write(`maasRepartition lab run: ${elapsed} ms\n`);
-    expect(result.outcome).toBe('succeeded');
-    expect(result.value.outcome).toBe('repartitioned');
-    expect(result.value.partitions.map((p) => p.name)).toEqual(['sda-part3', 'sda-part4', 'sda-part5']);
-    expect(result.value.partitions.every((p) => p.stablePath.startsWith('/dev/disk/by-partuuid/'))).toBe(true);
-    expect(result.value.pools.map((p) => [p.name, p.health, p.mountpoint, p.createdByThisRun])).toEqual([1, 2, 3].map((n) => [`crucible${n}`, 'ONLINE', `/crucible${n}`, true]));
-    expect(result.value.evidence.scriptOutput).toContain('custom storage layout written for sda');
-    // Deployed came before cloud-init was done: the wait saw it running first.
-    expect(result.audit.steps.find((s) => s.name === 'cloud-init')?.commands[0].stdoutTail).toMatch(/\.+\s*status: done/);
-    const check = await checkCruciblePools(lab.machine);
-    expect(check.checks.filter((c) => !c.ok)).toEqual([]);
-    expect([ops(lab, 'release'), ops(lab, 'commission'), ops(lab, 'deploy')]).toEqual([1, 1, 1]);
-    expect(result.audit.steps.map((s) => s.name)).toEqual(
-      expect.arrayContaining([
-        'inspect-machine',
-        'decide',
-        'upload-script',
-        'release',
-        'commit',
-        'commission-1',
-        'check-commissioning-1',
-        'deploy-1',
-        'cloud-init',
-        'resolve-partitions',
-        'create-pool-1',
-        'create-pool-3',
-      ]),
-    );
-    // A second run finds the target state and changes nothing.
-    const again = (await (await lab.start('maasRepartition', LAB_INPUT)).result()) as RunbookResult<MaasRepartitionResult>;
-    expect(again.value.outcome).toBe('already-in-target-state');
-    expect([ops(lab, 'release'), ops(lab, 'commission'), ops(lab, 'deploy')]).toEqual([1, 1, 1]);
-  });
+// Bad input only MAAS can judge (the machine, the disk's real size, the power type): the first,
+// read-only step reads it, the workflow refuses with every problem, and the history shows that
+// nothing but read-only activities was scheduled; the emulator's log shows no request but GETs.
+const refusals: Array<[string, Record<string, unknown>, string | undefined, RegExp[], string[]]> = [
+  ['an unknown machine', { machine: 'no-such-machine' }, undefined, [/no machine with hostname or system_id "no-such-machine"/, /maas <profile> machines read/], ['describeHosts', 'maasInspectMachine']],
+  ['a disk the machine does not have', { disk: 'sdb' }, undefined, [/has no disk sdb in MAAS/, /block-devices read x7prpt/], ['describeHosts', 'maasInspectMachine']],
+  [
+    'partitions that do not fit the real disk (every problem listed)',
+    { partitions: { boot: '512M', root: '4G', spare: 'rest-evenly' } },
+    undefined,
+    [/the requested partitions do not fit/, /each of the 3 spare partitions would get 0 bytes; ZFS needs at least 64 MiB/, /boot 512M \+ root 4G \+ 3 x .* but disk sda has \d+ usable bytes/],
+    READ_ONLY,
+  ],
+  [
+    'a machine whose power type is manual (MAAS cannot power it on)',
+    {},
+    'manual',
+    [/power type in MAAS is manual/, /node_timeout \(30 min\)/, /Configure its BMC in MAAS/, /strategy "loop-files"/],
+    READ_ONLY,
+  ],
+];
+
+test.each(refusals)('refused after the read-only inspection, before any change: %s', async (_what, change, powerType, expected, activities) => {
+  if (powerType) await lab.reset({ powerType });
+  const handle = await lab.start('maasRepartition', { ...APPROVED, ...change });
+  const failure = await runFailure(handle);
+  for (const re of expected) expect(failure.message).toMatch(re);
+  expect(await scheduledActivityTypes(handle)).toEqual(expect.arrayContaining(activities));
+  expect(new Set(await scheduledActivityTypes(handle))).toEqual(new Set(activities));
+  expect(mutatingRequests()).toEqual([]);
 });
 
-describe('maasRepartition: refusals, silent failures, cancel, crash, loop-files', () => {
-  let lab: MaasLab;
-  const machine = () => lab.json('GET', `machines/${lab.systemId}/`);
-  beforeAll(async () => {
-    lab = await startMaasLab('maas-repartition-faults', { worker: true });
-  }, 180_000);
-  afterAll(async () => {
-    await lab?.stop();
-  });
+test('a machine with power type manual still gets loop-file pools (no MAAS operation needed)', async () => {
+  await lab.reset({ powerType: 'manual' });
+  const r = await resultOf(await lab.start('maasRepartition', { ...LAB_INPUT, strategy: 'loop-files', loopFiles: { dir: '/var/lib/crucible-pools', size: '100M' } }));
+  expect(r.value.outcome).toBe('pools-on-files');
+  expect(mutatingRequests()).toEqual([]);
+});
 
-  test('plan mode shows the layout JSON, the script, every MAAS call and command; MAAS and the host are untouched', async () => {
-    const before = await lab.fingerprint();
-    const handle = await lab.start('maasRepartition', { ...LAB_INPUT, mode: 'plan' });
-    const result = (await handle.result()) as RunbookResult<MaasRepartitionResult>;
-    expect(result.outcome).toBe('planned');
-    const commands = result.planned.flatMap((p) => p.commands).join('\n');
-    for (const want of [
-      'op=commission commissioning_scripts=45-crucible-layout testing_scripts=none',
-      'op=release',
-      'op=deploy distro_series=jammy',
-      '# name: 45-crucible-layout',
-      '"mounts"',
-      'zpool create -o ashift=12 -O atime=off',
-      "-m /crucible3 crucible3 '/dev/disk/by-partuuid/<partuuid of /dev/disk/by-dname/sda-part5",
-      'cloud-init status --wait',
-    ])
-      expect(commands).toContain(want);
-    expect(result.audit.steps.find((s) => s.name === 'decide')?.summary).toContain('"layout"');
-    expect(lab.requests().filter((r) => r.method !== 'GET')).toEqual([]);
-    expect(new Set(await scheduledActivityTypes(handle))).toEqual(new Set(['describeHosts', 'maasInspectMachine', 'hostPools']));
-    expect(await lab.fingerprint()).toBe(before);
-  });
+test('plan mode shows the layout JSON, the script, every MAAS call and command; MAAS and the host are untouched', async () => {
+  const before = await lab.fingerprint();
+  const handle = await lab.start('maasRepartition', { ...LAB_INPUT, mode: 'plan' });
+  const result = await resultOf(handle);
+  expect(result.outcome).toBe('planned');
+  const commands = result.planned.flatMap((p) => p.commands).join('\n');
+  for (const want of [
+    'op=commission commissioning_scripts=45-crucible-layout testing_scripts=none',
+    'op=release',
+    'op=deploy distro_series=jammy',
+    '# name: 45-crucible-layout',
+    '"mounts"',
+    'zpool create -o ashift=12 -O atime=off',
+    "-m /crucible3 crucible3 '/dev/disk/by-partuuid/<partuuid of /dev/disk/by-dname/sda-part5",
+    'cloud-init status --wait',
+  ])
+    expect(commands).toContain(want);
+  expect(result.audit.steps.find((s) => s.name === 'decide')?.summary).toContain('"layout"');
+  expect(mutatingRequests()).toEqual([]);
+  expect(new Set(await scheduledActivityTypes(handle))).toEqual(new Set(READ_ONLY));
+  expect(await lab.fingerprint()).toBe(before);
+});
 
-  test('a rejected release approval changes nothing (the uploaded script is taken back)', async () => {
-    const before = await lab.fingerprint();
-    const handle = await lab.start('maasRepartition', LAB_INPUT);
-    await approve(handle, 'release', 'reject');
-    const failure = await runFailure(handle);
-    expect(failure.message).toContain('step "release" was rejected');
-    expect((await lab.call('GET', 'scripts/45-crucible-layout')).status).toBe(404);
-    expect((await machine()).status_name).toBe('Deployed');
-    expect(lab.requests().filter((r) => r.method === 'POST' && r.op)).toEqual([]);
-    expect(await lab.fingerprint()).toBe(before);
-  });
+test('a rejected release approval changes nothing (the uploaded script is taken back)', async () => {
+  const before = await lab.fingerprint();
+  const handle = await lab.start('maasRepartition', LAB_INPUT);
+  await approve(handle, 'release', 'reject');
+  const failure = await runFailure(handle);
+  expect(failure.message).toContain('step "release" was rejected');
+  expect((await lab.call('GET', 'scripts/45-crucible-layout')).status).toBe(404);
+  expect((await machine()).status_name).toBe('Deployed');
+  expect(lab.requests().filter((r) => r.method === 'POST' && r.op)).toEqual([]);
+  expect(await lab.fingerprint()).toBe(before);
+});
 
-  test('an unappliable layout (Ready, no layout, one event) is caught and named; after two failures the run stops', async () => {
-    const vda = JSON.stringify({ layout: { vda: { type: 'disk', ptable: 'gpt', partitions: [{ name: 'vda1', size: '1G', fs: 'ext4' }] } }, mounts: { '/': { device: 'vda1' } } });
-    lab.configure({ faults: { storageConfigOverride: vda } });
-    const handle = await lab.start('maasRepartition', { ...LAB_INPUT, approve: ['release'] });
-    const failure = await runFailure(handle);
-    expect(failure.message).toContain('Cannot apply custom layout: Unknown machine disk(s): vda');
-    expect(failure.message).toContain('attempt 2');
-    // A Ready machine has no owner, so MAAS refuses mark-broken (403): the run says so.
-    expect(failure.message).toContain('NOT marked broken');
-    expect((await machine()).status_name).toBe('Ready');
-  });
+test('an unappliable layout (Ready, no layout, one event) is caught and named; after two failures the run stops', async () => {
+  const vda = JSON.stringify({ layout: { vda: { type: 'disk', ptable: 'gpt', partitions: [{ name: 'vda1', size: '1G', fs: 'ext4' }] } }, mounts: { '/': { device: 'vda1' } } });
+  lab.configure({ faults: { storageConfigOverride: vda } });
+  const failure = await runFailure(await lab.start('maasRepartition', APPROVED));
+  expect(failure.message).toContain('Cannot apply custom layout: Unknown machine disk(s): vda');
+  expect(failure.message).toContain('attempt 2');
+  // A Ready machine has no owner, so MAAS refuses mark-broken (403): the run says so.
+  expect(failure.message).toContain('NOT marked broken');
+  expect((await machine()).status_name).toBe('Ready');
+  expect(ops('deploy')).toBe(0);
+});
 
-  test('an unreachable BMC (status reverts to Ready, results Aborted) is caught', async () => {
-    lab.configure({ faults: { bmcUnreachable: true } });
-    const handle = await lab.start('maasRepartition', { ...LAB_INPUT, approve: ['release'] });
-    const failure = await runFailure(handle);
-    expect(failure.message).toContain('every result was Aborted');
-    expect(failure.message).toContain('Unable to power control the node');
-    expect(lab.requests().filter((r) => r.op === 'deploy')).toEqual([]);
-  });
+test('an unreachable BMC (status reverts to Ready, results Aborted) is caught', async () => {
+  lab.configure({ faults: { bmcUnreachable: true } });
+  const failure = await runFailure(await lab.start('maasRepartition', APPROVED));
+  expect(failure.message).toContain('every result was Aborted');
+  expect(failure.message).toContain('Unable to power control the node');
+  expect(ops('deploy')).toBe(0);
+});
 
-  test('an invalid layout fails commissioning; the error carries the MAAS events; the machine is marked broken', async () => {
-    const bad = JSON.stringify({
-      layout: {
-        sda: {
-          type: 'disk',
-          ptable: 'gpt',
-          partitions: [
-            { name: 'sda1', size: '512M', fs: 'vfat' },
-            { name: 'sda2', size: '1G', fs: 'ext4' },
-            { name: 'sda3', size: '500M', fs: 'unformatted' },
-          ],
-        },
+test('an invalid layout fails commissioning; the error carries the MAAS events; the machine is marked broken', async () => {
+  const bad = JSON.stringify({
+    layout: {
+      sda: {
+        type: 'disk',
+        ptable: 'gpt',
+        partitions: [
+          { name: 'sda1', size: '512M', fs: 'vfat' },
+          { name: 'sda2', size: '1G', fs: 'ext4' },
+          { name: 'sda3', size: '500M', fs: 'unformatted' },
+        ],
       },
-      mounts: { '/': { device: 'sda2' } },
-    });
-    lab.configure({ faults: { storageConfigOverride: bad } });
-    const handle = await lab.start('maasRepartition', { ...LAB_INPUT, approve: ['release'] });
-    const failure = await runFailure(handle);
-    expect(failure.message).toContain("Failed processing commissioning data: Invalid config at layout/sda/partitions/2/fs: 'unformatted' is not one of");
-    expect(failure.message).toContain('custom storage layout written for sda');
-    const m = await machine();
-    expect(m.status_name).toBe('Broken');
-    expect(m.error_description).toContain('failed twice');
-    lab.configure({ faults: {} });
-    await lab.reset();
+    },
+    mounts: { '/': { device: 'sda2' } },
   });
-
-  test('cancel mid-commission aborts it in MAAS and records it', async () => {
-    lab.configure({ faults: { hang: 'commissioning' }, timings: { nodeTimeoutMs: 120_000 } });
-    const handle = await lab.start('maasRepartition', { ...LAB_INPUT, approve: ['release'] });
-    await waitForAudit(handle, (a) => a.steps.some((s) => s.name === 'commission-1' && s.status === 'running'));
-    await lab.waitForStatus(['Commissioning']);
-    await handle.cancel();
-    await runFailure(handle);
-    const audit = await handle.query(auditQuery);
-    expect(audit.steps.find((s) => s.name === 'abort-commission-1')).toMatchObject({ status: 'completed' });
-    expect(lab.requests().filter((r) => r.op === 'abort')).toHaveLength(1);
-    expect((await machine()).status_name).toBe('New');
-    lab.configure({ faults: {} });
-    await lab.reset();
-  });
-
-  test('SIGKILL of the worker mid-commission and mid-deploy: the run resumes, each MAAS op issued once, each pool created once', async () => {
-    const handle = await lab.start('maasRepartition', { ...LAB_INPUT, approve: ['release'] });
-    lab.configure({ timings: { ...FAST_TIMINGS, bootMs: 2500 } });
-    await waitForAudit(handle, (a) => a.steps.some((s) => s.name === 'commission-1' && s.status === 'running'), 60_000);
-    await lab.restartWorker();
-    await waitForAudit(handle, (a) => a.steps.some((s) => s.name === 'deploy-1' && s.status === 'running'), 120_000);
-    await lab.restartWorker();
-    lab.configure({ timings: FAST_TIMINGS });
-    const result = (await handle.result()) as RunbookResult<MaasRepartitionResult>;
-    expect(result.value.pools.map((p) => p.createdByThisRun)).toEqual([true, true, true]);
-    expect([ops(lab, 'release'), ops(lab, 'commission'), ops(lab, 'deploy')]).toEqual([1, 1, 1]);
-    expect((await checkCruciblePools(lab.machine)).checks.filter((c) => !c.ok)).toEqual([]);
-    await lab.reset();
-  });
-
-  test("loop-files: a failure undoes only this run's pools and files; then three file pools pass the seed check", async () => {
-    await lab.sh(
-      'mkdir -p /var/lib/crucible-pools && truncate -s 100M /var/lib/crucible-pools/foreign.img && zpool create -m /var/lib/crucible-pools/mnt/foreign foreign /var/lib/crucible-pools/foreign.img && truncate -s 100M /var/lib/crucible-pools/crucible3.img',
-    );
-    const input = { ...LAB_INPUT, strategy: 'loop-files', loopFiles: { dir: '/var/lib/crucible-pools', size: '200M' } };
-    const failed = await lab.start('maasRepartition', input);
-    const failure = await runFailure(failed);
-    expect(failure.message).toContain('crucible3.img exists and this run did not make it');
-    const after = await lab.sh('zpool list -H -o name; ls /var/lib/crucible-pools');
-    expect({ after, failure: failure.message }).toEqual({ after: expect.any(String), failure: expect.any(String) });
-    if (after.includes('crucible1')) process.stderr.write(`loop-files undo left crucible1: ${failure.message}\n${await lab.sh('zpool status crucible1; zfs get all crucible1 | grep durable')}\n`);
-    expect(after.split('\n').filter(Boolean).sort()).toEqual(['crucible3.img', 'foreign', 'foreign.img', 'mnt'].sort());
-    await lab.sh('rm /var/lib/crucible-pools/crucible3.img');
-    const ok = (await (await lab.start('maasRepartition', input)).result()) as RunbookResult<MaasRepartitionResult>;
-    expect(ok.value.outcome).toBe('pools-on-files');
-    expect((await checkCruciblePools(lab.machine, { backing: 'files' })).checks.filter((c) => !c.ok)).toEqual([]);
-    expect(lab.requests().filter((r) => r.method === 'POST')).toEqual([]);
-  });
+  lab.configure({ faults: { storageConfigOverride: bad } });
+  const failure = await runFailure(await lab.start('maasRepartition', APPROVED));
+  expect(failure.message).toContain("Failed processing commissioning data: Invalid config at layout/sda/partitions/2/fs: 'unformatted' is not one of");
+  expect(failure.message).toContain('custom storage layout written for sda');
+  const m = await machine();
+  expect(m.status_name).toBe('Broken');
+  expect(m.error_description).toContain('failed twice');
 });
 
-afterAll(closeTestClient);
+test("MAAS's node_timeout during commissioning, twice: Failed commissioning each time, then the machine is marked broken with MAAS's reason", async () => {
+  // The machine never reports back (nobody PXE-boots it): MAAS's own node_timeout fails the operation.
+  lab.configure({ faults: { hang: 'commissioning' }, timings: { nodeTimeoutMs: 800 } });
+  const failure = await runFailure(await lab.start('maasRepartition', APPROVED));
+  expect(failure.message).toContain('failed twice; mark-broken: Broken');
+  expect(failure.message).toMatch(/attempt 1: commissioning ended in Failed commissioning: Node operation 'Commissioning' timed out after 30 minutes\./);
+  expect(failure.message).toMatch(/attempt 2: commissioning ended in Failed commissioning: Node operation 'Commissioning' timed out/);
+  const m = await machine();
+  expect(m.status_name).toBe('Broken');
+  expect(m.error_description).toContain("timed out after 30 minutes");
+  expect([ops('commission'), ops('mark_broken'), ops('deploy')]).toEqual([2, 1, 0]);
+});
+
+test('cancel mid-commission aborts it in MAAS and records it', async () => {
+  lab.configure({ faults: { hang: 'commissioning' }, timings: { nodeTimeoutMs: 120_000 } });
+  const handle = await lab.start('maasRepartition', APPROVED);
+  await waitForAudit(handle, (a) => a.steps.some((s) => s.name === 'commission-1' && s.status === 'running'));
+  await lab.waitForStatus(['Commissioning']);
+  await handle.cancel();
+  await runFailure(handle);
+  const audit = await handle.query(auditQuery);
+  expect(audit.steps.find((s) => s.name === 'abort-commission-1')).toMatchObject({ status: 'completed' });
+  expect(ops('abort')).toBe(1);
+  expect((await machine()).status_name).toBe('New');
+});
+
+test('deploy fails twice: the curtin log is in the error, the machine is released once in between, then marked broken (not released back into the pool)', async () => {
+  lab.configure({ faults: { deployFail: true } });
+  const failure = await runFailure(await lab.start('maasRepartition', APPROVED));
+  expect(failure.message).toContain('deploying proper-raptor failed twice; mark-broken: Broken');
+  expect(failure.message).toMatch(/attempt 1: Failed deployment \(Installation failed/);
+  expect(failure.message).toMatch(/attempt 2: Failed deployment/);
+  expect(failure.message).toContain('curtin: Installation failed with exception');
+  const m = await machine();
+  expect(m.status_name).toBe('Broken');
+  expect(m.error_description).toContain('deployment failed twice');
+  // The first release is the approved one; the second comes from Failed deployment, to deploy again.
+  expect([ops('release'), ops('commission'), ops('deploy'), ops('mark_broken')]).toEqual([2, 1, 2, 1]);
+});
+
+test('cancel mid-deploy aborts the deploy in MAAS (settle) and undoes nothing past the point of no return', async () => {
+  lab.configure({ faults: { hang: 'deploying' }, timings: { nodeTimeoutMs: 120_000 } });
+  const handle = await lab.start('maasRepartition', APPROVED);
+  await waitForAudit(handle, (a) => a.steps.some((s) => s.name === 'deploy-1' && s.status === 'running'));
+  await lab.waitForStatus(['Deploying']);
+  await handle.cancel();
+  await runFailure(handle);
+  expect((await handle.describe()).status.name).toBe('CANCELLED');
+  const audit = await handle.query(auditQuery);
+  expect(audit.steps.find((s) => s.name === 'abort-deploy-1')).toMatchObject({ status: 'completed' });
+  // The script upload's undo was dropped at the commit: nothing is compensated after a wipe.
+  expect(audit.steps.filter((s) => s.kind === 'compensate')).toEqual([]);
+  expect([ops('abort'), ops('deploy'), ops('release')]).toEqual([1, 1, 1]);
+  const m = await machine();
+  expect(m.status_name).toBe('Allocated');
+  // The custom layout MAAS applied at commissioning stays: five partitions on sda.
+  expect(m.blockdevice_set[0].partitions).toHaveLength(5);
+});
+
+test('happy path: one big root → three healthy pools on three real partitions; the seed check passes; each MAAS op issued once; a second run is a no-op', async () => {
+  expect((await checkCruciblePools(lab.machine)).ok).toBe(false);
+  const t0 = Date.now();
+  const handle = await lab.start('maasRepartition', LAB_INPUT);
+  await approve(handle, 'release');
+  const result = await resultOf(handle);
+  process.stderr.write(`maasRepartition lab run: ${Date.now() - t0} ms\n`);
+  expect(result.outcome).toBe('succeeded');
+  expect(result.value.outcome).toBe('repartitioned');
+  expect(result.value.partitions.map((p) => p.name)).toEqual(['sda-part3', 'sda-part4', 'sda-part5']);
+  expect(result.value.partitions.every((p) => p.stablePath.startsWith('/dev/disk/by-partuuid/'))).toBe(true);
+  expect(result.value.pools.map((p) => [p.name, p.health, p.mountpoint, p.createdByThisRun])).toEqual([1, 2, 3].map((n) => [`crucible${n}`, 'ONLINE', `/crucible${n}`, true]));
+  expect(result.value.evidence.scriptOutput).toContain('custom storage layout written for sda');
+  // Deployed came before cloud-init was done: the wait saw it running first.
+  expect(result.audit.steps.find((s) => s.name === 'cloud-init')?.commands[0].stdoutTail).toMatch(/\.+\s*status: done/);
+  expect((await checkCruciblePools(lab.machine)).checks.filter((c) => !c.ok)).toEqual([]);
+  expect([ops('release'), ops('commission'), ops('deploy'), ops('set_storage_layout'), scriptWrites()]).toEqual([1, 1, 1, 0, 1]);
+  // A second run finds the target state and changes nothing.
+  const again = await resultOf(await lab.start('maasRepartition', LAB_INPUT));
+  expect(again.value.outcome).toBe('already-in-target-state');
+  expect([ops('release'), ops('commission'), ops('deploy'), scriptWrites()]).toEqual([1, 1, 1, 1]);
+});
+
+// Every step that schedules an activity, in order (decide and commit run inside the workflow task
+// that begins upload-script and commission-1: those kills cover them).
+const BOUNDARIES = [
+  'inspect-machine',
+  'inspect-host',
+  'upload-script',
+  'release',
+  'commission-1',
+  'check-commissioning-1',
+  'deploy-1',
+  'cloud-init',
+  'check-deployed-layout',
+  'resolve-partitions',
+  'create-pool-1',
+  'create-pool-2',
+  'create-pool-3',
+];
+
+test('SIGKILL of the worker at every step boundary: the run resumes; the emulator log shows each MAAS op once; each pool created once', async () => {
+  lab.configure({ timings: { cloudInitMs: 300 } });
+  await lab.warmStandby();
+  const t0 = Date.now();
+  const handle = await lab.start('maasRepartition', APPROVED);
+  for (const step of BOUNDARIES) {
+    const t = Date.now();
+    await waitForStepStart(handle, step, 60_000);
+    const t1 = Date.now();
+    await lab.restartWorker();
+    process.stderr.write(`killed as ${step} began: ${t1 - t} ms after the previous kill; replaced in ${Date.now() - t1} ms\n`);
+  }
+  const result = await resultOf(handle);
+  process.stderr.write(`maasRepartition with ${BOUNDARIES.length} worker kills: ${Date.now() - t0} ms\n`);
+  expect(result.outcome).toBe('succeeded');
+  const steps = result.audit.steps.filter((s) => s.kind !== 'compensate');
+  for (const s of steps) expect([s.name, s.status]).toEqual([s.name, 'completed']);
+  expect(steps.map((s) => s.name)).toEqual(expect.arrayContaining(BOUNDARIES));
+  expect(result.value.pools.map((p) => p.createdByThisRun)).toEqual([true, true, true]);
+  // The emulator's own log: one release, one commission, one deploy, one script upload, nothing else.
+  expect([ops('release'), ops('commission'), ops('deploy'), ops('set_storage_layout'), ops('abort'), ops('mark_broken'), scriptWrites()]).toEqual([1, 1, 1, 0, 0, 0, 1]);
+  expect(mutatingRequests().map((r) => r.op ?? r.path)).toEqual(['/MAAS/api/2.0/scripts/', 'release', 'commission', 'deploy']);
+  // The host's own record: each pool created once (a pool destroyed and made again would show twice).
+  for (const n of [1, 2, 3]) expect((await lab.sh(`zpool history crucible${n} | grep -c 'zpool create'`)).trim()).toBe('1');
+  expect((await checkCruciblePools(lab.machine)).checks.filter((c) => !c.ok)).toEqual([]);
+});
+
+test("loop-files: a failure undoes only this run's pools and files; then three file pools pass the seed check", async () => {
+  await lab.sh(
+    'mkdir -p /var/lib/crucible-pools && truncate -s 100M /var/lib/crucible-pools/foreign.img && zpool create -m /var/lib/crucible-pools/mnt/foreign foreign /var/lib/crucible-pools/foreign.img && truncate -s 100M /var/lib/crucible-pools/crucible3.img',
+  );
+  const input = { ...LAB_INPUT, strategy: 'loop-files', loopFiles: { dir: '/var/lib/crucible-pools', size: '200M' } };
+  const failure = await runFailure(await lab.start('maasRepartition', input));
+  expect(failure.message).toContain('crucible3.img exists and this run did not make it');
+  const after = await lab.sh('zpool list -H -o name; ls /var/lib/crucible-pools');
+  expect(after.split('\n').filter(Boolean).sort()).toEqual(['crucible3.img', 'foreign', 'foreign.img', 'mnt'].sort());
+  await lab.sh('rm /var/lib/crucible-pools/crucible3.img');
+  const ok = await resultOf(await lab.start('maasRepartition', input));
+  expect(ok.value.outcome).toBe('pools-on-files');
+  expect((await checkCruciblePools(lab.machine, { backing: 'files' })).checks.filter((c) => !c.ok)).toEqual([]);
+  expect(mutatingRequests()).toEqual([]);
+});

@@ -72,7 +72,16 @@ export interface PoolCreated {
 /** zpool create once; a pool that exists must be on the intended vdev, else the operator decides. */
 export async function createPool(host: string, spec: PoolSpec, runId: string, kind: 'partition' | 'file', fileBytes = 0): Promise<StepOutput<PoolCreated>> {
   const s = new HostSession(sharedPool(), host);
-  const r = await s.check(kind === 'file' ? createFilePoolCommand(spec, fileBytes, runId) : createPoolCommand(spec, runId), { what: `creating pool ${spec.pool}` });
+  const r = await s.check(kind === 'file' ? createFilePoolCommand(spec, fileBytes, runId) : createPoolCommand(spec, runId), { what: `creating pool ${spec.pool}`, okExitCodes: [0, 5] });
+  if (r.record.exitCode === 5) {
+    // A file this run did not make is in the way: retrying cannot help, the operator decides.
+    throw ApplicationFailure.create({
+      message: `${r.stderr.trim() || `${spec.vdev} exists and this run did not make it`} (on ${host}); move it away or pick another loopFiles.dir, then run again`,
+      type: 'VdevFileNotOurs',
+      nonRetryable: true,
+      details: s.commands,
+    });
+  }
   const line = r.stdout.trim().split('\n').at(-1) ?? '';
   if (line === 'created') return s.output({ pool: spec.pool, ours: true, vdev: spec.vdev });
   const owner = line.replace(/^exists /, '');

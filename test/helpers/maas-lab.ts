@@ -73,7 +73,7 @@ export async function startMaasLab(name: string, opts: { worker?: boolean } = {}
   let standby: Promise<WorkerProcess> | null = null;
   const startStandby = () => {
     const p = startWorkerProcess({ taskQueue, env, logFile, script: 'test/helpers/standby-worker.ts', ready: /standing by/ });
-    p.catch(() => undefined); // awaited (and its error thrown) by the restart that uses it
+    void p.catch(() => undefined); // not lost: the restart that uses it awaits p and throws its error
     return p;
   };
   let timings = FAST_TIMINGS;

@@ -11,6 +11,12 @@ export const faultsSchema = z
     blockTargets: z.array(z.string()).default([]),
     /** One-shot: this server, as a migration destination, exits (as if killed) half-way through RamPush. */
     dieDuringRamPush: z.boolean().default(false),
+    /**
+     * One-shot: this server, as a migration destination, activates its disk with the new gen during
+     * the Device phase (taking the volume over, fencing the source) and then fails the migration:
+     * propolis#230, where the source resumes Running on a volume it no longer holds.
+     */
+    failAfterActivating: z.boolean().default(false),
     /** How long the source pushes RAM (ms); default from the VM's memory size. */
     ramPushMs: z.number().int().nonnegative().optional(),
   })
@@ -41,7 +47,7 @@ export class FaultsFile {
   }
 
   /** Fires a one-shot fault: true once, and the file no longer has it. */
-  take(name: 'dieDuringRamPush'): boolean {
+  take(name: 'dieDuringRamPush' | 'failAfterActivating'): boolean {
     const f = this.get();
     if (!f[name] || !this.file) return false;
     const next = { ...f, [name]: false };

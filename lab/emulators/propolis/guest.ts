@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { byteReader, parseManifest, readExt4File } from './ext4';
 import type { SerialConsole } from './serial';
 import type { Upstairs } from './upstairs';
 
@@ -112,8 +113,45 @@ export class Guest {
     const header = parseBlock(await up.read(boot.areaStart, 1));
     const seq = header && header.magic === MAGIC && typeof header.seq === 'number' ? header.seq : 0;
     const guest = new Guest(up, serial, { seq, lastBeatAt: 0, boot, name, history: [{ event: 'boot', seq, at: Date.now(), gen: up.gen }] });
+    await guest.checkImage('boot');
     await guest.checkJournal('boot');
     return guest;
+  }
+
+  /**
+   * Reads the image's own manifest (/MANIFEST.sha256, sha256sum's output) and every file it lists
+   * out of the ext4 filesystem through the current upstairs, and says on COM1 which are intact: the
+   * proof that the disk still holds the OS image, not only a superblock.
+   */
+  async checkImage(why: string): Promise<{ ok: boolean; files: Record<string, string>; bad: string[] }> {
+    const read = byteReader(this.up.blockSize, (b, n) => this.up.read(b, n));
+    const files: Record<string, string> = {};
+    const bad: string[] = [];
+    let manifest: Record<string, string> = {};
+    try {
+      manifest = parseManifest((await readExt4File(read, '/MANIFEST.sha256')).toString('utf8'));
+    } catch (err) {
+      bad.push(`/MANIFEST.sha256 (${(err as Error).message})`);
+    }
+    for (const [file, want] of Object.entries(manifest)) {
+      try {
+        const got = createHash('sha256')
+          .update(await readExt4File(read, file))
+          .digest('hex');
+        files[file] = got;
+        this.serial.print(`lab-guest: image file ${file} sha256 ${got} ${got === want ? 'ok' : `MISMATCH (manifest ${want})`}`);
+        if (got !== want) bad.push(file);
+      } catch (err) {
+        bad.push(`${file} (${(err as Error).message})`);
+      }
+    }
+    const n = Object.keys(manifest).length;
+    this.serial.print(
+      bad.length === 0 && n > 0
+        ? `lab-guest: image check (${why}): ${n} of ${n} files listed in /MANIFEST.sha256 intact`
+        : `lab-guest: image check (${why}): NOT intact: ${bad.join(', ') || 'no files listed'}`,
+    );
+    return { ok: bad.length === 0 && n > 0, files, bad };
   }
 
   /** Reads every journal entry back through the current upstairs and says on COM1 whether all are intact. */

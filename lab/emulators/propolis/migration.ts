@@ -148,6 +148,16 @@ export async function migrateIn(vm: Vm, info: { migrationId: string; srcAddr: st
     vm.setMigration('migration_in', id, 'Pause');
     await ch.next('device');
     vm.setMigration('migration_in', id, 'Device');
+    if (faults.take('failAfterActivating')) {
+      // propolis#230: the target took the volume over (gen above the source's), then the migration
+      // failed. Its upstairs stays active; the source will resume on a volume it no longer holds.
+      const up = new Upstairs({ region: boot.vcr.sub_volumes[0], blocked: () => faults.blocked(), log: (l) => vm.serial.print(l) });
+      vm.upstairs = up;
+      await up.activate(() => vm.cancelled);
+      vm.serial.print(`crucible: volume ${boot.vcr.id} active with gen ${up.gen} on ${up.targets.join(' ')} (activated early)`);
+      vm.deps.log(`fault injected: activated the disk with gen ${up.gen}, then failing migration ${id} in Device`);
+      throw new Error('fault injected: the destination failed in Device after activating its disk');
+    }
     ch.send({ t: 'device-ok' });
     vm.setMigration('migration_in', id, 'RamPull');
     await ch.next('server');
@@ -184,6 +194,7 @@ export async function migrateIn(vm: Vm, info: { migrationId: string; srcAddr: st
     if (repaired) vm.serial.print(`crucible: ${repaired}`);
     const guest = Guest.migratedIn(up, vm.serial, ram);
     vm.guest = guest;
+    await guest.checkImage(`after migration ${id}`);
     await guest.checkJournal(`after migration ${id}`);
     guest.start('resumed after migration');
     vm.setState('Running');

@@ -69,7 +69,10 @@ export function startPropolisEmulator(opts: ServerOptions): Promise<PropolisEmul
     switch (route) {
       case 'PUT /instance': {
         const body = parseWith(ensureRequestSchema, await readJson(req));
-        if (vm && !vm.gone) throw alreadyInitialized();
+        if (vm && !vm.gone) {
+          log(`request PUT /instance ${body.init.method} for ${body.properties.name} (${body.properties.id}): 409, ${vm.properties.name} (${vm.properties.id}) is there`);
+          throw alreadyInitialized();
+        }
         if (body.init.method === 'Spec') {
           try {
             validateSpec(body.init.value.spec);
@@ -104,7 +107,10 @@ export function startPropolisEmulator(opts: ServerOptions): Promise<PropolisEmul
       case 'PUT /instance/state': {
         const requested = parseWith(stateRequestedSchema, await readJson(req));
         const v = requireVm();
+        const was = v.state;
         const err = v.requestState(requested);
+        // The request log tests count changes by (one Run, one Stop per instance and run).
+        log(`request PUT /instance/state ${requested} for ${v.properties.name} (${v.properties.id}) in ${was}: ${err ? err.status : 204}`);
         if (err) throw err;
         return sendNoContent(res, requestId);
       }

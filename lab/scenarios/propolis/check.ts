@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
+import { byteReader, readExt4File } from '../../emulators/propolis/ext4';
 import type { CheckReport, ScenarioContext } from '../types';
 import { PROPOLIS_PORT, PROPOLIS_SLEDS } from './layout';
 
@@ -158,10 +159,39 @@ export interface MigrationJudgement extends CheckReport {
 }
 
 /**
+ * The OS image's files on one downstairs, read out of its ext4 filesystem over a read-only session
+ * and hashed: `files` is what the image was built with (path -> sha256, the crucible scenario's
+ * image record), not what the guest says.
+ */
+async function imageOn(target: string, files: Record<string, string>): Promise<{ target: string; bad: string[]; error?: string }> {
+  let s: ReadOnlySession | null = null;
+  try {
+    s = await ReadOnlySession.open(target);
+    const session = s;
+    const neg = await session.request({ op: 'negotiate', upstairs_id: randomUUID(), session_id: randomUUID(), gen: 1, read_only: true });
+    if (!neg.ok) throw new Error(`read-only negotiate refused: ${String(neg.error)}`);
+    const bs = (neg.region as { block_size: number }).block_size;
+    const read = byteReader(bs, (b, n) => session.read(b, n));
+    const bad: string[] = [];
+    for (const [file, want] of Object.entries(files)) {
+      const got = createHash('sha256')
+        .update(await readExt4File(read, file))
+        .digest('hex');
+      if (got !== want) bad.push(file);
+    }
+    return { target, bad };
+  } catch (err) {
+    return { target, bad: [], error: (err as Error).message };
+  } finally {
+    s?.close();
+  }
+}
+
+/**
  * Judge the VM after a live migration (or a recovery): `sleds` are the propolis sleds to look at,
  * `targets` the three downstairs of its boot disk.
  */
-export async function judgeLiveMigration(opts: { sleds?: Array<{ name: string; address: string }>; targets: string[] }): Promise<MigrationJudgement> {
+export async function judgeLiveMigration(opts: { sleds?: Array<{ name: string; address: string }>; targets: string[]; imageFiles?: Record<string, string> }): Promise<MigrationJudgement> {
   const sleds = opts.sleds ?? PROPOLIS_SLEDS;
   const checks: Check[] = [];
   const states = await Promise.all(sleds.map(async (s) => ({ ...s, r: await get(s.address, '/instance') })));
@@ -204,6 +234,16 @@ export async function judgeLiveMigration(opts: { sleds?: Array<{ name: string; a
       ok: !j.error && j.bad.length === 0 && j.seq > 0 && j.seq >= lastSeq - 5,
       detail: j.error ?? `${j.intact} entries intact up to seq ${j.seq}${j.bad.length ? `; bad: ${j.bad.slice(0, 5).join(', ')}` : ''}`,
     });
+  }
+  if (opts.imageFiles) {
+    const want = opts.imageFiles;
+    for (const r of await Promise.all(opts.targets.map((t) => imageOn(t, want)))) {
+      checks.push({
+        name: `the OS image's files intact on ${r.target}`,
+        ok: !r.error && r.bad.length === 0 && Object.keys(want).length > 0,
+        detail: r.error ?? (r.bad.length ? `differ from the image: ${r.bad.join(', ')}` : `${Object.keys(want).length} files match the image`),
+      });
+    }
   }
   return {
     ok: checks.every((c) => c.ok),

@@ -26,6 +26,9 @@ export interface GenRecord {
   at: string | null;
 }
 
+/** The side whose gen all three downstairs hold active, or none (a split, or nobody holds them). */
+export type DiskOwner = 'source' | 'destination' | 'none';
+
 export interface LiveMigrateResult {
   vm: string;
   outcome: 'migrated' | 'recovered' | 'planned';
@@ -38,14 +41,22 @@ export interface LiveMigrateResult {
   migration: null | { id: string; outcome: MigrationFollow['outcome']; source: MigrationFollow['source']; destination: MigrationFollow['destination']; totalMs: number; detail: string };
   /** Downtime as the guest saw it: the gap in its heartbeat across the handover (ms). */
   guestDowntimeMs: number | null;
-  guest: null | { heartbeat: { first: number; last: number }; journal: string | null; advancing: boolean };
-  recovery: null | { reason: string; on: string; gen: number };
+  guest: null | { heartbeat: { first: number; last: number }; journal: string | null; image: string | null; advancing: boolean };
+  /**
+   * After a failure past the destination's activation: why, which side owned the disk (from the gen
+   * each downstairs held active), where the VM was restarted and with which gen.
+   */
+  recovery: null | { reason: string; diskOwner: DiskOwner; holders: Array<{ target: string; activeGen: number | null }>; on: string; gen: number };
 }
 
 export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMigrateResult>> {
   return Runbook.run(liveMigrateDefinition, input, async (rbTyped, i: LiveMigrateInput) => {
     const rb = rbTyped as unknown as Runbook<CommonInput>;
-    const acts = (host: string) => rb.on<typeof propolis>(host, { startToCloseTimeout: '15 minutes' });
+    // A short heartbeat timeout: an activity lost with its worker is retried within seconds (every
+    // activity heartbeats at least once a second, and each is idempotent).
+    const acts = (host: string) => rb.on<typeof propolis>(host, { startToCloseTimeout: '15 minutes', heartbeatTimeout: '3 seconds' });
+    // Quick calls to a server: retried soon (a lost activity, a server restarting).
+    const quick = { maximumAttempts: 3, initialIntervalMs: 250 };
     const storage = i.regions.host;
     const backend = backendId(i.disk);
     const port = i.port;
@@ -60,7 +71,7 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
         name: `inspect-${role}`,
         host,
         description: `is propolis-server on ${host} reachable, does it speak API 5.0.0, what instance does it hold`,
-        retry: { maximumAttempts: 3 },
+        retry: quick,
         run: () => acts(host).propolisInspectServer(host, port, backend),
         summarize: (s: ServerInspection) => s.detail,
       });
@@ -70,7 +81,7 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
       name: 'inspect-regions',
       host: storage,
       description: `geometry (region.json), Max gen (dump) and serving state of the three regions; the volume's gen ledger`,
-      retry: { maximumAttempts: 3 },
+      retry: quick,
       run: () => acts(storage).crucibleInspectRegions(storage, downstairs, i.volumeId ?? null),
       summarize: (r: RegionsInspection) =>
         `${r.geometry.blockSize} B blocks, ${r.geometry.blocksPerExtent} per extent, ${r.geometry.extentCount} extents; Max gen ${r.maxGen}; ${r.regions.filter((x) => x.serving).length}/3 serving; ledger ${r.ledger.length ? `up to ${Math.max(...r.ledger.map((l) => l.gen))}` : 'empty'}`,
@@ -123,7 +134,7 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
         name: `reserve-gen-${purpose}`,
         host: storage,
         description: `record gen ${exact ?? `>= ${floor}`} for ${purpose} in volume ${volume.id}'s ledger (beside each region on ${storage}, fsync'd) before any server uses it`,
-        retry: { maximumAttempts: 5 },
+        retry: { maximumAttempts: 5, initialIntervalMs: 250 },
         plan: () => [reserveGenCommand(regionDirs, volume.id, key, purpose, floor, exact !== null).display],
         run: () => acts(storage).crucibleReserveGen(storage, regionDirs, volume.id, key, purpose, floor, exact !== null),
         summarize: (e) => `gen ${e.gen}`,
@@ -138,7 +149,7 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
         name,
         host,
         description: `follow state-monitor on ${host} until ${want.join('/')}`,
-        retry: { maximumAttempts: 3 },
+        retry: quick,
         run: () => acts(host).propolisWaitForState(host, port, want, fail, timeoutMs),
         summarize: (s) => `${s.state} at gen ${s.gen}`,
       });
@@ -147,10 +158,10 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
         name,
         host,
         description: `the guest's console on ${host}: booted from the image, heartbeat advancing, journal intact`,
-        retry: { maximumAttempts: 3 },
+        retry: quick,
         run: () => acts(host).propolisGuestReport(host, port, 600),
         summarize: (g: GuestReport & { advancing: boolean }) =>
-          `heartbeat ${g.heartbeats.first}..${g.heartbeats.last} (${g.advancing ? 'advancing' : 'NOT advancing'}), gens ${g.gens.join('->')}${g.journalChecks.length ? `; ${g.journalChecks[g.journalChecks.length - 1]}` : ''}`,
+          `heartbeat ${g.heartbeats.first}..${g.heartbeats.last} (${g.advancing ? 'advancing' : 'NOT advancing'}), gens ${g.gens.join('->')}${g.imageChecks.length ? `; image ${g.imageChecks[g.imageChecks.length - 1]}` : ''}${g.journalChecks.length ? `; journal ${g.journalChecks[g.journalChecks.length - 1]}` : ''}`,
       });
     const startTimeout = durationMs(i.startTimeout);
 
@@ -162,7 +173,7 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
         name: `create-vm${tag}`,
         host,
         description: `PUT /instance on ${host}: VM ${i.vm.name} (${id}), ${i.vm.vcpus} vCPUs, ${i.vm.memoryMiB} MiB, ${i.disk.name} at PCI 0.${16 + i.disk.slot}.0 on Crucible volume ${volume.id} with gen ${gen}`,
-        retry: { maximumAttempts: 3 },
+        retry: quick,
         plan: () => [callLine(host, port, 'PUT', '/instance', request)],
         run: () => acts(host).propolisEnsure(host, port, request),
         summarize: (r) => (r.created ? 'created' : `already there (${r.state})`),
@@ -172,18 +183,23 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
         name: `run-vm${tag}`,
         host,
         description: `PUT /instance/state "Run" on ${host}`,
-        retry: { maximumAttempts: 3 },
+        retry: quick,
         plan: () => [callLine(host, port, 'PUT', '/instance/state', 'Run')],
         run: () => acts(host).propolisSetState(host, port, 'Run', id),
       });
       if (rb.planning) return null;
       await waitState(`wait-running${tag}`, host, ['Running'], ['Failed', 'Destroyed'], startTimeout);
       const g = await guestReport(`check-guest${tag}`, host);
-      if (!g.booted || !g.advancing)
-        throw ApplicationFailure.nonRetryable(
-          `${host}: the guest ${!g.booted ? "did not recognise the image's filesystem" : 'heartbeat does not advance'}${g.ioErrors.length ? ` (${g.ioErrors[g.ioErrors.length - 1]})` : ''}`,
-          'GuestUnhealthy',
-        );
+      // Booted from the image: its filesystem recognised AND every file its manifest lists read back
+      // intact through the volume (not only a superblock).
+      const image = g.imageChecks[g.imageChecks.length - 1] ?? null;
+      const problems = [
+        !g.booted && "the guest did not recognise the image's filesystem",
+        !image && "the guest printed no check of the image's files",
+        image && !/ intact$/.test(image) && `the image's files are not intact (${image})`,
+        !g.advancing && `the heartbeat does not advance${g.ioErrors.length ? ` (${g.ioErrors[g.ioErrors.length - 1]})` : ''}`,
+      ].filter(Boolean);
+      if (problems.length) throw ApplicationFailure.nonRetryable(`${host}: ${problems.join('; ')}`, 'GuestUnhealthy');
       return g;
     };
 
@@ -213,7 +229,7 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
       host: i.destination,
       description: `migrate VM ${i.vm.name} from ${i.source} to ${i.destination} (migration ${migrationId}): PUT /instance MigrationTarget on ${i.destination} with ${backend} replaced by the VCR at gen ${migGen}; a started migration cannot be undone`,
       approval: { reason: `live-migrate ${i.vm.name} from ${i.source} (gen ${sourceGen}) to ${i.destination} (gen ${migGen})` },
-      retry: { maximumAttempts: 3 },
+      retry: quick,
       plan: () => [
         callLine(i.destination, port, 'PUT', '/instance', migRequest),
         `GET http://${i.source}:${port}/instance/migration-status and GET http://${i.destination}:${port}/instance/migration-status every 100 ms until both report Finish (or one Error)`,
@@ -233,7 +249,7 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
       name: 'follow-migration',
       host: i.destination,
       description: `both sides' migration status, phase by phase (heartbeats name the phases)`,
-      retry: { maximumAttempts: 6, initialIntervalMs: 1000 },
+      retry: { maximumAttempts: 6, initialIntervalMs: 250 },
       run: () => acts(i.destination).propolisFollowMigration(i.source, i.destination, port, migrationId, migrationTimeout),
       summarize: (f: MigrationFollow) => `${f.outcome}: source ${f.source.map((p) => p.phase).join('>')}; destination ${f.destination.map((p) => p.phase).join('>')}`,
     });
@@ -256,12 +272,15 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
       const g = await guestReport('check-guest-destination', i.destination);
       const handover = g.handovers.find((h) => h.toGen === migGen);
       const journalAfter = g.journalChecks.filter((c) => c.startsWith(`after migration ${migrationId}`)).pop() ?? null;
+      const imageAfter = g.imageChecks.filter((c) => c.startsWith(`after migration ${migrationId}`)).pop() ?? null;
       const problems = [
         !g.advancing && 'the heartbeat does not advance',
         g.gaps.length > 0 && `the heartbeat skipped before seq ${g.gaps.join(', ')}`,
         !handover && `no heartbeat crossed from gen ${sourceGen} to ${migGen}`,
         !journalAfter && 'the guest printed no journal check after the migration',
         journalAfter && !/readable and intact/.test(journalAfter) && `journal: ${journalAfter}`,
+        !imageAfter && "the guest printed no check of the image's files after the migration",
+        imageAfter && !/ intact$/.test(imageAfter) && `image: ${imageAfter}`,
       ].filter(Boolean);
       if (problems.length) throw ApplicationFailure.nonRetryable(`VM ${i.vm.name} runs on ${i.destination}, but its guest is not healthy: ${problems.join('; ')}`, 'GuestUnhealthy');
       return {
@@ -273,7 +292,7 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
         gens: { seen: gensSeen, history },
         migration,
         guestDowntimeMs: handover?.gapMs ?? null,
-        guest: { heartbeat: { first: g.heartbeats.first, last: g.heartbeats.last }, journal: journalAfter, advancing: g.advancing },
+        guest: { heartbeat: { first: g.heartbeats.first, last: g.heartbeats.last }, journal: journalAfter, image: imageAfter, advancing: g.advancing },
         recovery: null,
       };
     }
@@ -283,40 +302,62 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
       name: 'destination-disk-status',
       host: i.destination,
       description: `does ${i.destination} hold the volume active (GET /instance/disk/${backend}/status)?`,
+      retry: quick,
       run: () => acts(i.destination).propolisDiskActive(i.destination, port, backend),
       summarize: (d) => d.detail,
     });
+    // Who owns the disk now, as the downstairs themselves say: the gen each holds active.
+    const holders = await rb.inspect({
+      name: 'disk-holders',
+      host: storage,
+      description: `which gen holds each of the three downstairs active (region-info): the source's ${sourceGen} or the destination's ${migGen}`,
+      retry: quick,
+      run: () => acts(storage).crucibleDiskHolders(
+          storage,
+          downstairs.map((d) => d.port),
+        ),
+      summarize: (h) => h.map((x) => `${x.target}: ${x.activeGen ?? 'none'}`).join(', '),
+    });
+    const activeGens = holders.map((h) => h.activeGen);
+    const diskOwner: DiskOwner = activeGens.every((g) => g === migGen) ? 'destination' : activeGens.every((g) => g === sourceGen) ? 'source' : 'none';
+    const ownerText =
+      diskOwner === 'destination'
+        ? `${i.destination} owns the disk (all three downstairs hold its gen ${migGen} active)`
+        : diskOwner === 'source'
+          ? `${i.source} owns the disk (all three downstairs hold its gen ${sourceGen} active)`
+          : `neither side owns the disk (the downstairs hold ${holders.map((h) => `${h.target}: gen ${h.activeGen ?? 'none'}`).join(', ')}; the source's gen is ${sourceGen}, the destination's ${migGen})`;
     const srcNow = await inspectServer(i.source, 'source-after');
-    if (follow.outcome !== 'finished' && !dstDisk.active) {
+    if (follow.outcome !== 'finished' && !dstDisk.active && !activeGens.includes(migGen)) {
       // Before the destination activated: the source resumes; the destination is torn down.
       await waitState('wait-source-resumed', i.source, ['Running'], ['Failed', 'Destroyed'], startTimeout);
       await rb.mutate({
         name: 'teardown-destination',
         host: i.destination,
         description: `stop the destination's instance ${dstId} (if it still exists)`,
-        retry: { maximumAttempts: 3 },
+        retry: quick,
         plan: () => [callLine(i.destination, port, 'PUT', '/instance/state', 'Stop')],
         run: () => acts(i.destination).propolisSetState(i.destination, port, 'Stop', dstId),
       });
       // The VM is back where it was and keeps running: the failure must not undo its creation.
       rb.commit(`VM ${i.vm.name} runs on ${i.source} again; it stays running`);
       throw ApplicationFailure.nonRetryable(
-        `migration ${migrationId} failed in phase ${follow.reached ?? 'Sync'} (${follow.detail}); the destination never activated the disk, so VM ${i.vm.name} runs on ${i.source} again with gen ${sourceGen}; the destination's instance was torn down; gen ${migGen} stays used`,
+        `migration ${migrationId} failed in phase ${follow.reached ?? 'Sync'} (${follow.detail}); the destination never activated the disk, so VM ${i.vm.name} runs on ${i.source} again with gen ${sourceGen}; ${ownerText}; the destination's instance was torn down; gen ${migGen} stays used`,
         'MigrationFailed',
       );
     }
 
     // After (or while) the destination activated: the source is Destroyed or fenced. Recover, after
     // approval, by stopping both sides and starting the VM on one with a new gen.
-    const reason =
-      hangDetail || `migration ${migrationId} ended ${follow.outcome} (${follow.detail}) after the destination took the volume over; the source (${srcNow.instance?.state ?? 'no instance'}) is fenced`;
+    const reason = `${
+      hangDetail || `migration ${migrationId} ended ${follow.outcome} in phase ${follow.reached ?? 'Sync'} (${follow.detail}) after the destination took the volume over; the source (${srcNow.instance?.state ?? 'no instance'}) is fenced`
+    }; ${ownerText}`;
     const on = i.recoverOn === 'source' ? i.source : i.destination;
     await rb.mutate({
       name: 'recover',
       host: i.destination,
       description: `${reason}. Recovery: stop the destination's instance ${dstId}, then restart VM ${i.vm.name} on ${on} with a new gen`,
       approval: { reason: `no instance of ${i.vm.name} serves its guest; restart it on ${on}` },
-      retry: { maximumAttempts: 3 },
+      retry: quick,
       plan: () => [callLine(i.destination, port, 'PUT', '/instance/state', 'Stop')],
       run: () => acts(i.destination).propolisSetState(i.destination, port, 'Stop', dstId),
     });
@@ -325,7 +366,7 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
       name: 'stop-fenced-source',
       host: i.source,
       description: `stop the source's instance ${vmId} (fenced or already gone)`,
-      retry: { maximumAttempts: 3 },
+      retry: quick,
       plan: () => [callLine(i.source, port, 'PUT', '/instance/state', 'Stop')],
       run: () => acts(i.source).propolisSetState(i.source, port, 'Stop', vmId),
     });
@@ -342,8 +383,10 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
       gens: { seen: gensSeen, history },
       migration,
       guestDowntimeMs: g?.handovers.find((h) => h.toGen === recGen)?.gapMs ?? null,
-      guest: g ? { heartbeat: { first: g.heartbeats.first, last: g.heartbeats.last }, journal: g.journalChecks[g.journalChecks.length - 1] ?? null, advancing: g.advancing } : null,
-      recovery: { reason, on, gen: recGen },
+      guest: g
+        ? { heartbeat: { first: g.heartbeats.first, last: g.heartbeats.last }, journal: g.journalChecks[g.journalChecks.length - 1] ?? null, image: g.imageChecks[g.imageChecks.length - 1] ?? null, advancing: g.advancing }
+        : null,
+      recovery: { reason, diskOwner, holders: holders.map((h) => ({ target: h.target, activeGen: h.activeGen })), on, gen: recGen },
     };
   });
 }

@@ -107,7 +107,9 @@ export async function propolisSetState(host: string, port: number, requested: 'R
     if (requested === 'Stop') return { value: { status: 200, state: `another instance (${inst.properties.id}) ${inst.state}; left alone` }, commands: calls.records };
     throw ApplicationFailure.nonRetryable(`${host} holds instance ${inst.properties.id}, not ${instanceId}`, 'ServerBusy');
   }
-  if (requested === 'Stop' && inst.state === 'Destroyed') return { value: { status: 200, state: 'Destroyed' }, commands: calls.records };
+  if (requested === 'Stop' && ['Stopping', 'Stopped', 'Destroyed'].includes(inst.state)) return { value: { status: 200, state: inst.state }, commands: calls.records };
+  // Asked already (a retry after a crash): a Run that took is not sent again.
+  if (requested === 'Run' && ['Starting', 'Running'].includes(inst.state)) return { value: { status: 200, state: inst.state }, commands: calls.records };
   const r = await calls.call('PUT', '/instance/state', requested);
   if (r.status !== 204) throw unexpected(host, `PUT /instance/state "${requested}"`, r);
   return { value: { status: 204, state: inst.state }, commands: calls.records };
@@ -123,7 +125,8 @@ export async function propolisWaitForState(host: string, port: number, want: str
   let gen = 0;
   let last: PublishedState | null = null;
   while (Date.now() < deadline) {
-    const r = await calls.call('GET', '/instance/state-monitor', { gen }, { timeoutMs: Math.max(1000, Math.min(5000, deadline - Date.now())), record: gen === 0 }).catch((err: unknown) => {
+    // Long polls of at most a second, so the activity heartbeats at least that often.
+    const r = await calls.call('GET', '/instance/state-monitor', { gen }, { timeoutMs: Math.max(200, Math.min(1000, deadline - Date.now())), record: gen === 0 }).catch((err: unknown) => {
       if (err instanceof PropolisUnreachable && /did not answer/.test(err.message)) return null; // no newer gen yet
       throw err;
     });
@@ -149,13 +152,14 @@ export async function propolisWaitForState(host: string, port: number, want: str
         });
         return { value: last, commands: calls.records };
       }
-      if (fail.includes(last.state)) throw new Error(`${host}: the instance is ${last.state} (gen ${last.gen}), not ${want.join('/')}`);
+      // What the server reports is the answer: asking again would only wait again.
+      if (fail.includes(last.state)) throw ApplicationFailure.nonRetryable(`${host}: the instance is ${last.state} (gen ${last.gen}), not ${want.join('/')}`, 'InstanceState');
       gen = last.gen + 1;
     }
     ctx()?.heartbeat({ host, state: last?.state ?? null });
     ctx()?.cancellationSignal.throwIfAborted();
   }
-  throw new Error(`${host}: the instance did not reach ${want.join('/')} within ${timeoutMs} ms (it is ${last?.state ?? 'unknown'})`);
+  throw ApplicationFailure.nonRetryable(`${host}: the instance did not reach ${want.join('/')} within ${timeoutMs} ms (it is ${last?.state ?? 'unknown'})`, 'InstanceStateTimeout');
 }
 
 /** The guest's own account, from COM1: booted from what, heartbeats, journal checks; `advancing` from two reads. */

@@ -134,3 +134,25 @@ export async function crucibleReserveGen(host: string, regionDirs: string[], vol
   const lines = r.stdout.trim().split('\n');
   return session.output(ledgerLineSchema.parse(JSON.parse(lines[lines.length - 1])));
 }
+
+/**
+ * Which gen holds each downstairs active now (region-info, as the downstairs report it): after a
+ * failed migration, the side whose gen holds all three owns the disk; a split means neither does.
+ */
+export async function crucibleDiskHolders(host: string, ports: number[]): Promise<StepOutput<Array<{ target: string; activeGen: number | null; detail: string }>>> {
+  const address = sharedPool().inventory.host(host).address;
+  const infos = await Promise.all(ports.map(async (port) => ({ target: `${address}:${port}`, ...(await regionInfo(address, port)) })));
+  return {
+    value: infos.map((i) => ({ target: i.target, activeGen: i.activeGen, detail: i.detail })),
+    commands: infos.map((i) => ({
+      host,
+      command: `region-info ${i.target}`,
+      exitCode: i.ok ? 0 : 1,
+      startedAt: new Date().toISOString(),
+      durationMs: 0,
+      stdoutTail: i.detail,
+      stderrTail: '',
+      truncated: false,
+    })),
+  };
+}

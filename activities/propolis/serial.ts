@@ -1,5 +1,5 @@
 // What the lab guest prints on COM1 (lab/emulators/propolis/guest.ts), parsed: how it booted, its
-// heartbeats (sequence, volume gen, time) and its journal checks. Downtime as the guest saw it is
+// heartbeats (sequence, volume gen, time), its journal checks and its checks of the image's files. Downtime as the guest saw it is
 // the gap between the last heartbeat on one gen and the first on the next.
 
 export interface Heartbeat {
@@ -15,6 +15,10 @@ export interface GuestReport {
   gaps: number[];
   gens: number[];
   journalChecks: string[];
+  /** The guest's checks of the OS image's files (against the image's own /MANIFEST.sha256), e.g. "boot: 7 of 7 files ... intact". */
+  imageChecks: string[];
+  /** The sha256 the guest last read for each image file. */
+  imageFiles: Record<string, string>;
   ioErrors: string[];
   /** Every change of gen in the heartbeats: the guest's pause around a migration or restart. */
   handovers: Array<{ fromGen: number; toGen: number; lastSeq: number; firstSeq: number; gapMs: number }>;
@@ -39,6 +43,8 @@ export function parseGuestSerial(text: string): GuestReport {
     gaps,
     gens: [...new Set(beats.map((b) => b.gen))],
     journalChecks: [...text.matchAll(/journal check \(([^)]*)\): ([^\r\n]*)/g)].map((m) => `${m[1]}: ${m[2]}`),
+    imageChecks: [...text.matchAll(/image check \(([^)]*)\): ([^\r\n]*)/g)].map((m) => `${m[1]}: ${m[2]}`),
+    imageFiles: Object.fromEntries([...text.matchAll(/image file (\S+) sha256 ([0-9a-f]{64})/g)].map((m) => [m[1], m[2]])),
     ioErrors: [...text.matchAll(/disk io error[^\r\n]*/g)].map((m) => m[0]),
     handovers,
   };

@@ -4,6 +4,7 @@ import { propolisRequest } from '../activities/propolis/http';
 import { CRUCIBLE_HOST, REGION_DIRS } from '../lab/scenarios/crucible';
 import { DESTINATION_SLED, SOURCE_SLED } from '../lab/scenarios/propolis';
 import { approveUpdate } from '../workflows/engine/messages';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { LiveMigrateResult } from '../workflows/liveMigrate';
 import type { SeedRegionsResult } from '../workflows/seedRegions';
 import type { RunbookResult } from '../workflows/engine/runbook';
@@ -54,8 +55,11 @@ test('the chain: seedRegions seeds the regions on the crucible pools, liveMigrat
   expect(gensThere[0]).toBeGreaterThan(seeded.value.maxGen);
   expect(gensThere[1]).toBeGreaterThan(gensThere[0]);
   expect(there.value.guestDowntimeMs).toBeGreaterThan(0);
-  let j = await lab.judge();
+  // The guest read every file of the image back through its new upstairs after the move.
+  expect(there.value.guest?.image).toMatch(/^after migration [0-9a-f-]+: \d+ of \d+ files listed in \/MANIFEST\.sha256 intact$/);
+  let j = await lab.judge({ image: true });
   expect(j.checks.filter((c) => !c.ok)).toEqual([]);
+  expect(j.checks.filter((c) => c.name.startsWith("the OS image's files intact"))).toHaveLength(3);
   expect(j.runningOn).toBe(SLEDS.destination);
 
   const back = (await (await lab.start({ ...input, source: SLEDS.destination, destination: SLEDS.source })).result()) as Result;
@@ -91,13 +95,72 @@ async function reset(): Promise<void> {
   }
 }
 
-async function ledgerGens(): Promise<number[]> {
-  const out = await lab.sh(CRUCIBLE_HOST.name, `cat ${path.dirname(REGION_DIRS[0])}/.gen-ledger/*.jsonl`);
+async function ledger(): Promise<Array<{ gen: number; key: string; purpose: string }>> {
+  const out = await lab.sh(CRUCIBLE_HOST.name, `cat ${path.dirname(REGION_DIRS[0])}/.gen-ledger/*.jsonl 2>/dev/null || true`);
   return out
     .trim()
     .split('\n')
-    .map((l) => (JSON.parse(l) as { gen: number }).gen);
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { gen: number; key: string; purpose: string });
 }
+
+async function ledgerGens(): Promise<number[]> {
+  return (await ledger()).map((l) => l.gen);
+}
+
+/** This run's ledger entries: purpose -> gen (one line per purpose, or the test fails). */
+async function ledgerOf(handle: WorkflowHandle): Promise<Record<string, number>> {
+  const mine = (await ledger()).filter((l) => l.key.startsWith(`${handle.workflowId}/`));
+  expect(mine.map((l) => l.purpose).filter((p, i, all) => all.indexOf(p) !== i)).toEqual([]);
+  return Object.fromEntries(mine.map((l) => [l.purpose, l.gen]));
+}
+
+/**
+ * Kill the worker (SIGKILL, its whole process group) as each of `steps` begins, in turn, starting a
+ * new worker each time: the run must carry on from its history with the next worker.
+ */
+async function killAtEachStep(handle: WorkflowHandle, steps: string[], between?: (step: string) => Promise<void>): Promise<void> {
+  let last = Date.now();
+  for (const step of steps) {
+    await waitForStepStart(handle, step, 60_000);
+    const began = Date.now();
+    await lab.restartWorker();
+    if (process.env.PROPOLIS_TEST_LOG) process.stderr.write(`[live-migrate] killed as ${step} began, ${began - last} ms after the previous kill\n`);
+    last = began;
+    await between?.(step);
+  }
+}
+
+/** How each killed step went: attempts, and why the first one ended (a lost activity times out). */
+function killReport(r: Result, steps: string[]): string {
+  return steps
+    .map((n) => {
+      const s = r.audit.steps.find((x) => x.name === n);
+      return `${n}: ${s?.attempts.length ?? 0} attempt(s)${s?.attempts[0]?.error ? ` (${s.attempts[0].error.type ?? s.attempts[0].error.message.slice(0, 60)})` : ''}`;
+    })
+    .join('; ');
+}
+
+/**
+ * What each sled's propolis-server was asked to change for VM `vm` (its own log, from the offsets
+ * taken before the run): ensures, and state requests that reached the server, per instance.
+ */
+function changesAsked(vm: string, from: { source: number; destination: number }) {
+  const of = (sled: 'source' | 'destination') => {
+    const log = lab.serverLog(sled, from[sled]);
+    const lines = (re: RegExp) => log.split('\n').filter((l) => re.test(l));
+    return {
+      ensures: lines(new RegExp(`ensure ${vm} \\(`)).map((l) => l.replace(/^\S+ /, '')),
+      refusedEnsures: lines(new RegExp(`request PUT /instance \\S+ for ${vm} .*: 409`)).length,
+      runs: lines(new RegExp(`request PUT /instance/state Run for ${vm} `)).length,
+      stops: lines(new RegExp(`request PUT /instance/state Stop for ${vm} `)).length,
+      migrationsOut: lines(new RegExp(`migration \\S+ out of ${vm} starting`)).length,
+    };
+  };
+  return { source: of('source'), destination: of('destination') };
+}
+
+const logOffsets = () => ({ source: Buffer.byteLength(lab.serverLog('source')), destination: Buffer.byteLength(lab.serverLog('destination')) });
 
 test('plan mode shows the VCR, every call and the gens it would use, and schedules nothing that changes a server, a region or the ledger', async () => {
   await reset();
@@ -146,27 +209,42 @@ test('a propolis server holding another instance is refused before anything chan
   }
 }, 60_000);
 
-test('fault: the destination dies mid-RamPush: the source resumes, the destination is torn down, the run fails naming the phase', async () => {
+test('fault: the destination dies mid-RamPush: the source resumes, the destination is torn down, the run fails naming the phase; SIGKILL at the step boundaries of that path', async () => {
   await reset();
   lab.faults('source', { ramPushMs: 1500 });
   lab.faults('destination', { dieDuringRamPush: true });
   const input = lab.input();
+  const from = logOffsets();
   const handle = await lab.start(input);
+  // The boundaries only this path has (the inspections before them are killed in the recovery test).
+  await killAtEachStep(handle, ['wait-source-resumed', 'teardown-destination']);
   const failure = await runFailure(handle);
-  expect(failure.message).toMatch(/failed in phase RamPush .*the destination never activated the disk, so VM .* runs on sled-a again with gen \d+; the destination's instance was torn down/);
+  expect(failure.message).toMatch(
+    /failed in phase RamPush .*the destination never activated the disk, so VM .* runs on sled-a again with gen \d+; sled-a owns the disk \(all three downstairs hold its gen \d+ active\); the destination's instance was torn down/,
+  );
   const j = await lab.judge();
   expect(j.checks.filter((c) => !c.ok)).toEqual([]);
   expect(j.runningOn).toBe(SLEDS.source);
+  const gens = await ledgerOf(handle);
+  expect(Object.keys(gens).sort()).toEqual(['migrate', 'start']);
+  const asked = changesAsked(input.vm.name, from);
+  expect(asked.source).toMatchObject({ ensures: [expect.stringMatching(/from a spec/)], refusedEnsures: 0, runs: 1, stops: 0, migrationsOut: 1 });
+  // The destination's server died with the instance (its supervisor restarted it empty): one ensure.
+  expect(asked.destination).toMatchObject({ ensures: [expect.stringMatching(/as target of migration/)], refusedEnsures: 0, runs: 0 });
   await reset();
 }, 120_000);
 
 test('fault: the destination cannot reach a downstairs: it hangs activating while the migration reports Finish; after approval the VM restarts on the source with a new gen, its journal intact', async () => {
+  await reset();
   lab.faults('destination', { blockTargets: [lab.targets[2]] });
-  const input = lab.input({ startTimeout: '4s', approve: ['migrate', 'recover'] });
+  const input = lab.input({ startTimeout: '3s', approve: ['migrate', 'recover'] });
   const r = (await (await lab.start(input)).result()) as Result;
   expect(r.value.outcome).toBe('recovered');
   expect(r.value.migration?.outcome).toBe('finished');
   expect(r.value.recovery?.reason).toMatch(/reports Finish on both sides but sled-b did not reach Running/);
+  // It had taken over the two downstairs it reaches; the third still held the source's gen.
+  expect(r.value.recovery?.diskOwner).toBe('none');
+  expect(r.value.recovery?.reason).toMatch(/neither side owns the disk/);
   expect(r.value.runsOn).toBe(SLEDS.source);
   const gens = r.value.gens.history.map((g) => g.gen);
   expect(gens).toEqual([...gens].sort((a, b) => a - b));
@@ -180,6 +258,52 @@ test('fault: the destination cannot reach a downstairs: it hangs activating whil
   expect(j.heartbeats.first).toBeGreaterThan(1);
   await reset();
 }, 120_000);
+
+test('fault: the destination takes the disk over, then the migration fails (propolis#230: the source resumes fenced): the runbook says the destination owns the disk and, after approval, restarts the VM there with a new gen; SIGKILL at every step boundary of the recovery', async () => {
+  await reset();
+  lab.faults('destination', { failAfterActivating: true });
+  const input = lab.input({ approve: ['migrate', 'recover'], recoverOn: 'destination' });
+  const from = logOffsets();
+  const handle = await lab.start(input);
+  const steps = [
+    'destination-disk-status',
+    'disk-holders',
+    'inspect-source-after',
+    'recover',
+    'wait-destination-stopped',
+    'stop-fenced-source',
+    'reserve-gen-recover',
+    'create-vm-recovered',
+    'run-vm-recovered',
+    'wait-running-recovered',
+    'check-guest-recovered',
+  ];
+  await killAtEachStep(handle, steps);
+  const r = (await handle.result()) as Result;
+  if (process.env.PROPOLIS_TEST_LOG) process.stderr.write(`[live-migrate] ${killReport(r, steps)}\n`);
+  expect(r.value.outcome).toBe('recovered');
+  expect(r.value.migration?.outcome).toBe('failed');
+  const gens = await ledgerOf(handle);
+  expect(r.value.recovery).toMatchObject({ diskOwner: 'destination', on: SLEDS.destination, gen: gens.recover });
+  expect(r.value.recovery?.holders.map((h) => h.activeGen)).toEqual([gens.migrate, gens.migrate, gens.migrate]);
+  expect(r.value.recovery?.reason).toMatch(/ended failed in phase \w+ .*after the destination took the volume over; the source \(Running\) is fenced; sled-b owns the disk \(all three downstairs hold its gen \d+ active\)/);
+  expect(r.value.runsOn).toBe(SLEDS.destination);
+  expect(r.value.guest?.image).toMatch(/^boot: \d+ of \d+ files listed in \/MANIFEST\.sha256 intact$/);
+  expect(gens.start).toBeLessThan(gens.migrate);
+  expect(gens.migrate).toBeLessThan(gens.recover);
+  for (const s of r.audit.steps.filter((x) => x.kind !== 'compensate')) expect([s.name, s.status]).toEqual([s.name, 'completed']);
+  // The emulators' own logs: each change asked for once (a retried step looked first and found it done).
+  const asked = changesAsked(input.vm.name, from);
+  expect(asked.source).toMatchObject({ ensures: [expect.stringMatching(/from a spec/)], refusedEnsures: 0, runs: 1, stops: 1, migrationsOut: 1 });
+  expect(asked.destination).toMatchObject({ refusedEnsures: 0, runs: 1, stops: 1, migrationsOut: 0 });
+  expect(asked.destination.ensures).toEqual([expect.stringMatching(/as target of migration/), expect.stringMatching(/from a spec/)]);
+  const j = await lab.judge({ image: true });
+  expect(j.checks.filter((c) => !c.ok)).toEqual([]);
+  expect(j.runningOn).toBe(SLEDS.destination);
+  expect(j.gens).toEqual([gens.recover]);
+  expect(j.heartbeats.first).toBeGreaterThan(1);
+  await reset();
+}, 180_000);
 
 test('fault: the network to one downstairs drops while the VM runs on the source: it goes on with two, migrates, and every downstairs holds the whole journal after', async () => {
   lab.faults('source', { ramPushMs: 1500 });
@@ -215,7 +339,7 @@ test('cancel before the migration: the VM this run created is stopped; its gens 
 }, 120_000);
 
 test('cancel during the migration: it cannot be cancelled; the run waits for its end and the VM runs on exactly one side', async () => {
-  lab.faults('source', { ramPushMs: 3000 });
+  lab.faults('source', { ramPushMs: 2000 });
   const handle = await lab.start(lab.input());
   await waitForStepStart(handle, 'follow-migration');
   await handle.cancel();
@@ -226,25 +350,57 @@ test('cancel during the migration: it cannot be cancelled; the run waits for its
   await reset();
 }, 120_000);
 
-test('SIGKILL of the worker in the middle of the migration: a new worker follows it to the end; no second instance, no gen used twice', async () => {
-  lab.faults('source', { ramPushMs: 4000 });
-  const gens = await ledgerGens();
-  const handle = await lab.start(lab.input());
-  await waitForStepStart(handle, 'follow-migration');
-  await lab.restartWorker();
+test('SIGKILL of the worker at every step boundary, in the middle of the migration too: each new worker carries the run on; one instance per side, one gen per purpose, each change asked for once', async () => {
+  await reset();
+  // The source stays in RamPush until the worker has been killed as follow-migration began.
+  lab.faults('source', { holdRamPush: true });
+  // The runbook's example input, as an operator would start it on the lab.
+  const input = JSON.parse(readFileSync(path.join(__dirname, '..', 'runbooks', 'liveMigrate', 'examples', 'lab.json'), 'utf8')) as { vm: { name: string } };
+  const from = logOffsets();
+  const handle = await lab.start(input);
+  const steps = [
+    'inspect-source',
+    'inspect-destination',
+    'inspect-regions',
+    'reserve-gen-start',
+    'create-vm',
+    'run-vm',
+    'wait-running',
+    'check-guest',
+    'reserve-gen-migrate',
+    'migrate',
+    'follow-migration',
+    'wait-destination-running',
+    'wait-source-destroyed',
+    'check-guest-destination',
+  ];
+  let midMigration: string | null = null;
+  await killAtEachStep(handle, steps, async (step) => {
+    if (step !== 'follow-migration') return;
+    const st = await api(DESTINATION_SLED.address, 'GET', '/instance/migration-status');
+    midMigration = (st.body as { migration_in: { state: string } | null }).migration_in?.state ?? null;
+    lab.faults('source', {});
+  });
   const r = (await handle.result()) as Result;
+  if (process.env.PROPOLIS_TEST_LOG) process.stderr.write(`[live-migrate] ${killReport(r, steps)}\n`);
   expect(r.value.outcome).toBe('migrated');
-  const follow = r.audit.steps.find((s) => s.name === 'follow-migration')!;
-  expect(follow.attempts.length).toBeGreaterThanOrEqual(2);
-  for (const s of r.audit.steps.filter((x) => ['create-vm', 'run-vm', 'migrate', 'reserve-gen-start', 'reserve-gen-migrate'].includes(x.name)))
-    expect([s.name, s.attempts.length]).toEqual([s.name, 1]);
-  const after = await ledgerGens();
-  expect(after.length).toBe(gens.length + 2);
-  expect(new Set(after).size).toBe(after.length);
+  // The kill as follow-migration began came while the servers were still migrating.
+  expect(midMigration).toBe('RamPush');
+  expect(r.audit.steps.filter((s) => s.kind !== 'compensate').map((s) => [s.name, s.status])).toEqual(
+    ['resolve-hosts', ...steps.slice(0, 13), 'commit', 'check-guest-destination'].map((n) => [n, 'completed']),
+  );
+  const gens = await ledgerOf(handle);
+  expect(Object.keys(gens).sort()).toEqual(['migrate', 'start']);
+  expect(r.value.gens.history.map((g) => g.gen)).toEqual([gens.start, gens.migrate]);
+  const asked = changesAsked(input.vm.name, from);
+  expect(asked.source).toEqual({ ensures: [expect.stringMatching(/from a spec/)], refusedEnsures: 0, runs: 1, stops: 0, migrationsOut: 1 });
+  expect(asked.destination).toEqual({ ensures: [expect.stringMatching(/as target of migration/)], refusedEnsures: 0, runs: 0, stops: 0, migrationsOut: 0 });
   const j = await lab.judge();
   expect(j.checks.filter((c) => !c.ok)).toEqual([]);
+  expect(j.runningOn).toBe(SLEDS.destination);
+  expect(j.gens).toEqual([gens.start, gens.migrate]);
   await reset();
-}, 180_000);
+}, 240_000);
 
 test('the ledger: every gen handed out once, in increasing order, across all the runs above', async () => {
   const gens = await ledgerGens();

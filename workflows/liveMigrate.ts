@@ -153,13 +153,13 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
         run: () => acts(host).propolisWaitForState(host, port, want, fail, timeoutMs),
         summarize: (s) => `${s.state} at gen ${s.gen}`,
       });
-    const guestReport = (name: string, host: string) =>
+    const guestReport = (name: string, host: string, awaitLine: string | null = null) =>
       rb.inspect({
         name,
         host,
         description: `the guest's console on ${host}: booted from the image, heartbeat advancing, journal intact`,
         retry: quick,
-        run: () => acts(host).propolisGuestReport(host, port, 600),
+        run: () => acts(host).propolisGuestReport(host, port, 600, awaitLine),
         summarize: (g: GuestReport & { advancing: boolean }) =>
           `heartbeat ${g.heartbeats.first}..${g.heartbeats.last} (${g.advancing ? 'advancing' : 'NOT advancing'}), gens ${g.gens.join('->')}${g.imageChecks.length ? `; image ${g.imageChecks[g.imageChecks.length - 1]}` : ''}${g.journalChecks.length ? `; journal ${g.journalChecks[g.journalChecks.length - 1]}` : ''}`,
       });
@@ -269,7 +269,8 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
     if (destinationRunning) {
       await waitState('wait-source-destroyed', i.source, ['Destroyed'], [], 30_000);
       rb.commit(`VM ${i.vm.name} runs on ${i.destination}; the source's instance is gone`);
-      const g = await guestReport('check-guest-destination', i.destination);
+      // The guest checks the image's files through its new upstairs once it runs again: wait for that.
+      const g = await guestReport('check-guest-destination', i.destination, `image check (after migration ${migrationId})`);
       const handover = g.handovers.find((h) => h.toGen === migGen);
       const journalAfter = g.journalChecks.filter((c) => c.startsWith(`after migration ${migrationId}`)).pop() ?? null;
       const imageAfter = g.imageChecks.filter((c) => c.startsWith(`after migration ${migrationId}`)).pop() ?? null;

@@ -162,15 +162,31 @@ export async function propolisWaitForState(host: string, port: number, want: str
   throw ApplicationFailure.nonRetryable(`${host}: the instance did not reach ${want.join('/')} within ${timeoutMs} ms (it is ${last?.state ?? 'unknown'})`, 'InstanceStateTimeout');
 }
 
-/** The guest's own account, from COM1: booted from what, heartbeats, journal checks; `advancing` from two reads. */
-export async function propolisGuestReport(host: string, port: number, watchMs: number): Promise<StepOutput<GuestReport & { advancing: boolean; state: string | null }>> {
+/**
+ * The guest's own account, from COM1: booted from what, heartbeats, journal and image checks;
+ * `advancing` from two reads. With `awaitLine`, first wait (bounded) until the console shows it
+ * (a check the guest runs in the background).
+ */
+export async function propolisGuestReport(
+  host: string,
+  port: number,
+  watchMs: number,
+  awaitLine: string | null = null,
+): Promise<StepOutput<GuestReport & { advancing: boolean; state: string | null }>> {
   const calls = new Calls(host, port);
+  let text = '';
   const read = async () => {
     const r = await calls.call('GET', '/instance/serial/history?from_start=0', undefined, { record: false });
     if (r.status !== 200) throw unexpected(host, 'GET /instance/serial/history', r);
-    return parseGuestSerial(Buffer.from((r.body as { data: number[] }).data).toString('utf8'));
+    text = Buffer.from((r.body as { data: number[] }).data).toString('utf8');
+    return parseGuestSerial(text);
   };
-  const first = await read();
+  let first = await read();
+  const deadline = Date.now() + 30_000;
+  while (awaitLine && !text.includes(awaitLine) && Date.now() < deadline) {
+    await sleep(200);
+    first = await read();
+  }
   await sleep(watchMs);
   const second = await read();
   const st = await calls.call('GET', '/instance');
@@ -273,7 +289,13 @@ export async function propolisSettleMigration(
 ): Promise<StepOutput<{ outcome: string; detail: string }>> {
   const follow = await propolisFollowMigration(source, destination, port, migrationId, timeoutMs);
   const commands = [...follow.commands];
-  if (follow.value.outcome === 'finished') return { value: { outcome: 'finished', detail: 'the migration finished: the VM is on the destination' }, commands };
+  if (follow.value.outcome === 'finished') {
+    // Settled once the destination runs the VM (or says it will not).
+    const dst = await propolisWaitForState(destination, port, ['Running'], ['Failed', 'Destroyed'], 30_000).catch((err: unknown) => err as Error);
+    if (dst instanceof Error) return { value: { outcome: 'finished', detail: `the migration finished, but the destination is not running the VM: ${dst.message}` }, commands };
+    commands.push(...dst.commands);
+    return { value: { outcome: 'finished', detail: `the migration finished: the VM runs on the destination (gen ${dst.value.gen})` }, commands };
+  }
   const stop = await propolisSetState(destination, port, 'Stop', destinationId);
   commands.push(...stop.commands);
   const src = await propolisWaitForState(source, port, ['Running'], ['Destroyed', 'Failed'], 30_000);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -7,11 +7,12 @@ import { labDown, labUp } from '../../lab/lab';
 import { readManifest } from '../../lab/manifest';
 import { scenarioContext } from '../../lab/scenario-context';
 import type { ScenarioContext } from '../../lab/scenarios/types';
-import { CRUCIBLE_HOST, PORTS, REGION_DIRS } from '../../lab/scenarios/crucible';
-import { DESTINATION_SLED, judgeLiveMigration, seedBootRegions, propolisFaultsPath, SOURCE_SLED, type MigrationJudgement } from '../../lab/scenarios/propolis';
+import { CRUCIBLE_HOST, PORTS, REGION_DIRS, imageRecordPath, type ImageRecord } from '../../lab/scenarios/crucible';
+import { DESTINATION_SLED, judgeLiveMigration, seedBootRegions, propolisFaultsPath, propolisLogPath, SOURCE_SLED, type MigrationJudgement } from '../../lab/scenarios/propolis';
 import type { Faults } from '../../lab/emulators/propolis';
 import { repoRoot, testDataDir } from './paths';
 import { startRunbook } from './temporal';
+import { startHeldWorker, type HeldWorker } from './held-worker-process';
 import { startWorkerProcess, type WorkerProcess } from './worker-process';
 
 /**
@@ -30,13 +31,24 @@ export interface PropolisLab {
   input(overrides?: Record<string, unknown>): Record<string, unknown> & { vm: { name: string } };
   start(input: unknown, workflowId?: string): Promise<WorkflowHandle>;
   faults(sled: 'source' | 'destination', faults: Partial<Faults>): void;
-  judge(): Promise<MigrationJudgement>;
+  /** The scenario's own check; with `image`, also every file of the OS image read back from each downstairs. */
+  judge(opts?: { image?: boolean }): Promise<MigrationJudgement>;
+  /** The propolis-server emulator's own log on a sled (its requests and state changes), from byte `from`. */
+  serverLog(sled: 'source' | 'destination', from?: number): string;
+  /** The files of the OS image the regions were made from (path -> sha256), as the crucible scenario built it. */
+  imageFiles(): Record<string, string>;
   sh(host: string, script: string): Promise<string>;
+  /**
+   * SIGKILL the worker's process group and let a new worker take over. The new one was loaded in
+   * the background beforehand and only starts polling now, so the run resumes as soon as Temporal
+   * notices (its sticky-queue and heartbeat timeouts), not after a worker's start-up.
+   */
   restartWorker(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export const SLEDS = { source: SOURCE_SLED.name, destination: DESTINATION_SLED.name };
+const SPARE_WORKERS = 3;
 
 export async function startPropolisLab(name: string): Promise<PropolisLab> {
   const previousLabDir = process.env.RUNBOOK_LAB_DIR;
@@ -50,15 +62,27 @@ export async function startPropolisLab(name: string): Promise<PropolisLab> {
   const hosts = [CRUCIBLE_HOST.name, SOURCE_SLED.name, DESTINATION_SLED.name];
   const ctx = Object.fromEntries(hosts.map((h) => [h, scenarioContext(h, log)]));
   const taskQueue = `${name}-${randomUUID().slice(0, 8)}`;
-  const env = { RUNBOOK_INVENTORY: path.join(labDir, 'inventory.json'), RUNBOOK_LAB_DIR: labDir, RUNBOOK_ARCHIVE: '0' };
+  // A short sticky-queue timeout: a run whose worker was killed moves on to the next worker after
+  // half a second (a live worker that is slower than that only replays the run from its history).
+  const env = { RUNBOOK_INVENTORY: path.join(labDir, 'inventory.json'), RUNBOOK_LAB_DIR: labDir, RUNBOOK_ARCHIVE: '0', RUNBOOK_STICKY_QUEUE_TIMEOUT: '500ms' };
   const logFile = path.join(testDataDir, `worker-${taskQueue}.log`);
   let worker: WorkerProcess;
+  // Workers loaded ahead, waiting to poll: kills come every few seconds in the crash tests, and a
+  // worker takes a few seconds to load (many on a busy machine), so a few are kept ready.
+  const spares: Array<Promise<HeldWorker>> = [];
+  const downstairsLoops: number[] = [];
+  const loadSpare = () => {
+    const p = startHeldWorker({ taskQueue, env, logFile });
+    p.catch(() => undefined); // awaited (and its error thrown) by the restart that needs it
+    return p;
+  };
   try {
     const t0 = Date.now();
     await labUp({ scenarios: ['crucible', 'propolis'], log });
     const t1 = Date.now();
     worker = await startWorkerProcess({ taskQueue, env, logFile });
     log(`lab up ${t1 - t0} ms, worker ${Date.now() - t1} ms`);
+    for (let n = 0; n < SPARE_WORKERS; n++) spares.push(loadSpare());
   } catch (err) {
     await labDown({ log }).catch(() => undefined);
     restore();
@@ -81,7 +105,7 @@ export async function startPropolisLab(name: string): Promise<PropolisLab> {
     targets,
     async seedRegions(opts = {}) {
       const t0 = Date.now();
-      await seedBootRegions(ctx[CRUCIBLE_HOST.name], opts);
+      downstairsLoops.push(...(await seedBootRegions(ctx[CRUCIBLE_HOST.name], opts)));
       log(`regions seeded and served in ${Date.now() - t0} ms`);
     },
     input(overrides = {}) {
@@ -101,15 +125,39 @@ export async function startPropolisLab(name: string): Promise<PropolisLab> {
       writeFileSync(`${file}.tmp`, JSON.stringify(faults));
       renameSync(`${file}.tmp`, file);
     },
-    judge: () => judgeLiveMigration({ targets }),
+    judge: (opts = {}) => judgeLiveMigration({ targets, ...(opts.image ? { imageFiles: lab.imageFiles() } : {}) }),
+    serverLog(sled, from = 0) {
+      const file = propolisLogPath(ctx[sled === 'source' ? SOURCE_SLED.name : DESTINATION_SLED.name].hostDir);
+      return existsSync(file) ? readFileSync(file).subarray(from).toString('utf8') : '';
+    },
+    imageFiles: () => (JSON.parse(readFileSync(imageRecordPath(ctx[CRUCIBLE_HOST.name].hostDir), 'utf8')) as ImageRecord).files,
     sh,
     async restartWorker() {
       await worker.stop('SIGKILL');
-      worker = await startWorkerProcess({ taskQueue, env, logFile });
+      const t0 = Date.now();
+      spares.push(loadSpare());
+      const next = await spares.shift()!;
+      next.release();
+      worker = next;
+      log(`worker killed; the next one polls after ${Date.now() - t0} ms`);
     },
     async stop() {
       try {
         await worker.stop('SIGKILL');
+        for (const spare of spares.splice(0)) await (await spare.catch(() => null))?.stop('SIGKILL');
+        // The downstairs first (the seedRegions runbook's under runsv, the ones seeded here by their
+        // loops' pids): with region files open on its pools, the crucible teardown cannot export them
+        // and waits, then forces (about a minute).
+        await ctx[CRUCIBLE_HOST.name]
+          .exec(`for p in ${PORTS.join(' ')}; do d=/run/sv/crucible-downstairs-$p; if [ -d $d ]; then sv force-stop $d; sv exit $d $d/log; fi; done >/dev/null 2>&1; true`)
+          .catch(() => undefined);
+        for (const pid of downstairsLoops) {
+          try {
+            process.kill(-pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
         if (readdirSync(path.join(labDir, 'hosts')).some((h) => readManifest(h))) await labDown({ log });
       } finally {
         restore();

@@ -17,6 +17,8 @@ export const faultsSchema = z
      * propolis#230, where the source resumes Running on a volume it no longer holds.
      */
     failAfterActivating: z.boolean().default(false),
+    /** While true, a source migrating out stays in RamPush (a test releases it when it has seen what it needs). */
+    holdRamPush: z.boolean().default(false),
     /** How long the source pushes RAM (ms); default from the VM's memory size. */
     ramPushMs: z.number().int().nonnegative().optional(),
   })

@@ -14,8 +14,9 @@ async function serving(ctx: ScenarioContext): Promise<boolean> {
   return r.code === 0;
 }
 
-export async function seedBootRegions(ctx: ScenarioContext, opts: { extentSize?: number; extentCount?: number } = {}): Promise<void> {
-  if (await serving(ctx)) return;
+/** Returns the pids (as this machine sees them) of the downstairs loops it started, each its own process group. */
+export async function seedBootRegions(ctx: ScenarioContext, opts: { extentSize?: number; extentCount?: number } = {}): Promise<number[]> {
+  if (await serving(ctx)) return [];
   await Promise.all(
     REGION_DIRS.map(async (dir) => {
       const r = await ctx.exec(
@@ -25,14 +26,17 @@ export async function seedBootRegions(ctx: ScenarioContext, opts: { extentSize?:
       if (r.code !== 0) throw new Error(`creating region ${dir}: ${r.stderr}`);
     }),
   );
+  const pids: number[] = [];
   for (const [i, dir] of REGION_DIRS.entries()) {
-    await ctx.spawn(bash`exec sh -c ${`while :; do crucible-downstairs run -d ${dir} -p ${PORTS[i]} -a ${CRUCIBLE_HOST.address}; sleep 0.2; done`}`, {
+    const pid = await ctx.spawn(bash`exec sh -c ${`while :; do crucible-downstairs run -d ${dir} -p ${PORTS[i]} -a ${CRUCIBLE_HOST.address}; sleep 0.2; done`}`, {
       logFile: path.join(ctx.hostDir, `downstairs-${PORTS[i]}.log`),
     });
+    pids.push(pid);
   }
   const deadline = Date.now() + 20_000;
   while (!(await serving(ctx))) {
     if (Date.now() > deadline) throw new Error('the downstairs did not start within 20 s');
     await new Promise((res) => setTimeout(res, 200));
   }
+  return pids;
 }

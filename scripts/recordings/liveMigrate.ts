@@ -9,7 +9,8 @@ import type { RecordingCase } from './types';
 
 // liveMigrate on the crucible + propolis lab: regions seeded from the OS image (once), no VM on
 // either sled, then: the plan, a migration there, one whose destination dies mid-RamPush (fails,
-// the VM stays on the source), and one whose destination cannot reach a downstairs (recovered).
+// the VM stays on the source), one whose destination cannot reach a downstairs (recovered on the
+// source), and one whose destination takes the disk over and then fails (recovered there).
 
 const example = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'runbooks', 'liveMigrate', 'examples', 'lab.json'), 'utf8')) as Record<string, unknown>;
 const SCENARIOS = ['crucible', 'propolis'];
@@ -55,7 +56,15 @@ export const cases: RecordingCase[] = [
     name: 'recovered-after-hung-activation',
     scenarios: SCENARIOS,
     prepare: () => clean({ destination: { blockTargets: [`${CRUCIBLE_HOST.address}:8830`] } }),
-    input: (u) => ({ ...example, vm: vm(u), startTimeout: '4s', approve: ['migrate', 'recover'] }),
+    input: (u) => ({ ...example, vm: vm(u), startTimeout: '3s', approve: ['migrate', 'recover'] }),
+    end: 'COMPLETED',
+  },
+  {
+    runbook: 'liveMigrate',
+    name: 'recovered-on-destination-after-failing-activated',
+    scenarios: SCENARIOS,
+    prepare: () => clean({ destination: { failAfterActivating: true } }),
+    input: (u) => ({ ...example, vm: vm(u), recoverOn: 'destination', approve: ['migrate', 'recover'] }),
     end: 'COMPLETED',
   },
 ];

@@ -10,7 +10,7 @@ import type { ScenarioContext } from '../../lab/scenarios/types';
 import { CRUCIBLE_HOST, PORTS, REGION_DIRS, imageRecordPath, type ImageRecord } from '../../lab/scenarios/crucible';
 import { DESTINATION_SLED, judgeLiveMigration, seedBootRegions, propolisFaultsPath, propolisLogPath, SOURCE_SLED, type MigrationJudgement } from '../../lab/scenarios/propolis';
 import type { Faults } from '../../lab/emulators/propolis';
-import { repoRoot, testDataDir } from './paths';
+import { testDataDir } from './paths';
 import { startRunbook } from './temporal';
 import { startHeldWorker, type HeldWorker } from './held-worker-process';
 import { startWorkerProcess, type WorkerProcess } from './worker-process';

@@ -286,7 +286,9 @@ test('fault: the destination takes the disk over, then the migration fails (prop
   const gens = await ledgerOf(handle);
   expect(r.value.recovery).toMatchObject({ diskOwner: 'destination', on: SLEDS.destination, gen: gens.recover });
   expect(r.value.recovery?.holders.map((h) => h.activeGen)).toEqual([gens.migrate, gens.migrate, gens.migrate]);
-  expect(r.value.recovery?.reason).toMatch(/ended failed in phase \w+ .*after the destination took the volume over; the source \(Running\) is fenced; sled-b owns the disk \(all three downstairs hold its gen \d+ active\)/);
+  expect(r.value.recovery?.reason).toMatch(
+    /ended failed in phase \w+ .*after the destination took the volume over; the source \(Running\) is fenced; sled-b owns the disk \(all three downstairs hold its gen \d+ active\)/,
+  );
   expect(r.value.runsOn).toBe(SLEDS.destination);
   expect(r.value.guest?.image).toMatch(/^boot: \d+ of \d+ files listed in \/MANIFEST\.sha256 intact$/);
   expect(gens.start).toBeLessThan(gens.migrate);

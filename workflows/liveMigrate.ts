@@ -313,7 +313,8 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
       host: storage,
       description: `which gen holds each of the three downstairs active (region-info): the source's ${sourceGen} or the destination's ${migGen}`,
       retry: quick,
-      run: () => acts(storage).crucibleDiskHolders(
+      run: () =>
+        acts(storage).crucibleDiskHolders(
           storage,
           downstairs.map((d) => d.port),
         ),
@@ -350,7 +351,8 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
     // After (or while) the destination activated: the source is Destroyed or fenced. Recover, after
     // approval, by stopping both sides and starting the VM on one with a new gen.
     const reason = `${
-      hangDetail || `migration ${migrationId} ended ${follow.outcome} in phase ${follow.reached ?? 'Sync'} (${follow.detail}) after the destination took the volume over; the source (${srcNow.instance?.state ?? 'no instance'}) is fenced`
+      hangDetail ||
+      `migration ${migrationId} ended ${follow.outcome} in phase ${follow.reached ?? 'Sync'} (${follow.detail}) after the destination took the volume over; the source (${srcNow.instance?.state ?? 'no instance'}) is fenced`
     }; ${ownerText}`;
     const on = i.recoverOn === 'source' ? i.source : i.destination;
     await rb.mutate({
@@ -385,7 +387,12 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
       migration,
       guestDowntimeMs: g?.handovers.find((h) => h.toGen === recGen)?.gapMs ?? null,
       guest: g
-        ? { heartbeat: { first: g.heartbeats.first, last: g.heartbeats.last }, journal: g.journalChecks[g.journalChecks.length - 1] ?? null, image: g.imageChecks[g.imageChecks.length - 1] ?? null, advancing: g.advancing }
+        ? {
+            heartbeat: { first: g.heartbeats.first, last: g.heartbeats.last },
+            journal: g.journalChecks[g.journalChecks.length - 1] ?? null,
+            image: g.imageChecks[g.imageChecks.length - 1] ?? null,
+            advancing: g.advancing,
+          }
         : null,
       recovery: { reason, diskOwner, holders: holders.map((h) => ({ target: h.target, activeGen: h.activeGen })), on, gen: recGen },
     };

@@ -84,7 +84,7 @@ async function contentOf(fs: Fs, inode: Buffer): Promise<Buffer> {
 
 async function lookup(fs: Fs, dirIno: number, name: string): Promise<number | null> {
   const dir = await contentOf(fs, await readInode(fs, dirIno));
-  for (let off = 0; off + 8 <= dir.length; ) {
+  for (let off = 0; off + 8 <= dir.length;) {
     const ino = dir.readUInt32LE(off);
     const recLen = dir.readUInt16LE(off + 4);
     const nameLen = dir.readUInt8(off + 6);

@@ -58,7 +58,13 @@ async function resultOf(handle: WorkflowHandle): Promise<RunbookResult<MaasRepar
 // read-only step reads it, the workflow refuses with every problem, and the history shows that
 // nothing but read-only activities was scheduled; the emulator's log shows no request but GETs.
 const refusals: Array<[string, Record<string, unknown>, string | undefined, RegExp[], string[]]> = [
-  ['an unknown machine', { machine: 'no-such-machine' }, undefined, [/no machine with hostname or system_id "no-such-machine"/, /maas <profile> machines read/], ['describeHosts', 'maasInspectMachine']],
+  [
+    'an unknown machine',
+    { machine: 'no-such-machine' },
+    undefined,
+    [/no machine with hostname or system_id "no-such-machine"/, /maas <profile> machines read/],
+    ['describeHosts', 'maasInspectMachine'],
+  ],
   ['a disk the machine does not have', { disk: 'sdb' }, undefined, [/has no disk sdb in MAAS/, /block-devices read x7prpt/], ['describeHosts', 'maasInspectMachine']],
   [
     'partitions that do not fit the real disk (every problem listed)',
@@ -181,7 +187,7 @@ test("MAAS's node_timeout during commissioning, twice: Failed commissioning each
   expect(failure.message).toMatch(/attempt 2: commissioning ended in Failed commissioning: Node operation 'Commissioning' timed out/);
   const m = await machine();
   expect(m.status_name).toBe('Broken');
-  expect(m.error_description).toContain("timed out after 30 minutes");
+  expect(m.error_description).toContain('timed out after 30 minutes');
   expect([ops('commission'), ops('mark_broken'), ops('deploy')]).toEqual([2, 1, 0]);
 });
 

@@ -86,7 +86,8 @@ for n in 1 2; do
   ln -sfn "\${dev}p$n" /dev/disk/by-dname/sda-part$n
   ln -sfn "\${dev}p$n" /dev/disk/by-partuuid/$pu
 done
-` + bash`echo done > ${statusFile}
+` +
+    bash`echo done > ${statusFile}
 `
   );
 }

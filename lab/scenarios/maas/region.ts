@@ -49,9 +49,7 @@ export function setRegionLabConfig(regionHost: string, config: Partial<LabConfig
 export function seedRegion(regionHost: string, machineHost: string, machineAddress: string, opts: { keepKeys?: boolean; powerType?: string } = {}): void {
   const dir = regionStateDir(regionHost);
   const disk = JSON.parse(readFileSync(machineDiskFile(hostDir(machineHost)), 'utf8')) as MachineDisk;
-  const keys = opts.keepKeys
-    ? { admin: readFileSync(apiKeyFile('admin'), 'utf8').trim(), operator: readFileSync(apiKeyFile('operator'), 'utf8').trim() }
-    : { admin: newKey(), operator: newKey() };
+  const keys = opts.keepKeys ? { admin: readFileSync(apiKeyFile('admin'), 'utf8').trim(), operator: readFileSync(apiKeyFile('operator'), 'utf8').trim() } : { admin: newKey(), operator: newKey() };
   mkdirSync(path.dirname(apiKeyFile('admin')), { recursive: true, mode: 0o700 });
   for (const [name, key] of Object.entries(keys)) {
     writeFileSync(apiKeyFile(name as 'admin'), `${key}\n`, { mode: 0o600 });

@@ -140,10 +140,12 @@ test('an unappliable layout (Ready, no layout, one event) is caught and named; a
   const failure = await runFailure(await lab.start('maasRepartition', APPROVED));
   expect(failure.message).toContain('Cannot apply custom layout: Unknown machine disk(s): vda');
   expect(failure.message).toContain('attempt 2');
-  // A Ready machine has no owner, so MAAS refuses mark-broken (403): the run says so.
-  expect(failure.message).toContain('NOT marked broken');
-  expect((await machine()).status_name).toBe('Ready');
-  expect(ops('deploy')).toBe(0);
+  // A Ready machine has no owner and only the owner may mark it broken: the run allocates it first,
+  // so it leaves the pool either way.
+  expect(failure.message).toContain('mark-broken: Broken (allocated first: it was Ready with no owner)');
+  const m = await machine();
+  expect([m.status_name, m.error_description]).toEqual(['Broken', expect.stringContaining('Cannot apply custom layout')]);
+  expect([ops('allocate'), ops('mark_broken'), ops('deploy')]).toEqual([1, 1, 0]);
 });
 
 test('an unreachable BMC (status reverts to Ready, results Aborted) is caught', async () => {

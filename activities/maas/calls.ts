@@ -21,5 +21,7 @@ export const calls = {
   deploy: (sid: string, distro: string): MaasCallSpec => ({ method: 'POST', path: `machines/${sid}/`, params: { op: 'deploy', distro_series: distro } }),
   abort: (sid: string, comment: string): MaasCallSpec => ({ method: 'POST', path: `machines/${sid}/`, params: { op: 'abort', comment } }),
   markBroken: (sid: string, comment: string): MaasCallSpec => ({ method: 'POST', path: `machines/${sid}/`, params: { op: 'mark_broken', comment } }),
+  /** Claim a Ready machine (owner = the caller): the way to keep it out of the pool before mark_broken, which only its owner may do. */
+  allocate: (sid: string, comment: string): MaasCallSpec => ({ method: 'POST', path: 'machines/', params: { op: 'allocate', system_id: sid, comment } }),
   deleteScript: (name: string): MaasCallSpec => ({ method: 'DELETE', path: `scripts/${name}` }),
 };

@@ -282,12 +282,20 @@ export async function maasMarkBroken(endpoint: string, sid: string, comment: str
   const c = new Calls(endpoint);
   const m = machineSchema.parse(expectJson(await c.send(calls.readMachine(sid)), 'reading the machine'));
   if (m.status_name === 'Broken') return c.output('already Broken');
+  // MAAS lets only the owner mark a machine broken, and a Ready machine (commissioning that "passed"
+  // with no layout, or a BMC revert) has none: allocate it first, which also takes it out of the pool.
+  let allocated = '';
+  if (m.status_name === 'Ready' && m.owner === null) {
+    const a = await c.send(calls.allocate(sid, comment));
+    if (a.status !== 200) return c.output(`NOT marked broken: MAAS refused to allocate ${m.hostname} first (${a.status} ${a.text.trim()}); allocate and mark it broken by hand`);
+    allocated = ' (allocated first: it was Ready with no owner)';
+  }
   const r = await c.send(calls.markBroken(sid, comment));
   // MAAS lets only the machine's owner mark it broken (403 otherwise, e.g. a Ready machine has no
   // owner): reported, not thrown, so the run's failure still names the real cause.
   if (r.status === 403) return c.output(`NOT marked broken: MAAS refused (403 ${r.text.trim()}); mark ${m.hostname} broken by hand as its owner`);
   if (r.status !== 200) c.fail(`MAAS refused to mark ${m.hostname} broken (${r.status}): ${r.text}`, 'MaasRefused');
-  return c.output('Broken');
+  return c.output(`Broken${allocated}`);
 }
 
 /** Read-only: the tail of the installation (curtin) log. */

@@ -466,6 +466,17 @@ export class Region {
     this.save();
   }
 
+  /** `machines allocate [system_id=…]`: a Ready machine becomes Allocated to the caller (the 409 text is this emulator's own). */
+  allocate(user: UserState, systemId: string | undefined, comment: string | undefined): MachineState {
+    const m = this.state.machines.find((x) => x.status === S.READY && (systemId === undefined || x.system_id === systemId));
+    if (!m) throw conflict(`No available machine matches constraints: ${systemId === undefined ? 'any' : `system_id=${systemId}`}`);
+    m.owner = user.username;
+    this.setStatus(m, S.ALLOCATED);
+    this.event(m, 'INFO', 'Allocated', `(${user.username}) - Allocated${comment ? `: ${comment}` : ''}`, user.username);
+    this.save();
+    return m;
+  }
+
   markBroken(m: MachineState, user: UserState, p: { comment?: string; error_description?: string }): void {
     if (m.owner !== user.username) throw forbidden('You do not have permission to mark this machine broken.');
     m.generation++;

@@ -112,6 +112,7 @@ function dispatch(region: Region, user: UserState, method: string, route: string
       const ids = params.get('id')?.map((f) => f.value);
       return ok(st.machines.filter((m) => (!hostnames || hostnames.includes(m.hostname)) && (!ids || ids.includes(m.system_id))).map(renderMachine));
     }
+    if (method === 'POST' && op === 'allocate') return ok(renderMachine(region.allocate(user, p(params, 'system_id'), p(params, 'comment'))));
     throw unknownOp(method, op);
   }
 

@@ -136,7 +136,10 @@ function killReport(r: Result, steps: string[]): string {
   return steps
     .map((n) => {
       const s = r.audit.steps.find((x) => x.name === n);
-      return `${n}: ${s?.attempts.length ?? 0} attempt(s)${s?.attempts[0]?.error ? ` (${s.attempts[0].error.type ?? s.attempts[0].error.message.slice(0, 60)})` : ''}`;
+      const a = s?.attempts ?? [];
+      const ms = (x?: string) => (x ? Date.parse(x) : NaN);
+      const timing = a.length > 1 ? `, first ended after ${ms(a[0].endedAt) - ms(a[0].startedAt)} ms, next began ${ms(a[1].startedAt) - ms(a[0].endedAt)} ms later` : '';
+      return `${n}: ${a.length} attempt(s)${a[0]?.error ? ` (${a[0].error.type ?? a[0].error.message.slice(0, 60)}${timing})` : ''}`;
     })
     .join('; ');
 }

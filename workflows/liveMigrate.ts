@@ -55,6 +55,8 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
     // A short heartbeat timeout: an activity lost with its worker is retried within seconds (every
     // activity heartbeats at least once a second, and each is idempotent).
     const acts = (host: string) => rb.on<typeof propolis>(host, { startToCloseTimeout: '15 minutes', heartbeatTimeout: '3 seconds' });
+    // Read-only looks are retried sooner still: a spurious timeout of one only repeats a read.
+    const looks = (host: string) => rb.on<typeof propolis>(host, { startToCloseTimeout: '15 minutes', heartbeatTimeout: '2 seconds' });
     // Quick calls to a server: retried soon (a lost activity, a server restarting).
     const quick = { maximumAttempts: 3, initialIntervalMs: 250 };
     const storage = i.regions.host;
@@ -72,7 +74,7 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
         host,
         description: `is propolis-server on ${host} reachable, does it speak API 5.0.0, what instance does it hold`,
         retry: quick,
-        run: () => acts(host).propolisInspectServer(host, port, backend),
+        run: () => looks(host).propolisInspectServer(host, port, backend),
         summarize: (s: ServerInspection) => s.detail,
       });
     const src = await inspectServer(i.source, 'source');
@@ -82,7 +84,7 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
       host: storage,
       description: `geometry (region.json), Max gen (dump) and serving state of the three regions; the volume's gen ledger`,
       retry: quick,
-      run: () => acts(storage).crucibleInspectRegions(storage, downstairs, i.volumeId ?? null),
+      run: () => looks(storage).crucibleInspectRegions(storage, downstairs, i.volumeId ?? null),
       summarize: (r: RegionsInspection) =>
         `${r.geometry.blockSize} B blocks, ${r.geometry.blocksPerExtent} per extent, ${r.geometry.extentCount} extents; Max gen ${r.maxGen}; ${r.regions.filter((x) => x.serving).length}/3 serving; ledger ${r.ledger.length ? `up to ${Math.max(...r.ledger.map((l) => l.gen))}` : 'empty'}`,
     });
@@ -150,7 +152,7 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
         host,
         description: `follow state-monitor on ${host} until ${want.join('/')}`,
         retry: quick,
-        run: () => acts(host).propolisWaitForState(host, port, want, fail, timeoutMs),
+        run: () => looks(host).propolisWaitForState(host, port, want, fail, timeoutMs),
         summarize: (s) => `${s.state} at gen ${s.gen}`,
       });
     const guestReport = (name: string, host: string, awaitLine: string | null = null) =>
@@ -159,7 +161,7 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
         host,
         description: `the guest's console on ${host}: booted from the image, heartbeat advancing, journal intact`,
         retry: quick,
-        run: () => acts(host).propolisGuestReport(host, port, 600, awaitLine),
+        run: () => looks(host).propolisGuestReport(host, port, 600, awaitLine),
         summarize: (g: GuestReport & { advancing: boolean }) =>
           `heartbeat ${g.heartbeats.first}..${g.heartbeats.last} (${g.advancing ? 'advancing' : 'NOT advancing'}), gens ${g.gens.join('->')}${g.imageChecks.length ? `; image ${g.imageChecks[g.imageChecks.length - 1]}` : ''}${g.journalChecks.length ? `; journal ${g.journalChecks[g.journalChecks.length - 1]}` : ''}`,
       });
@@ -250,7 +252,7 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
       host: i.destination,
       description: `both sides' migration status, phase by phase (heartbeats name the phases)`,
       retry: { maximumAttempts: 6, initialIntervalMs: 250 },
-      run: () => acts(i.destination).propolisFollowMigration(i.source, i.destination, port, migrationId, migrationTimeout),
+      run: () => looks(i.destination).propolisFollowMigration(i.source, i.destination, port, migrationId, migrationTimeout),
       summarize: (f: MigrationFollow) => `${f.outcome}: source ${f.source.map((p) => p.phase).join('>')}; destination ${f.destination.map((p) => p.phase).join('>')}`,
     });
     const migration = { id: migrationId, outcome: follow.outcome, source: follow.source, destination: follow.destination, totalMs: follow.totalMs, detail: follow.detail };
@@ -304,7 +306,7 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
       host: i.destination,
       description: `does ${i.destination} hold the volume active (GET /instance/disk/${backend}/status)?`,
       retry: quick,
-      run: () => acts(i.destination).propolisDiskActive(i.destination, port, backend),
+      run: () => looks(i.destination).propolisDiskActive(i.destination, port, backend),
       summarize: (d) => d.detail,
     });
     // Who owns the disk now, as the downstairs themselves say: the gen each holds active.
@@ -314,7 +316,7 @@ export async function liveMigrate(input: unknown): Promise<RunbookResult<LiveMig
       description: `which gen holds each of the three downstairs active (region-info): the source's ${sourceGen} or the destination's ${migGen}`,
       retry: quick,
       run: () =>
-        acts(storage).crucibleDiskHolders(
+        looks(storage).crucibleDiskHolders(
           storage,
           downstairs.map((d) => d.port),
         ),

@@ -12,6 +12,7 @@ import type { LabConfig } from '../../lab/emulators/maas/state';
 import type { ScenarioContext } from '../../lab/scenarios/types';
 import { repoRoot, testDataDir } from './paths';
 import { startRunbook } from './temporal';
+import { startHeldWorker, type HeldWorker } from './held-worker-process';
 import { startWorkerProcess, type WorkerProcess } from './worker-process';
 
 /** Lab timings fast enough for tests (the emulator's defaults are for operators trying it out). */
@@ -68,11 +69,11 @@ export async function startMaasLab(name: string, opts: { worker?: boolean } = {}
   const env = { RUNBOOK_INVENTORY: path.join(labDir, 'inventory.json'), RUNBOOK_LAB_DIR: labDir, RUNBOOK_ARCHIVE: '0', RUNBOOK_STICKY_QUEUE_TIMEOUT: '1s' };
   const logFile = path.join(testDataDir, `worker-${taskQueue}.log`);
   let worker: WorkerProcess | null = null;
-  // A worker started ahead of the next restartWorker() (see standby-worker.ts), so a kill costs only
-  // Temporal noticing it. Its failure to start surfaces at the restart that needs it.
-  let standby: Promise<WorkerProcess> | null = null;
+  // A worker loaded ahead of the next restartWorker() (held-worker.ts), so a kill costs only Temporal
+  // noticing it. Its failure to start surfaces at the restart that needs it.
+  let standby: Promise<HeldWorker> | null = null;
   const startStandby = () => {
-    const p = startWorkerProcess({ taskQueue, env, logFile, script: 'test/helpers/standby-worker.ts', ready: /standing by/ });
+    const p = startHeldWorker({ taskQueue, env, logFile });
     void p.catch(() => undefined); // not lost: the restart that uses it awaits p and throws its error
     return p;
   };
@@ -141,8 +142,9 @@ export async function startMaasLab(name: string, opts: { worker?: boolean } = {}
     async restartWorker() {
       const next = standby ?? startStandby();
       await worker?.stop('SIGKILL');
-      worker = await next;
-      worker.child.stdin!.write('go\n');
+      const held = await next;
+      held.release();
+      worker = held;
       standby = startStandby();
     },
     async reset(o = {}) {

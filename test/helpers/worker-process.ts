@@ -13,7 +13,7 @@ export interface WorkerProcess {
  * A real worker process (workers/main.ts), so a test can SIGKILL it like a crashed machine.
  * Resolves once it polls its task queue.
  */
-export async function startWorkerProcess(opts: { taskQueue?: string; env?: Record<string, string>; logFile?: string; script?: string; args?: string[]; ready?: RegExp } = {}): Promise<WorkerProcess> {
+export async function startWorkerProcess(opts: { taskQueue?: string; env?: Record<string, string>; logFile?: string; script?: string; args?: string[] } = {}): Promise<WorkerProcess> {
   const logFile = opts.logFile ?? path.join(testDataDir, `worker-${opts.taskQueue ?? 'runbooks'}-${Date.now()}.log`);
   const out = openSync(logFile, 'a');
   const child = spawn(process.execPath, [tsxCli, path.join(repoRoot, opts.script ?? 'workers/main.ts'), ...(opts.args ?? [])], {
@@ -26,7 +26,7 @@ export async function startWorkerProcess(opts: { taskQueue?: string; env?: Recor
       ...(opts.taskQueue ? { RUNBOOK_TASK_QUEUE: opts.taskQueue } : {}),
       ...opts.env,
     },
-    stdio: [opts.ready ? 'pipe' : 'ignore', 'pipe', out],
+    stdio: ['ignore', 'pipe', out],
     detached: true,
   });
   const pid = child.pid!;
@@ -35,7 +35,7 @@ export async function startWorkerProcess(opts: { taskQueue?: string; env?: Recor
     const timer = setTimeout(() => reject(new Error(`worker did not start within 60 s; see ${logFile}`)), 60_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       seen += chunk.toString();
-      if ((opts.ready ?? /polling (task queue )?\S+/).test(seen)) {
+      if (/polling (task queue )?\S+/.test(seen)) {
         clearTimeout(timer);
         resolve();
       }

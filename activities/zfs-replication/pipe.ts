@@ -14,6 +14,9 @@ import { startRemoteProcess, type RemoteProcess } from './remote-process';
 // rejects the truncated stream and leaves the replica at its previous snapshot; the sender's group is
 // killed so no `zfs send` keeps a snapshot busy.
 
+/** How long one side may go on after the other ended (see armTail). */
+const TAIL_GRACE_MS = 30_000;
+
 export interface PipeProgress {
   bytes: number;
   elapsedMs: number;
@@ -117,6 +120,17 @@ export async function pipeBetweenHosts(pool: SshPool, opts: PipeOptions): Promis
     if (s.code !== 0) stopBoth(s.code === null ? `the connection to the sender ${opts.from.host} was lost` : `zfs send on ${opts.from.host} failed (exit ${s.code})`);
   });
 
+  // Once one side has ended, the other has at most the data still in flight (a few channel windows)
+  // to finish. A side that has not ended TAIL_GRACE_MS later is hung (seen under load: a child of a
+  // sweep heartbeated in a stream of a few KiB for nine minutes, and its run never ended); stop both,
+  // so the step fails as an interrupted stream and its retry starts over (or finds it arrived, by guid).
+  let tail: NodeJS.Timeout | undefined;
+  const armTail = (waitingFor: string) => {
+    tail ??= setTimeout(() => stopBoth(`${waitingFor} did not end within ${TAIL_GRACE_MS / 1000} s of the other side`), TAIL_GRACE_MS);
+  };
+  void receiver.exit.then(() => armTail(`zfs send on ${opts.from.host}`));
+  void sender.exit.then(() => armTail(`zfs recv on ${opts.to.host}`));
+
   const onAbort = () => {
     cancelled = true;
     stopBoth('cancelled');
@@ -139,6 +153,7 @@ export async function pipeBetweenHosts(pool: SshPool, opts: PipeOptions): Promis
 
   const [senderExit, receiverExit] = await Promise.all([sender.exit, receiver.exit]);
   if (timer) clearTimeout(timer);
+  if (tail) clearTimeout(tail);
   if (progress) clearInterval(progress);
   opts.signal?.removeEventListener('abort', onAbort);
   const stopped = sender.stoppedBecause() ?? receiver.stoppedBecause();

@@ -78,6 +78,8 @@ export async function describeRunNow(handle: WorkflowHandle): Promise<string> {
       const hb = a.lastHeartbeatTime?.seconds ? `, last heartbeat ${Math.round(Date.now() / 1000 - Number(a.lastHeartbeatTime.seconds))} s ago` : ', no heartbeat';
       parts.push(`activity ${a.activityType?.name ?? '?'} attempt ${a.attempt ?? 1} ${temporalEnumName(a.state)}${hb}`);
     }
+    const children = d.raw.pendingChildren ?? [];
+    if (children.length) parts.push(`${children.length} children running: ${children.map((c) => c.workflowId).join(', ')}`);
     return parts.join('; ');
   } catch (err) {
     return `${handle.workflowId}: cannot describe (${(err as Error).message})`;

@@ -1,4 +1,4 @@
-import { sweepProbeCommand } from '../activities/zfs-replication/sweep-check';
+import { sweepProbeCleanupCommand, sweepProbeCommand } from '../activities/zfs-replication/sweep-check';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -470,19 +470,28 @@ describe('the sweep change probe script', () => {
   const items = Array.from({ length: 7 }, (_, k) => ({ dataset: `projects/0df21bd2-3a26-4c59-ac0b-cdbb293c403${k}`, from: 'rb-20261121T091500Z' }));
 
   test('one lane: every probe in order, no subshells', () => {
-    const c = sweepProbeCommand(items, 'sweep-probe-20261203T090000Z', 'zstreamdump');
+    const c = sweepProbeCommand(items, 'sweep-probe-20261203T090000Z');
     expect(c.text).not.toContain(') &');
     expect(c.text.split('\n').filter((l) => l.includes('zfs snapshot'))).toHaveLength(7);
   });
 
   test('lanes: each probe in exactly one lane, all lanes waited for, one short result line per probe', () => {
-    const c = sweepProbeCommand(items, 'sweep-probe-20261203T090000Z', 'zstreamdump', 3);
+    const c = sweepProbeCommand(items, 'sweep-probe-20261203T090000Z', 3);
     expect(c.text.match(/^\) &$/gm)).toHaveLength(3);
     expect(c.text.trim().endsWith('wait')).toBe(true);
     for (const it of items) expect(c.text.split(`zfs snapshot ${it.dataset}@sweep-probe-20261203T090000Z`).length - 1).toBe(1);
-    expect(c.display).toBe('7 change probes in 3 lanes (snapshot @sweep-probe-20261203T090000Z, increment into zstreamdump, destroy)');
+    expect(c.display).toBe('7 change probes in 3 lanes (snapshot @sweep-probe-20261203T090000Z, increment bytes)');
+    // The probes are destroyed by one `zfs destroy -r` afterwards, not one by one here.
+    expect(c.text).not.toContain('zfs destroy');
     // More lanes than probes: one lane each.
-    expect(sweepProbeCommand(items.slice(0, 2), 'sweep-probe-20261203T090000Z', 'zstreamdump', 6).text.match(/^\) &$/gm)).toHaveLength(2);
-    expect(() => sweepProbeCommand(items, 'sweep-probe-20261203T090000Z', 'zstreamdump', 0)).toThrow(/lanes/);
+    expect(sweepProbeCommand(items.slice(0, 2), 'sweep-probe-20261203T090000Z', 6).text.match(/^\) &$/gm)).toHaveLength(2);
+    expect(() => sweepProbeCommand(items, 'sweep-probe-20261203T090000Z', 0)).toThrow(/lanes/);
+  });
+
+  test('cleanup: one zfs destroy -r of the probe over the pool, one by one only if that fails', () => {
+    const c = sweepProbeCleanupCommand('projects', 'sweep-probe-20261203T090000Z', items.map((i) => i.dataset));
+    expect(c.text.split('\n')[0]).toBe('zfs destroy -r projects@sweep-probe-20261203T090000Z 2>/dev/null && exit 0');
+    for (const it of items) expect(c.text).toContain(`zfs destroy ${it.dataset}@sweep-probe-20261203T090000Z`);
+    expect(() => sweepProbeCleanupCommand('projects', 'rb bad', [])).toThrow();
   });
 });

@@ -2,6 +2,7 @@ import { condition, continueAsNew, defineQuery, ParentClosePolicy, setHandler, s
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type * as replication from '../activities/zfs-replication/activities';
 import type { Placement } from '../activities/zfs-replication/placement';
+import type { SweepScan } from '../activities/zfs-replication/sweep-scan';
 import type { ZfsFeatures } from '../activities/zfs/features';
 import { replicationSnapshotShortName } from '../activities/zfs/names';
 import { projectLock } from '../runbooks/replicateProject/definition';
@@ -13,11 +14,13 @@ import { childNeedsOperator, onlyRefused } from './replication/child-failure';
 import { Runbook, type RunbookResult } from './engine/runbook';
 import { replicateProject, type ReplicateProjectResult } from './replicateProject';
 
-// replicateProjects: a sweep. It lists the projects on the hosts (one `zfs get -d 1` per host per
-// batch), places each (source, replicas), and runs one replicateProject child per project, with the
-// child's workflow id `replicate/<project>` as the project's lock, under a limit overall and per
-// host. It stops scheduling once `maxFailures` projects failed. After each batch it continues as
-// new, carrying only a cursor and counters, so 18,000 projects never sit in one history. The UI's
+// replicateProjects: a sweep. Each run looks at the hosts with ONE activity (scan-projects: every
+// copy listed, placed, read and, on zfs-fuse, probed for changes, in chunks) that returns only the
+// projects needing work, at most batchSize, and a count of the unchanged ones. It runs one
+// replicateProject child per such project, with the child's workflow id `replicate/<project>` as the
+// project's lock, under a limit overall and per host, and stops scheduling once `maxFailures`
+// projects failed. When the scan stopped at batchSize it continues as new, carrying only a cursor and
+// counters, so 18,000 projects never sit in one history; a no-change sweep is one run. The UI's
 // current details show live counts; the result lists every failure with its reason.
 
 export interface SweepResult {
@@ -111,7 +114,9 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
   let next: ReplicateProjectsInput | undefined;
   const result = await Runbook.run(replicateProjectsDefinition, input, async (rb, i): Promise<SweepResult> => {
     const state: SweepState = i.resume ?? freshState();
-    const acts = rb.on<typeof replication>(undefined);
+    // The scan reads and probes every project on the hosts: minutes at 18,000 projects on zfs-fuse. It
+    // heartbeats after every chunk (and its commands every second), so a dead worker is still noticed fast.
+    const scanActs = rb.on<typeof replication>(undefined, { startToCloseTimeout: '2 hours' });
     const progress: SweepProgress = { run: state.run, totals: state.totals, running: [], busy: {}, queued: 0, remainingAfterBatch: 0, stopped: false, failures: state.failures };
     let unreachableSoFar: Array<{ host: string; error: string }> = [];
     rb.detailsHeader(() => progressMarkdown(i, progress, unreachableSoFar));
@@ -136,19 +141,34 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
       }),
     );
     const down = toProbe.filter((_, k) => probed[k].status === 'rejected');
-    const batch = await rb.inspect({
-      name: 'list-projects',
-      description: `project copies on ${i.hosts.length} hosts (one zfs get -d 1 each), placed, next ${i.batchSize} after ${state.after ?? 'the start'}`,
-      run: () => acts.zfsSweepBatch({ hosts: i.hosts.filter((h) => !down.includes(h)), pool: i.pool, replicationFactor: i.replicationFactor, only: i.only, after: state.after, limit: i.batchSize }),
-      summarize: (b) => `${b.placements.length} projects in this batch, ${b.problems.length} unplaceable, ${b.remaining} after it`,
-    });
-    const unreachableHosts = [...down.map((host) => ({ host, error: 'the feature probe failed (host unreachable?)' })), ...batch.unreachable];
+    const reachable = i.hosts.filter((h) => !down.includes(h));
+    // ONE look at the hosts per run: listed, placed, every copy read and (zfs-fuse) every candidate
+    // probed for changes, in chunks, until a batch of projects that need a child is found. Unchanged
+    // projects are only counted: no child, no per-project event in this history.
+    const empty: SweepScan = { work: [], unchanged: 0, problems: [], remaining: 0, unreachable: [], projects: 0, chunks: 0 };
+    const scanArgs = (probe: string | null) => ({ hosts: reachable, pool: i.pool, replicationFactor: i.replicationFactor, only: i.only, after: state.after, maxWork: i.batchSize, features, probe });
+    const description = `every project copy on ${reachable.length} hosts (one zfs get -d 1 each), placed; then, after ${state.after ?? 'the start'}, every copy read and every source probed for changes in chunks, until ${i.batchSize} projects need a child`;
+    const summarize = (b: SweepScan) => `${b.projects} projects: ${b.unchanged} unchanged and in sync, ${b.work.length} to replicate, ${b.problems.length} unplaceable, ${b.remaining} after this run`;
+    const scan =
+      reachable.length === 0
+        ? empty
+        : rb.planning
+          ? // A plan takes no probe snapshot: the projects only a probe could clear are listed as work.
+            await rb.inspect({ name: 'scan-projects', description, run: () => scanActs.zfsSweepScan(scanArgs(null)), summarize })
+          : ((await rb.mutate({
+              name: 'scan-projects',
+              description: `${description} (zfs-fuse: a probe snapshot per candidate, all destroyed again)`,
+              plan: () => ['zfs get -H -d 1 ... <pool> (one per host)', 'zfs get -Hp -d 1 ... <every copy of a chunk> (one per host per chunk)', 'zfs snapshot <source>@sweep-probe-<time>; zfs send -i | wc -c (per candidate, in lanes, one script per source host per chunk); zfs destroy -r <pool>@sweep-probe-<time>'],
+              run: () => scanActs.zfsSweepScan(scanArgs(`sweep-probe-${replicationSnapshotShortName(new Date(Date.now())).slice(3)}`)),
+              summarize,
+            })) ?? empty);
+    const unreachableHosts = [...down.map((host) => ({ host, error: 'the feature probe failed (host unreachable?)' })), ...scan.unreachable];
     unreachableSoFar = unreachableHosts;
-    progress.remainingAfterBatch = batch.remaining;
+    progress.remainingAfterBatch = scan.remaining;
     render();
 
     if (rb.planning) {
-      const failures = batch.problems.map((p) => ({
+      const failures = scan.problems.map((p) => ({
         project: p.project,
         source: null,
         reason: p.reason,
@@ -164,28 +184,10 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
         failures,
         unreachableHosts,
         needsOperator: needsOperatorOf(failures, unreachableHosts),
-        planned: batch.placements,
+        planned: scan.work.map(({ why: _why, ...p }) => p),
       };
     }
-
-    // The cheap pass: projects with nothing to do are counted here and get no child at all.
-    const checked = batch.placements.length
-      ? await rb.mutate({
-          name: 'check-batch',
-          description: `read every copy of the batch (one zfs get per host) and probe the sources for changes (a probe snapshot each, destroyed again)`,
-          plan: () => ['zfs get -Hp -d 1 ... <every copy on the host> (one per host)', 'zfs snapshot / send -i | zstreamdump / destroy per project (one script per source host)'],
-          run: () =>
-            acts.zfsSweepCheck({
-              pool: i.pool,
-              projects: batch.placements.map((p) => ({ project: p.project, source: p.source, replicas: p.replicas })),
-              features,
-              probe: `sweep-probe-${replicationSnapshotShortName(new Date(Date.now())).slice(3)}`,
-            }),
-          summarize: (c) => `${c.skip.length} unchanged and in sync, ${c.work.length} to replicate`,
-        })
-      : { skip: [], work: [] };
-    const toDo = new Set((checked ?? { work: [] }).work.map((w) => w.project));
-    state.totals.unchanged += (checked ?? { skip: [] }).skip.length;
+    state.totals.unchanged += scan.unchanged;
 
     const fail = (project: string, source: string | null, reason: string, workflowId: string | null, needsOperator: NeedsOperator[], refused = false) => {
       if (refused) state.totals.refused++;
@@ -193,10 +195,10 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
       state.failures.push({ project, source, reason, workflowId, needsOperator: needsOperator.map((n) => ({ ...n, workflowId: n.workflowId ?? null })) });
     };
     // Older activity results (recorded histories) carry no remedy.
-    for (const p of batch.problems) fail(p.project, null, p.reason, null, [{ target: p.project, kind: 'blocked', problem: p.reason, remedy: p.remedy ?? 'see the reason', workflowId: null }]);
+    for (const p of scan.problems) fail(p.project, null, p.reason, null, [{ target: p.project, kind: 'blocked', problem: p.reason, remedy: p.remedy ?? 'see the reason', workflowId: null }]);
 
     // Schedule children under the overall and per-host limits, until the failure threshold.
-    const queue = batch.placements.filter((p) => toDo.has(p.project));
+    const queue: Placement[] = scan.work.map(({ why: _why, ...p }) => p);
     const busy = new Map<string, number>();
     const running = new Set<string>();
     const hostsOf = (p: Placement) => [p.source, ...p.replicas];
@@ -280,10 +282,10 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
     update();
 
     for (const step of rb.audit.steps) state.totals.roundTrips += step.commands.length;
-    const more = batch.remaining > 0 || queue.length > 0;
-    // Every project of the batch was scheduled (children were picked out of order to respect the
-    // per-host limits), so the next batch starts after the batch's last project.
-    state.after = [batch.placements.at(-1)?.project, batch.problems.at(-1)?.project, state.after]
+    const more = scan.remaining > 0 || queue.length > 0;
+    // Every project the scan covered was counted or scheduled (children were picked out of order to
+    // respect the per-host limits), so the next run starts after the last project it covered.
+    state.after = [scan.coveredUpTo, scan.problems.at(-1)?.project, state.after]
       .filter((x): x is string => !!x)
       .sort()
       .at(-1);

@@ -27,27 +27,15 @@ import {
   streamCommands,
 } from './commands';
 import { copiesFromObjects, inspectCopiesCommand, inspectCopyCommand, isMissingDataset, missingCopy, newestSnapshot, parseCopyState, type CopySnapshot, type CopyState } from './copy-state';
-import { parseSweepProbe, sweepProbeCommand, whyNotInSync, type SweepCheckProject } from './sweep-check';
 import { RECEIVE_FAILED, REPLICA_VANISHED, STREAM_INTERRUPTED, ZFS_COMMAND_FAILED } from './errors';
 import { receivedLedger } from './ledger';
 import { pipeBetweenHosts, type PipeProgress } from './pipe';
-import { listCopiesCommand, parseCopies, placeProjects, summarizeCopies, type HostCopies, type Placement, type PlacementProblem } from './placement';
+import { listCopiesCommand, summarizeCopies, type HostCopies } from './placement';
 
 // The activities of replicateProject, replicateProjects and moveProject. Each runs on the worker,
 // talks to hosts over the pooled SSH connections, returns its value with every command it ran (for
 // the audit), and is idempotent: it looks before it acts, so a retry after a crash, a cut connection
 // or a timeout never applies anything twice.
-
-/**
- * Change probes run at once per host by the sweep's check (see sweepProbeCommand). Measured on the
- * zfs-fuse lab (bench/zfs-sweep.ts prints both): 1 lane vs 6. RUNBOOK_SWEEP_PROBE_LANES overrides it
- * on a worker whose hosts want fewer (or more) concurrent snapshots.
- */
-export const DEFAULT_SWEEP_PROBE_LANES = 6;
-export function sweepProbeLanes(): number {
-  const n = Number(process.env.RUNBOOK_SWEEP_PROBE_LANES ?? DEFAULT_SWEEP_PROBE_LANES);
-  return Number.isInteger(n) && n >= 1 && n <= 64 ? n : DEFAULT_SWEEP_PROBE_LANES;
-}
 
 /** Output tails in the audit: the values are parsed and returned, the tails only show what ran. */
 const TAIL = 1_500;
@@ -342,61 +330,6 @@ export async function zfsListCopies(host: string, pool: string): Promise<StepOut
   return s.output(summarizeCopies(host, pool, r.stdout));
 }
 
-export interface SweepBatchArgs {
-  hosts: string[];
-  pool: string;
-  replicationFactor: number;
-  only?: string;
-  /** The last project of the previous batch (projects go in id order). */
-  after?: string;
-  limit: number;
-}
-
-export interface SweepBatch {
-  placements: Placement[];
-  problems: PlacementProblem[];
-  /** Projects after this batch (not counting problems). */
-  remaining: number;
-  unreachable: Array<{ host: string; error: string }>;
-}
-
-/**
- * The sweep's next batch: every host's copies listed in parallel (one round trip per host), placed,
- * and only the next `limit` projects after the cursor returned, so the workflow's history holds one
- * batch, not 18,000 projects.
- */
-export async function zfsSweepBatch(a: SweepBatchArgs): Promise<StepOutput<SweepBatch>> {
-  const pool = sharedPool();
-  const sessions = a.hosts.map((h) => new HostSession(pool, h));
-  const listed = await Promise.all(
-    sessions.map(async (s) => {
-      try {
-        const r = await s.check(listCopiesCommand(a.pool), { tailChars: 200 });
-        return { host: s.host, copies: parseCopies(a.pool, r.stdout) };
-      } catch (err) {
-        return { host: s.host, unreachable: (err as Error).message };
-      }
-    }),
-  );
-  const { placements, problems } = placeProjects({ hosts: listed, replicationFactor: a.replicationFactor, only: a.only });
-  const after = (p: { project: string }) => a.after === undefined || p.project > a.after;
-  const pending = placements.filter(after);
-  const batch = pending.slice(0, a.limit);
-  const last = batch.at(-1)?.project;
-  // Problems (projects no child can run for) are reported in the batch whose id range holds them.
-  const upTo = pending.length > a.limit ? last : undefined;
-  const batchProblems = problems.filter((p) => after(p) && (upTo === undefined || p.project <= upTo));
-  return {
-    value: {
-      placements: batch,
-      problems: batchProblems,
-      remaining: pending.length - batch.length,
-      unreachable: listed.flatMap((l) => ('unreachable' in l && l.unreachable !== undefined ? [{ host: l.host, error: l.unreachable }] : [])),
-    },
-    commands: sessions.flatMap((s) => s.commands),
-  };
-}
-
 /** Make a replica the project's source (moveProject). */
 export async function zfsPromoteReplica(host: string, dataset: string, ledger: Record<string, string>): Promise<StepOutput<{ mounted: boolean; mountpoint: string | null }>> {
   const s = new HostSession(sharedPool(), host);
@@ -405,72 +338,4 @@ export async function zfsPromoteReplica(host: string, dataset: string, ledger: R
   return s.output({ mounted: fs?.mounted ?? false, mountpoint: fs?.mountpoint ?? null });
 }
 
-export interface SweepCheckArgs {
-  pool: string;
-  projects: SweepCheckProject[];
-  features: Record<string, ZfsFeatures>;
-  /** Name of the transient probe snapshot (never a runbook snapshot name). */
-  probe: string;
-}
-
-export interface SweepCheckResult {
-  /** Projects with nothing to do: unchanged, every replica in sync. */
-  skip: string[];
-  /** Projects a child must handle, and why. */
-  work: Array<{ project: string; why: string }>;
-}
-
-/**
- * The sweep's cheap pass over a batch: every copy on a host read with one `zfs get`, and on hosts
- * without `written` one change-probe script per source host. Read-only except the probe snapshots,
- * each destroyed again by the same script.
- */
-export async function zfsSweepCheck(a: SweepCheckArgs): Promise<StepOutput<SweepCheckResult>> {
-  const pool = sharedPool();
-  const datasetOf = (project: string) => `${a.pool}/${project}`;
-  const byHost = new Map<string, string[]>();
-  for (const p of a.projects) for (const h of [p.source, ...p.replicas]) byHost.set(h, [...(byHost.get(h) ?? []), datasetOf(p.project)]);
-  const sessions: HostSession[] = [];
-  const copies = new Map<string, Map<string, CopyState>>();
-  await Promise.all(
-    [...byHost].map(async ([host, datasets]) => {
-      const s = new HostSession(pool, host);
-      sessions.push(s);
-      const r = await s.run(inspectCopiesCommand(datasets, a.features[host]?.writtenProperty ?? false), { tailChars: 300 });
-      // A missing dataset makes zfs get exit 1 after printing the others; any other failure leaves
-      // those projects to their children, which report it properly.
-      if (r.record.exitCode === 0 || isMissingDataset(r.stderr)) copies.set(host, copiesFromObjects(host, parseZfsGet(r.stdout), datasets));
-    }),
-  );
-  const result: SweepCheckResult = { skip: [], work: [] };
-  const probes = new Map<string, Array<{ project: string; dataset: string; from: string }>>();
-  for (const p of a.projects) {
-    const ds = datasetOf(p.project);
-    const src = copies.get(p.source)?.get(ds);
-    const reps = p.replicas.map((h) => copies.get(h)?.get(ds));
-    if (!src || reps.some((r) => !r)) {
-      result.work.push({ project: p.project, why: 'could not read every copy' });
-      continue;
-    }
-    const features = a.features[p.source];
-    const why = whyNotInSync(src, reps as CopyState[], { writtenProperty: features?.writtenProperty ?? false });
-    if (why) result.work.push({ project: p.project, why });
-    else if (features?.writtenProperty) result.skip.push(p.project);
-    else if (!features?.zstreamdump) result.work.push({ project: p.project, why: 'no way to tell a change here (no written, no zstreamdump)' });
-    else probes.set(p.source, [...(probes.get(p.source) ?? []), { project: p.project, dataset: ds, from: newestSnapshot(src)!.shortName }]);
-  }
-  await Promise.all(
-    [...probes].map(async ([host, items]) => {
-      const s = new HostSession(pool, host);
-      sessions.push(s);
-      const r = await s.run(sweepProbeCommand(items, a.probe, a.features[host]?.zstreamdump ?? 'zstreamdump', sweepProbeLanes()), { tailChars: 300, timeoutMs: 30 * 60_000 });
-      const records = parseSweepProbe(r.stdout);
-      for (const it of items) {
-        const n = records.get(it.dataset);
-        if (n === 2) result.skip.push(it.project);
-        else result.work.push({ project: it.project, why: n === undefined || n < 0 ? 'the change probe failed' : `changed since @${it.from} (${n} stream records)` });
-      }
-    }),
-  );
-  return { value: result, commands: sessions.flatMap((s) => s.commands) };
-}
+export { zfsSweepScan } from './sweep-scan';

@@ -1,4 +1,4 @@
-import { raw, sh, type ShellCommand } from '../ssh/command';
+import { sh, type ShellCommand } from '../ssh/command';
 import type { ZfsFeatures } from '../zfs/features';
 import { datasetNameSchema, snapshotShortNameSchema } from '../zfs/names';
 import { newestSnapshot, type CopyState } from './copy-state';
@@ -13,30 +13,52 @@ import { ledgerCurrent, replicaAction, replicaPropertyFixes } from './decide';
 export const SWEEP_PROBE = '@@sweep-probe';
 
 /**
- * For each dataset: take `<dataset>@<probe>`, count the records of the increment from `<from>`, and
- * destroy the probe again, always (the child takes its own snapshot if the project changed). Prints
- * `@@sweep-probe <dataset> <total records>` (or `-1` when the probe failed: counted as changed).
- * The probe name is never a runbook snapshot name, so no retention could take it for one.
+ * The size of an empty incremental stream on zfs-fuse: its BEGIN and END records only (two
+ * dmu_replay_record_t of 312 bytes). Any change since `from` adds records, so a bigger stream means a
+ * change. Counting bytes needs one process (`wc -c`) where zstreamdump and sed needed two.
  */
-export function sweepProbeCommand(items: ReadonlyArray<{ dataset: string; from: string }>, probe: string, zstreamdump: string, lanes = 1): ShellCommand {
+export const EMPTY_INCREMENT_BYTES = 624;
+
+/**
+ * For each dataset: take `<dataset>@<probe>` and measure the increment from `<from>` in bytes. Prints
+ * `@@sweep-probe <dataset> <bytes>` (`-1` when the probe failed: counted as changed). The probes are
+ * NOT destroyed here: sweepProbeCleanupCommand destroys all of them with one `zfs destroy -r`, one
+ * transaction group for the lot instead of one txg sync per project. The probe name is never a
+ * runbook snapshot name, so no retention could take it for one.
+ */
+export function sweepProbeCommand(items: ReadonlyArray<{ dataset: string; from: string }>, probe: string, lanes = 1): ShellCommand {
   snapshotShortNameSchema.parse(probe);
-  if (!/^\/?[A-Za-z0-9_./-]+$/.test(zstreamdump)) throw new Error(`sweepProbeCommand: odd zstreamdump path ${zstreamdump}`);
   const lines = items.map(({ dataset, from }) => {
     datasetNameSchema.parse(dataset);
     snapshotShortNameSchema.parse(from);
     const snap = `${dataset}@${probe}`;
-    return sh`n=-1; if zfs snapshot ${snap}; then n=$(zfs send -i ${`@${from}`} ${snap} | ${raw(zstreamdump)} | sed -n 's/^[[:space:]]*Total records = \\([0-9]*\\)$/\\1/p'); for i in 1 2 3 4 5 6 7 8 9 10; do zfs destroy ${snap} && break; sleep 0.2; done; fi; echo ${SWEEP_PROBE} ${dataset} "\${n:--1}"`;
+    return sh`n=-1; if zfs snapshot ${snap}; then n=$(zfs send -i ${`@${from}`} ${snap} | wc -c) || n=-1; fi; echo ${SWEEP_PROBE} ${dataset} "\${n:--1}"`;
   });
   if (!Number.isInteger(lanes) || lanes < 1 || lanes > 64) throw new Error(`sweepProbeCommand: lanes must be 1..64, got ${lanes}`);
   const n = Math.min(lanes, lines.length);
-  if (n <= 1) return { text: `set -o pipefail\n${lines.map((l) => l.text).join('\n')}`, display: `${lines.length} change probes (snapshot @${probe}, increment into zstreamdump, destroy)` };
+  if (n <= 1) return { text: `set -o pipefail\n${lines.map((l) => l.text).join('\n')}`, display: `${lines.length} change probes (snapshot @${probe}, increment bytes)` };
   // Lanes: each a subshell running its share one after another, all lanes at once. ZFS commits the
-  // snapshots and destroys of concurrent lanes in shared transaction groups, so the host waits for
-  // one txg sync per round of lanes instead of one per project. Each result line is one short
-  // write to the pipe, so lines of different lanes never interleave.
+  // snapshots of concurrent lanes in shared transaction groups, so the host waits for one txg sync
+  // per round of lanes instead of one per project. Each result line is one short write to the pipe,
+  // so lines of different lanes never interleave.
   const groups = Array.from({ length: n }, (_, k) => lines.filter((_, j) => j % n === k));
   const text = `set -o pipefail\n${groups.map((g) => `(\n${g.map((l) => l.text).join('\n')}\n) &`).join('\n')}\nwait`;
-  return { text, display: `${lines.length} change probes in ${n} lanes (snapshot @${probe}, increment into zstreamdump, destroy)` };
+  return { text, display: `${lines.length} change probes in ${n} lanes (snapshot @${probe}, increment bytes)` };
+}
+
+/**
+ * Destroy every `@<probe>` snapshot in the pool: `zfs destroy -r pool@probe` destroys them in one
+ * transaction group (it also takes the ones a crashed earlier attempt of the same probe left). Should
+ * that fail (a snapshot busy for a moment), one by one, retried, so no probe is ever left behind as
+ * a project's newest snapshot.
+ */
+export function sweepProbeCleanupCommand(pool: string, probe: string, datasets: readonly string[]): ShellCommand {
+  datasetNameSchema.parse(pool);
+  snapshotShortNameSchema.parse(probe);
+  for (const d of datasets) datasetNameSchema.parse(d);
+  const each = datasets.map((d) => sh`zfs list -H -o name -t snapshot -d 1 ${d} 2>/dev/null | grep -qxF ${`${d}@${probe}`} && { for i in 1 2 3 4 5 6 7 8 9 10; do zfs destroy ${`${d}@${probe}`} && break; sleep 0.2; done; }`.text);
+  const text = `${sh`zfs destroy -r ${`${pool}@${probe}`}`.text} 2>/dev/null && exit 0\n${each.join('\n')}\ntrue`;
+  return { text, display: `zfs destroy -r ${pool}@${probe} (the change probes; one by one if that fails)` };
 }
 
 export function parseSweepProbe(stdout: string): Map<string, number> {

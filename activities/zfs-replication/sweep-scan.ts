@@ -1,0 +1,189 @@
+import { Context } from '@temporalio/activity';
+import type { StepOutput } from '../../common/step';
+import { HostSession } from '../ssh/session';
+import { sharedPool } from '../ssh/shared-pool';
+import type { ZfsFeatures } from '../zfs/features';
+import { parseZfsGet } from '../zfs/get';
+import { copiesFromObjects, inspectCopiesCommand, isMissingDataset, newestSnapshot, type CopyState } from './copy-state';
+import { listCopiesCommand, parseCopies, placeProjects, type Placement, type PlacementProblem } from './placement';
+import { EMPTY_INCREMENT_BYTES, parseSweepProbe, sweepProbeCleanupCommand, sweepProbeCommand, whyNotInSync } from './sweep-check';
+
+// The sweep's whole look at the hosts, in ONE activity per run: every host's copies listed once
+// (one `zfs get -d 1` per host), placed, then the projects after the cursor read and probed in
+// chunks (one `zfs get` per host per chunk over the copies it holds, one change-probe script per
+// source host per chunk, one `zfs destroy -r` of the probes per host per chunk) until `maxWork`
+// projects that need a child are found or every project was looked at. The workflow gets back only
+// those projects and counts: an unchanged project costs it nothing, so a no-change sweep of 18,000
+// projects is one run with one activity and a history of a few KB.
+
+/**
+ * Change probes run at once per host (see sweepProbeCommand). RUNBOOK_SWEEP_PROBE_LANES overrides it
+ * on a worker whose hosts want fewer (or more) concurrent snapshots.
+ */
+export const DEFAULT_SWEEP_PROBE_LANES = 6;
+export function sweepProbeLanes(): number {
+  const n = Number(process.env.RUNBOOK_SWEEP_PROBE_LANES ?? DEFAULT_SWEEP_PROBE_LANES);
+  return Number.isInteger(n) && n >= 1 && n <= 64 ? n : DEFAULT_SWEEP_PROBE_LANES;
+}
+
+/**
+ * Projects read and probed per round. Bounded by the command line: `zfs get` takes every copy of a
+ * chunk a host holds as arguments (~50 bytes each, well under the 128 KiB one argument may hold).
+ */
+export const DEFAULT_SWEEP_CHUNK = 1000;
+export function sweepChunk(): number {
+  const n = Number(process.env.RUNBOOK_SWEEP_CHUNK ?? DEFAULT_SWEEP_CHUNK);
+  return Number.isInteger(n) && n >= 1 && n <= 2000 ? n : DEFAULT_SWEEP_CHUNK;
+}
+
+export interface SweepScanArgs {
+  hosts: string[];
+  pool: string;
+  replicationFactor: number;
+  only?: string;
+  /** Projects up to this id were handled by earlier runs (projects go in id order). */
+  after?: string;
+  /** Stop once this many projects need a child (the run's batch). */
+  maxWork: number;
+  features: Record<string, ZfsFeatures>;
+  /** Name of the transient probe snapshot (never a runbook snapshot name); null: no probe (plan mode), candidates count as work. */
+  probe: string | null;
+}
+
+export interface SweepScan {
+  /** Projects a child must handle, in id order, at most maxWork. */
+  work: Array<Placement & { why: string }>;
+  /** Projects looked at and found unchanged with every replica in sync (no child). */
+  unchanged: number;
+  /** Unplaceable projects in the range this run covered. */
+  problems: PlacementProblem[];
+  /** The last project this run covered: the next run starts after it (absent: nothing was covered). */
+  coveredUpTo?: string;
+  /** Placed projects after coveredUpTo. */
+  remaining: number;
+  unreachable: Array<{ host: string; error: string }>;
+  /** Projects on the hosts (placed) and how many chunks were read: the operator's sense of scale. */
+  projects: number;
+  chunks: number;
+}
+
+const datasetOf = (pool: string, project: string) => `${pool}/${project}`;
+
+/** What a chunk of projects needs: read every copy, probe the candidates, classify. */
+async function checkChunk(a: SweepScanArgs, chunk: Placement[], sessions: Map<string, HostSession>): Promise<Map<string, string | null>> {
+  const byHost = new Map<string, string[]>();
+  for (const p of chunk) for (const h of [p.source, ...p.replicas]) byHost.set(h, [...(byHost.get(h) ?? []), datasetOf(a.pool, p.project)]);
+  const copies = new Map<string, Map<string, CopyState>>();
+  await Promise.all(
+    [...byHost].map(async ([host, datasets]) => {
+      const s = sessions.get(host) as HostSession;
+      const command = inspectCopiesCommand(datasets, a.features[host]?.writtenProperty ?? false);
+      // The audit shows what was read, not 1,000 dataset names.
+      const r = await s.run({ text: command.text, display: `zfs get -Hp -d 1 <${datasets.length} copies: ${datasets[0]} ... ${datasets.at(-1)}>` }, { tailChars: 300 });
+      // A missing dataset makes zfs get exit 1 after printing the others; any other failure leaves
+      // those projects to their children, which report it properly.
+      if (r.record.exitCode === 0 || isMissingDataset(r.stderr)) copies.set(host, copiesFromObjects(host, parseZfsGet(r.stdout), datasets));
+    }),
+  );
+  // null: nothing to do; a string: why a child must run.
+  const verdict = new Map<string, string | null>();
+  const probes = new Map<string, Array<{ project: string; dataset: string; from: string }>>();
+  for (const p of chunk) {
+    const ds = datasetOf(a.pool, p.project);
+    const src = copies.get(p.source)?.get(ds);
+    const reps = p.replicas.map((h) => copies.get(h)?.get(ds));
+    if (!src || reps.some((r) => !r)) {
+      verdict.set(p.project, 'could not read every copy');
+      continue;
+    }
+    const features = a.features[p.source];
+    const why = whyNotInSync(src, reps as CopyState[], { writtenProperty: features?.writtenProperty ?? false });
+    if (why) verdict.set(p.project, why);
+    else if (features?.writtenProperty) verdict.set(p.project, null);
+    else probes.set(p.source, [...(probes.get(p.source) ?? []), { project: p.project, dataset: ds, from: (newestSnapshot(src) as { shortName: string }).shortName }]);
+  }
+  const probe = a.probe;
+  if (probe === null) {
+    for (const items of probes.values()) for (const it of items) verdict.set(it.project, `may have changed since @${it.from} (only a probe snapshot would tell; a plan takes none)`);
+    return verdict;
+  }
+  await Promise.all(
+    [...probes].map(async ([host, items]) => {
+      const s = sessions.get(host) as HostSession;
+      try {
+        const r = await s.run(sweepProbeCommand(items, probe, sweepProbeLanes()), { tailChars: 300, timeoutMs: 30 * 60_000 });
+        const bytes = parseSweepProbe(r.stdout);
+        for (const it of items) {
+          const n = bytes.get(it.dataset);
+          verdict.set(it.project, n === EMPTY_INCREMENT_BYTES ? null : n === undefined || n < 0 ? 'the change probe failed' : `changed since @${it.from} (increment of ${n} bytes)`);
+        }
+      } finally {
+        // Always, also after a failed or timed-out probe script: no probe may stay a project's newest snapshot.
+        await s.run(
+          sweepProbeCleanupCommand(
+            a.pool,
+            probe,
+            items.map((i) => i.dataset),
+          ),
+          { tailChars: 300, timeoutMs: 10 * 60_000 },
+        );
+      }
+    }),
+  );
+  return verdict;
+}
+
+export async function zfsSweepScan(a: SweepScanArgs): Promise<StepOutput<SweepScan>> {
+  const pool = sharedPool();
+  const sessions = new Map(a.hosts.map((h) => [h, new HostSession(pool, h)]));
+  const listed = await Promise.all(
+    [...sessions.values()].map(async (s) => {
+      try {
+        const r = await s.check(listCopiesCommand(a.pool), { tailChars: 200 });
+        return { host: s.host, copies: parseCopies(a.pool, r.stdout) };
+      } catch (err) {
+        return { host: s.host, unreachable: (err as Error).message };
+      }
+    }),
+  );
+  const { placements, problems } = placeProjects({ hosts: listed, replicationFactor: a.replicationFactor, only: a.only });
+  const after = (p: { project: string }) => a.after === undefined || p.project > a.after;
+  const pending = placements.filter(after);
+  const chunkSize = sweepChunk();
+  const work: SweepScan['work'] = [];
+  let unchanged = 0;
+  let covered = 0;
+  let chunks = 0;
+  while (covered < pending.length && work.length < a.maxWork) {
+    const chunk = pending.slice(covered, covered + chunkSize);
+    chunks++;
+    const verdict = await checkChunk(a, chunk, sessions);
+    for (const p of chunk) {
+      const why = verdict.get(p.project);
+      covered++;
+      if (why === null) unchanged++;
+      else work.push({ ...p, why: why ?? 'not checked' });
+      // The run's batch is full: the next run starts right after this project.
+      if (work.length >= a.maxWork) break;
+    }
+    Context.current().heartbeat({ covered, of: pending.length, work: work.length });
+  }
+  const coveredUpTo = covered > 0 ? pending[covered - 1].project : a.after;
+  const more = covered < pending.length;
+  // Problems (projects no child can run for) are reported by the run whose id range holds them.
+  const inRange = (p: { project: string }) => after(p) && (!more || coveredUpTo === undefined || p.project <= coveredUpTo);
+  const sorted = [...sessions.values()];
+  return {
+    value: {
+      work,
+      unchanged,
+      problems: problems.filter(inRange),
+      ...(coveredUpTo !== undefined ? { coveredUpTo } : {}),
+      remaining: pending.length - covered,
+      unreachable: listed.flatMap((l) => ('unreachable' in l && l.unreachable !== undefined ? [{ host: l.host, error: l.unreachable }] : [])),
+      projects: placements.length,
+      chunks,
+    },
+    commands: sorted.flatMap((s) => s.commands),
+  };
+}

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { repoRoot, tsxCli } from './helpers/paths';
 import { closeTestClient, waitForAudit } from './helpers/temporal';
-import { testClient } from './helpers/temporal';
+import { startRunbook, testClient } from './helpers/temporal';
 import { scenarios } from '../lab/scenarios';
 import { catalog, examplesDir } from '../runbooks/catalog';
 import { renderTour, tourStops } from '../cli/commands/tour';
@@ -99,6 +99,23 @@ test('a failed run exits 1; status, approve (refused), cancel and history behave
   expect(failing.stdout).toContain('FAILED: engineDrill failed at step step-2');
 
   expect(runbook('status', 'no-such-workflow-id').code).toBe(4);
+});
+
+test('a finished sweep that left a host unswept: status prints what needs an operator and exits 5, as start --wait does', async () => {
+  // node1 (base lab) has no ZFS pool: the sweep completes with node1 blocked. Started through the
+  // client (one CLI process less); `start --wait` prints the same report, see replicate-sweep.test.ts.
+  const id = `cli-test/sweep-${randomUUID()}`;
+  const handle = await startRunbook('replicateProjects', { hosts: ['node1'] }, { workflowId: id });
+  await handle.result();
+  const status = runbook('status', id);
+  expect(status.stderr).toBe('');
+  expect(status.code).toBe(5);
+  expect(status.stdout).toContain(`${id} (replicateProjects): COMPLETED`);
+  expect(status.stdout).toContain('totals: scheduled 0, replicated 0, unchanged 0, refused 0, failed 0');
+  expect(status.stdout).toContain('NEEDS AN OPERATOR (1):');
+  expect(status.stdout).toMatch(/BLOCKED node1: unreachable, its projects were not swept/);
+  expect(status.stdout).toContain('remedy: check node1');
+  expect(status.stdout).toContain(`${id}: completed, but 1 target NEED AN OPERATOR (exit 5)`);
 });
 
 test('cancel requests cancellation and the run compensates', async () => {

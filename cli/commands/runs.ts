@@ -113,8 +113,18 @@ export async function statusCommand(id: string, o: Output): Promise<number> {
     audit = d.status.name === 'RUNNING' ? undefined : await auditFromOutcome(handle); // no worker: a closed run still has its record
   }
   const pending = d.status.name === 'RUNNING' ? await handle.query(pendingApprovalQuery).catch(() => null) : null;
+  // A finished run's result may say what is left for an operator (a sweep's refusals): the same
+  // report and exit code as at the end of `start --wait`, for whoever looks later.
+  const report = d.status.name === 'COMPLETED' ? await completedReport(handle) : null;
+  const needsOperator = !!report?.needsOperator.length;
   if (o.json) {
-    o.out(JSON.stringify({ workflowId: id, runId: d.runId, type: d.type, status: d.status.name, startTime: d.startTime, closeTime: d.closeTime, pendingApproval: pending, audit }, null, 2));
+    o.out(
+      JSON.stringify(
+        { workflowId: id, runId: d.runId, type: d.type, status: d.status.name, startTime: d.startTime, closeTime: d.closeTime, pendingApproval: pending, ...(report ? { report } : {}), audit },
+        null,
+        2,
+      ),
+    );
   } else {
     o.out(`${id} (${d.type}): ${d.status.name}, started ${d.startTime.toISOString()}${d.closeTime ? `, closed ${d.closeTime.toISOString()}` : ''}`);
     if (pending) o.out(`waiting for approval of "${pending.step}" since ${pending.since}`);
@@ -126,8 +136,20 @@ export async function statusCommand(id: string, o: Output): Promise<number> {
       }
       if (audit.error) o.out(`error: ${audit.error}`);
     } else o.out('(no worker answered the audit query)');
+    for (const l of operatorReportText(report ?? {})) o.out(l);
+    if (needsOperator) o.out(`${id}: completed, but ${report?.needsOperator.length} target${report?.needsOperator.length === 1 ? '' : 's'} NEED AN OPERATOR (exit ${EXIT.needsOperator})`);
   }
-  return d.status.name === 'FAILED' || d.status.name === 'TERMINATED' || d.status.name === 'TIMED_OUT' || d.status.name === 'CANCELLED' ? EXIT.runFailed : EXIT.ok;
+  if (d.status.name === 'FAILED' || d.status.name === 'TERMINATED' || d.status.name === 'TIMED_OUT' || d.status.name === 'CANCELLED') return EXIT.runFailed;
+  return needsOperator ? EXIT.needsOperator : EXIT.ok;
+}
+
+/** The operator report (totals, needsOperator) of a completed run's result, if it carries one. */
+async function completedReport(handle: WorkflowHandle): Promise<ReturnType<typeof operatorReportOf>> {
+  try {
+    return operatorReportOf(((await handle.result()) as RunbookResult<unknown>).value);
+  } catch {
+    return null;
+  }
 }
 
 /** A closed run's audit log, from its result or its failure's details, without a worker. */

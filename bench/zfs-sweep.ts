@@ -25,6 +25,7 @@ import type { RunbookResult } from '../workflows/engine/runbook';
 import type { SweepResult } from '../workflows/replicateProjects';
 import { median } from './stats';
 import { formatBreakdown, runChain, sweepBreakdown } from './sweep-breakdown';
+import { generateInlineProjects } from './zfs-inline-projects';
 import { startBenchLab } from './zfs-lab';
 
 const N = Number(process.argv[2] ?? process.env.BENCH_PROJECTS ?? 1000);
@@ -62,17 +63,29 @@ async function main(): Promise<void> {
     return { ms, r: r.value, breakdown };
   };
   try {
-    process.stdout.write(`generating ${N} projects...\n`);
+    // BENCH_INLINE=1: projects made already in line (bench/zfs-inline-projects.ts), no first sweep:
+    // the way to measure at thousands of projects. Otherwise the lab generator's projects in every
+    // state, brought in line by a first sweep of children (which also exercises the batches).
+    const inline = process.env.BENCH_INLINE === '1';
+    process.stdout.write(`generating ${N} projects${inline ? ' (in line already)' : ''}...\n`);
     const t0 = Date.now();
-    const manifest = await generateProjects(
-      HOSTS.map((h) => lab.ctx[h]),
-      { count: N, seed: 'bench-zfs-sweep' },
-    );
-    process.stdout.write(`  ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    const manifest = inline
+      ? null
+      : await generateProjects(
+          HOSTS.map((h) => lab.ctx[h]),
+          { count: N, seed: 'bench-zfs-sweep' },
+        );
+    const inlineMade = inline
+      ? await generateInlineProjects(
+          HOSTS.map((h) => lab.ctx[h]),
+          N,
+        )
+      : null;
+    process.stdout.write(`  ${((Date.now() - t0) / 1000).toFixed(1)} s ${JSON.stringify(manifest?.timingsMs ?? inlineMade?.timingsMs)}\n`);
 
     const gates = HOSTS.flatMap((h) => [`rollback-${h}`, `replace-${h}`]);
-    const first = await sweep({ concurrency: 16, perHostConcurrency: 12, batchSize: 250, maxFailures: N, allowRollback: true, childApprove: gates });
-    process.stdout.write(`first sweep (brings every project in line): ${(first.ms / 1000).toFixed(1)} s, ${JSON.stringify(first.r.totals)}\n`);
+    const first = inline ? null : await sweep({ concurrency: 16, perHostConcurrency: 12, batchSize: 250, maxFailures: N, allowRollback: true, childApprove: gates });
+    if (first) process.stdout.write(`first sweep (brings every project in line): ${(first.ms / 1000).toFixed(1)} s, ${first.r.runs} runs, ${JSON.stringify(first.r.totals)}\n${formatBreakdown(first.breakdown, N)}\n`);
 
     // The sweep reads every project once per run and schedules children only for the ones that need
     // work, at most batchSize per run: a no-change sweep is one run whatever N is.
@@ -102,6 +115,8 @@ async function main(): Promise<void> {
     let syncoid: { runs: number; ok: number; medianMs: number; totalMs: number; note: string } | null = null;
     if (SAMPLE === 0) {
       process.stdout.write('syncoid: skipped (BENCH_SYNCOID_SAMPLE=0)\n');
+    } else if (!manifest) {
+      process.stdout.write('syncoid: not with BENCH_INLINE\n');
     } else if (existsSync('/usr/sbin/syncoid')) {
       for (const h of HOSTS) writeFileSync(path.join(lab.labDir, 'hosts', h, 'bin', 'zfs'), ZFS_SHIM, { mode: 0o755 });
       const key = path.join(lab.labDir, 'keys', 'operator');
@@ -131,7 +146,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\nratio: syncoid time per project / no-change sweep time per project = ${syncoid ? (syncoid.medianMs / (idle.ms / N)).toFixed(1) : 'n/a'}x\n`);
     const out = path.join(__dirname, 'results');
     mkdirSync(out, { recursive: true });
-    writeFileSync(path.join(out, `zfs-sweep-${Date.now()}.json`), JSON.stringify({ projects: N, generateMs: manifest.timingsMs, first, serial, idle, syncoid }, null, 2));
+    writeFileSync(path.join(out, `zfs-sweep-${Date.now()}.json`), JSON.stringify({ projects: N, inline, generateMs: manifest?.timingsMs ?? inlineMade?.timingsMs, first, serial, idle, syncoid }, null, 2));
   } finally {
     worker.shutdown();
     await running.catch(() => undefined);

@@ -16,7 +16,16 @@ export interface SweepBreakdown {
   /** Union of each activity type's intervals (scheduled -> closed), summed over runs. */
   activities: Record<
     string,
-    { count: number; wallMs: number; commandMs: number; commands: number; resultBytes: number; byCommand: Record<string, { count: number; longestSummedMs: number; totalMs: number }> }
+    {
+      count: number;
+      wallMs: number;
+      /** Union of the activity's remote command intervals (parallel hosts count once, sequential chunks add up). */
+      commandMs: number;
+      commands: number;
+      resultBytes: number;
+      /** Per kind of command: the union of its intervals (wall) and their sum over all hosts (total). */
+      byCommand: Record<string, { count: number; wallMs: number; totalMs: number }>;
+    }
   >;
   /** Workflow task time (started -> completed), summed. */
   workflowTaskMs: number;
@@ -39,7 +48,7 @@ function ms(t: Event['eventTime']): number {
 }
 
 function commandKind(command: string): string {
-  if (/change probe|sweep-probe/.test(command)) return 'change probes';
+  if (/^\d+ change probes?\b/.test(command) || /^n=-1; if zfs snapshot/.test(command)) return 'change probes';
   const m = /^(zfs \w+(?: -\S+)*)/.exec(command);
   return m ? m[1] : (command.split(/\s+/)[0] ?? '?');
 }
@@ -120,21 +129,26 @@ export function sweepBreakdown(runs: History[]): SweepBreakdown {
         a.count++;
         const payload = e.activityTaskCompletedEventAttributes?.result?.payloads?.[0];
         a.resultBytes += payload?.data?.length ?? 0;
-        const value = decode(payload) as { commands?: Array<{ durationMs?: number; command?: string }> } | undefined;
-        // Commands of one kind run in parallel across hosts: their longest is that phase's remote time.
-        const kinds = new Map<string, number[]>();
+        const value = decode(payload) as { commands?: Array<{ durationMs?: number; command?: string; startedAt?: string }> } | undefined;
+        // Each command's interval on the worker's clock: commands of one kind run in parallel across
+        // hosts and one after another across chunks, so their union is that kind's wall time.
+        const kinds = new Map<string, Array<[number, number]>>();
+        const all: Array<[number, number]> = [];
         for (const c of value?.commands ?? []) {
           const kind = commandKind(c.command ?? '');
-          kinds.set(kind, [...(kinds.get(kind) ?? []), c.durationMs ?? 0]);
+          const start = c.startedAt ? Date.parse(c.startedAt) : 0;
+          const iv: [number, number] = [start, start + (c.durationMs ?? 0)];
+          kinds.set(kind, [...(kinds.get(kind) ?? []), iv]);
+          all.push(iv);
           a.commands++;
         }
-        for (const [kind, ds] of kinds) {
-          const k = (a.byCommand[kind] ??= { count: 0, longestSummedMs: 0, totalMs: 0 });
-          k.count += ds.length;
-          k.longestSummedMs += Math.max(...ds);
-          k.totalMs += ds.reduce((x, y) => x + y, 0);
-          a.commandMs += Math.max(...ds);
+        for (const [kind, ivs] of kinds) {
+          const k = (a.byCommand[kind] ??= { count: 0, wallMs: 0, totalMs: 0 });
+          k.count += ivs.length;
+          k.wallMs += union(ivs);
+          k.totalMs += ivs.reduce((x, [s0, e0]) => x + (e0 - s0), 0);
         }
+        a.commandMs += union(all);
       }
       const wfDone = e.workflowTaskCompletedEventAttributes;
       if (wfDone) {
@@ -174,10 +188,10 @@ export function formatBreakdown(b: SweepBreakdown, projects: number): string {
   const lines = [`  wall ${(b.wallMs / 1000).toFixed(1)} s over ${b.runs} run(s): ${per(b.wallMs)}`];
   for (const [type, a] of Object.entries(b.activities).sort((x, y) => y[1].wallMs - x[1].wallMs)) {
     lines.push(
-      `  activity ${type} x${a.count}: ${(a.wallMs / 1000).toFixed(2)} s (${per(a.wallMs)}); remote commands ${a.commands}, longest per activity summed ${(a.commandMs / 1000).toFixed(2)} s; worker-side ${((a.wallMs - Math.min(a.wallMs, a.commandMs)) / 1000).toFixed(2)} s; results ${(a.resultBytes / 1024).toFixed(0)} KiB`,
+      `  activity ${type} x${a.count}: ${(a.wallMs / 1000).toFixed(2)} s (${per(a.wallMs)}); remote commands ${a.commands}, running ${(a.commandMs / 1000).toFixed(2)} s of it; worker-side (ssh setup, parsing, placing, between commands) ${((a.wallMs - Math.min(a.wallMs, a.commandMs)) / 1000).toFixed(2)} s; results ${(a.resultBytes / 1024).toFixed(0)} KiB`,
     );
     for (const [kind, k] of Object.entries(a.byCommand))
-      lines.push(`    ${kind} x${k.count}: ${(k.longestSummedMs / 1000).toFixed(2)} s wall (slowest host per activity), ${(k.totalMs / 1000).toFixed(2)} s over all hosts`);
+      lines.push(`    ${kind} x${k.count}: ${(k.wallMs / 1000).toFixed(2)} s wall (${per(k.wallMs)}), ${(k.totalMs / 1000).toFixed(2)} s summed over hosts`);
   }
   lines.push(`  workflow tasks x${b.workflowTasks}: ${(b.workflowTaskMs / 1000).toFixed(2)} s (${per(b.workflowTaskMs)})`);
   lines.push(`  children x${b.children}: ${(b.childrenMs / 1000).toFixed(2)} s (${per(b.childrenMs)})`);

@@ -12,13 +12,14 @@
 // Usage: sudo npx tsx bench/zfs-sweep.ts [projects]   (or env BENCH_PROJECTS, default 1000;
 //        BENCH_SYNCOID_SAMPLE, default 0 (skips syncoid; 40 was the earlier comparison); BENCH_BATCH,
 //        the sweeps' batchSize (children per run); BENCH_COMPARE_LANES=1 also runs the no-change sweep
-//        with the change probes one after another per host)
+//        with the change probes one after another per host; BENCH_COMPARE_DESTROY=1 also runs it with
+//        the probes destroyed by one zfs destroy -r per host and chunk instead of each in its lane)
 // Prints the no-change sweep's cost per project and where it goes (bench/sweep-breakdown.ts).
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generateProjects } from '../lab/scenarios/zfs-projects';
-import { ensureTemporalDevServer } from '../lab/temporal-dev-server';
+import { ensureTemporalDevServer, stopTemporalDevServer } from '../lab/temporal-dev-server';
 import { connectClient } from '../workers/connection';
 import { createRunbooksWorker } from '../workers/runbooks-worker';
 import type { RunbookResult } from '../workflows/engine/runbook';
@@ -48,7 +49,8 @@ exec /usr/sbin/zfs "$@"
 `;
 
 async function main(): Promise<void> {
-  await ensureTemporalDevServer(() => undefined);
+  // A server this run started is stopped at the end (RUNBOOK_DATA_DIR keeps its state apart from a test run's).
+  const server = await ensureTemporalDevServer(() => undefined);
   const lab = await startBenchLab('bench-zfs-sweep', 194, 16 * 2 ** 30);
   const client = await connectClient();
   const taskQueue = `bench-zfs-sweep-${process.pid}`;
@@ -101,6 +103,17 @@ async function main(): Promise<void> {
       delete process.env.RUNBOOK_SWEEP_PROBE_LANES;
     }
     const load = () => os.loadavg().map((x) => x.toFixed(1)).join(' ');
+    let after: Awaited<ReturnType<typeof sweep>> | null = null;
+    if (process.env.BENCH_COMPARE_DESTROY === '1') {
+      // The same no-change sweep with the probes left to one `zfs destroy -r` per host per chunk.
+      process.env.RUNBOOK_SWEEP_PROBE_DESTROY = 'after';
+      process.stdout.write(`load average before: ${load()}\n`);
+      after = await sweep({ concurrency: 8, ...batch });
+      process.stdout.write(
+        `no-change sweep, probes destroyed by one zfs destroy -r per host and chunk: ${(after.ms / 1000).toFixed(1)} s for ${N} projects (${(after.ms / N).toFixed(1)} ms/project), ${JSON.stringify(after.r.totals)}\n${formatBreakdown(after.breakdown, N)}\n`,
+      );
+      delete process.env.RUNBOOK_SWEEP_PROBE_DESTROY;
+    }
     process.stdout.write(`load average before the no-change sweep: ${load()}\n`);
     const idle = await sweep({ concurrency: 8, ...batch });
     const perProject = idle.r.totals.roundTrips / N;
@@ -146,12 +159,13 @@ async function main(): Promise<void> {
     process.stdout.write(`\nratio: syncoid time per project / no-change sweep time per project = ${syncoid ? (syncoid.medianMs / (idle.ms / N)).toFixed(1) : 'n/a'}x\n`);
     const out = path.join(__dirname, 'results');
     mkdirSync(out, { recursive: true });
-    writeFileSync(path.join(out, `zfs-sweep-${Date.now()}.json`), JSON.stringify({ projects: N, inline, generateMs: manifest?.timingsMs ?? inlineMade?.timingsMs, first, serial, idle, syncoid }, null, 2));
+    writeFileSync(path.join(out, `zfs-sweep-${Date.now()}.json`), JSON.stringify({ projects: N, inline, after, generateMs: manifest?.timingsMs ?? inlineMade?.timingsMs, first, serial, idle, syncoid }, null, 2));
   } finally {
     worker.shutdown();
     await running.catch(() => undefined);
     await client.connection.close();
     await lab.stop();
+    if (server.started) await stopTemporalDevServer();
   }
 }
 

@@ -1,4 +1,4 @@
-import { sweepProbeCleanupCommand, sweepProbeCommand } from '../activities/zfs-replication/sweep-check';
+import { parseSweepProbeLeft, sweepProbeCleanupCommand, sweepProbeCommand } from '../activities/zfs-replication/sweep-check';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -481,8 +481,11 @@ describe('the sweep change probe script', () => {
     expect(c.text.trim().endsWith('wait')).toBe(true);
     for (const it of items) expect(c.text.split(`zfs snapshot ${it.dataset}@sweep-probe-20261203T090000Z`).length - 1).toBe(1);
     expect(c.display).toBe('7 change probes in 3 lanes (snapshot @sweep-probe-20261203T090000Z, increment bytes)');
-    // The probes are destroyed by one `zfs destroy -r` afterwards, not one by one here.
+    // Left to one `zfs destroy -r` afterwards ('after'), or destroyed in the lane ('each'), once each.
     expect(c.text).not.toContain('zfs destroy');
+    const each = sweepProbeCommand(items, 'sweep-probe-20261203T090000Z', 3, 'each');
+    for (const it of items) expect(each.text.split(`zfs destroy ${it.dataset}@sweep-probe-20261203T090000Z`).length - 1).toBe(1);
+    expect(parseSweepProbeLeft(`@@sweep-probe ${items[0].dataset} 624\n@@sweep-probe-left ${items[1].dataset}\n`)).toEqual([items[1].dataset]);
     // More lanes than probes: one lane each.
     expect(sweepProbeCommand(items.slice(0, 2), 'sweep-probe-20261203T090000Z', 6).text.match(/^\) &$/gm)).toHaveLength(2);
     expect(() => sweepProbeCommand(items, 'sweep-probe-20261203T090000Z', 0)).toThrow(/lanes/);

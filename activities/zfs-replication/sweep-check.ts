@@ -11,6 +11,8 @@ import { ledgerCurrent, replicaAction, replicaPropertyFixes } from './decide';
 // workflow at all; only projects that need work get a replicateProject child (and its lock).
 
 export const SWEEP_PROBE = '@@sweep-probe';
+/** Printed (destroy 'each') for a probe its lane could not destroy: the cleanup takes it. */
+export const SWEEP_PROBE_LEFT = '@@sweep-probe-left';
 
 /**
  * The size of an empty incremental stream on zfs-fuse: its BEGIN and END records only (two
@@ -21,17 +23,22 @@ export const EMPTY_INCREMENT_BYTES = 624;
 
 /**
  * For each dataset: take `<dataset>@<probe>` and measure the increment from `<from>` in bytes. Prints
- * `@@sweep-probe <dataset> <bytes>` (`-1` when the probe failed: counted as changed). The probes are
- * NOT destroyed here: sweepProbeCleanupCommand destroys all of them with one `zfs destroy -r`, one
- * transaction group for the lot instead of one txg sync per project. The probe name is never a
- * runbook snapshot name, so no retention could take it for one.
+ * `@@sweep-probe <dataset> <bytes>` (`-1` when the probe failed: counted as changed). `destroy`:
+ * 'each' destroys every probe in its lane right after its measure (retried; one it could not destroy
+ * is printed for the cleanup); 'after' leaves them all to sweepProbeCleanupCommand's one
+ * `zfs destroy -r`. Measured on zfs-fuse (bench/zfs-sweep.ts BENCH_COMPARE_DESTROY=1): see the
+ * runbook's README. The probe name is never a runbook snapshot name, so no retention could take it
+ * for one.
  */
-export function sweepProbeCommand(items: ReadonlyArray<{ dataset: string; from: string }>, probe: string, lanes = 1): ShellCommand {
+export function sweepProbeCommand(items: ReadonlyArray<{ dataset: string; from: string }>, probe: string, lanes = 1, destroy: 'each' | 'after' = 'after'): ShellCommand {
   snapshotShortNameSchema.parse(probe);
   const lines = items.map(({ dataset, from }) => {
     datasetNameSchema.parse(dataset);
     snapshotShortNameSchema.parse(from);
     const snap = `${dataset}@${probe}`;
+    // 'each': destroyed right after its measure, in its lane (the cleanup then finds none left).
+    if (destroy === 'each')
+      return sh`n=-1; if zfs snapshot ${snap}; then n=$(zfs send -i ${`@${from}`} ${snap} | wc -c) || n=-1; ok=0; for i in 1 2 3 4 5 6 7 8 9 10; do zfs destroy ${snap} && { ok=1; break; }; sleep 0.2; done; [ $ok = 1 ] || echo ${SWEEP_PROBE_LEFT} ${dataset}; fi; echo ${SWEEP_PROBE} ${dataset} "\${n:--1}"`;
     return sh`n=-1; if zfs snapshot ${snap}; then n=$(zfs send -i ${`@${from}`} ${snap} | wc -c) || n=-1; fi; echo ${SWEEP_PROBE} ${dataset} "\${n:--1}"`;
   });
   if (!Number.isInteger(lanes) || lanes < 1 || lanes > 64) throw new Error(`sweepProbeCommand: lanes must be 1..64, got ${lanes}`);
@@ -59,6 +66,14 @@ export function sweepProbeCleanupCommand(pool: string, probe: string, datasets: 
   const each = datasets.map((d) => sh`zfs list -H -o name -t snapshot -d 1 ${d} 2>/dev/null | grep -qxF ${`${d}@${probe}`} && { for i in 1 2 3 4 5 6 7 8 9 10; do zfs destroy ${`${d}@${probe}`} && break; sleep 0.2; done; }`.text);
   const text = `${sh`zfs destroy -r ${`${pool}@${probe}`}`.text} 2>/dev/null && exit 0\n${each.join('\n')}\ntrue`;
   return { text, display: `zfs destroy -r ${pool}@${probe} (the change probes; one by one if that fails)` };
+}
+
+/** Datasets whose probe snapshot a lane could not destroy (SWEEP_PROBE_LEFT lines). */
+export function parseSweepProbeLeft(stdout: string): string[] {
+  return stdout
+    .split('\n')
+    .map((l) => /^@@sweep-probe-left (\S+)$/.exec(l.trim())?.[1])
+    .filter((d): d is string => !!d);
 }
 
 export function parseSweepProbe(stdout: string): Map<string, number> {

@@ -6,7 +6,7 @@ import type { ZfsFeatures } from '../zfs/features';
 import { parseZfsGet } from '../zfs/get';
 import { copiesFromObjects, inspectCopiesCommand, isMissingDataset, newestSnapshot, type CopyState } from './copy-state';
 import { listCopiesCommand, parseCopies, placeProjects, type Placement, type PlacementProblem } from './placement';
-import { EMPTY_INCREMENT_BYTES, parseSweepProbe, sweepProbeCleanupCommand, sweepProbeCommand, whyNotInSync } from './sweep-check';
+import { EMPTY_INCREMENT_BYTES, parseSweepProbe, parseSweepProbeLeft, sweepProbeCleanupCommand, sweepProbeCommand, whyNotInSync } from './sweep-check';
 
 // The sweep's whole look at the hosts, in ONE activity per run: every host's copies listed once
 // (one `zfs get -d 1` per host), placed, then the projects after the cursor read and probed in
@@ -31,6 +31,13 @@ export function sweepProbeLanes(): number {
  * chunk a host holds as arguments (~50 bytes each, well under the 128 KiB one argument may hold).
  */
 export const DEFAULT_SWEEP_CHUNK = 1000;
+
+/** How the change probes are destroyed (see sweepProbeCommand); RUNBOOK_SWEEP_PROBE_DESTROY overrides it. */
+export const DEFAULT_SWEEP_PROBE_DESTROY: 'each' | 'after' = 'each';
+export function sweepProbeDestroy(): 'each' | 'after' {
+  const v = process.env.RUNBOOK_SWEEP_PROBE_DESTROY;
+  return v === 'each' || v === 'after' ? v : DEFAULT_SWEEP_PROBE_DESTROY;
+}
 export function sweepChunk(): number {
   const n = Number(process.env.RUNBOOK_SWEEP_CHUNK ?? DEFAULT_SWEEP_CHUNK);
   return Number.isInteger(n) && n >= 1 && n <= 2000 ? n : DEFAULT_SWEEP_CHUNK;
@@ -110,23 +117,20 @@ async function checkChunk(a: SweepScanArgs, chunk: Placement[], sessions: Map<st
   await Promise.all(
     [...probes].map(async ([host, items]) => {
       const s = sessions.get(host) as HostSession;
+      const destroy = sweepProbeDestroy();
+      // Datasets that may still hold a probe afterwards: all of them unless each lane destroyed its own.
+      let left = items.map((i) => i.dataset);
       try {
-        const r = await s.run(sweepProbeCommand(items, probe, sweepProbeLanes()), { tailChars: 300, timeoutMs: 30 * 60_000 });
+        const r = await s.run(sweepProbeCommand(items, probe, sweepProbeLanes(), destroy), { tailChars: 300, timeoutMs: 30 * 60_000 });
         const bytes = parseSweepProbe(r.stdout);
         for (const it of items) {
           const n = bytes.get(it.dataset);
           verdict.set(it.project, n === EMPTY_INCREMENT_BYTES ? null : n === undefined || n < 0 ? 'the change probe failed' : `changed since @${it.from} (increment of ${n} bytes)`);
         }
+        if (destroy === 'each' && r.record.exitCode === 0) left = parseSweepProbeLeft(r.stdout);
       } finally {
-        // Always, also after a failed or timed-out probe script: no probe may stay a project's newest snapshot.
-        await s.run(
-          sweepProbeCleanupCommand(
-            a.pool,
-            probe,
-            items.map((i) => i.dataset),
-          ),
-          { tailChars: 300, timeoutMs: 10 * 60_000 },
-        );
+        // Also after a failed or timed-out probe script: no probe may stay a project's newest snapshot.
+        if (left.length) await s.run(sweepProbeCleanupCommand(a.pool, probe, left), { tailChars: 300, timeoutMs: 10 * 60_000 });
       }
     }),
   );

@@ -1,4 +1,4 @@
-import { parseSweepProbeLeft, sweepProbeCleanupCommand, sweepProbeCommand } from '../activities/zfs-replication/sweep-check';
+import { MAX_PROBES_PER_SCRIPT, parseSweepProbeLeft, sweepProbeCleanupCommand, sweepProbeCommand } from '../activities/zfs-replication/sweep-check';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -472,29 +472,35 @@ describe('the sweep change probe script', () => {
   test('one lane: every probe in order, no subshells', () => {
     const c = sweepProbeCommand(items, 'sweep-probe-20261203T090000Z');
     expect(c.text).not.toContain(') &');
-    expect(c.text.split('\n').filter((l) => l.includes('zfs snapshot'))).toHaveLength(7);
+    expect(c.text.split('\n').filter((l) => l.startsWith('p '))).toHaveLength(7);
   });
 
   test('lanes: each probe in exactly one lane, all lanes waited for, one short result line per probe', () => {
     const c = sweepProbeCommand(items, 'sweep-probe-20261203T090000Z', 3);
     expect(c.text.match(/^\) &$/gm)).toHaveLength(3);
     expect(c.text.trim().endsWith('wait')).toBe(true);
-    for (const it of items) expect(c.text.split(`zfs snapshot ${it.dataset}@sweep-probe-20261203T090000Z`).length - 1).toBe(1);
+    for (const it of items) expect(c.text.split(`p ${it.dataset} ${it.dataset}@sweep-probe-20261203T090000Z @rb-20261121T091500Z`).length - 1).toBe(1);
     expect(c.display).toBe('7 change probes in 3 lanes (snapshot @sweep-probe-20261203T090000Z, increment bytes)');
     // Left to one `zfs destroy -r` afterwards ('after'), or destroyed in the lane ('each'), once each.
     expect(c.text).not.toContain('zfs destroy');
     const each = sweepProbeCommand(items, 'sweep-probe-20261203T090000Z', 3, 'each');
-    for (const it of items) expect(each.text.split(`zfs destroy ${it.dataset}@sweep-probe-20261203T090000Z`).length - 1).toBe(1);
+    expect(each.text).toContain('zfs destroy "$2"');
     expect(parseSweepProbeLeft(`@@sweep-probe ${items[0].dataset} 624\n@@sweep-probe-left ${items[1].dataset}\n`)).toEqual([items[1].dataset]);
     // More lanes than probes: one lane each.
     expect(sweepProbeCommand(items.slice(0, 2), 'sweep-probe-20261203T090000Z', 6).text.match(/^\) &$/gm)).toHaveLength(2);
     expect(() => sweepProbeCommand(items, 'sweep-probe-20261203T090000Z', 0)).toThrow(/lanes/);
   });
 
-  test('cleanup: one zfs destroy -r of the probe over the pool, one by one only if that fails', () => {
-    const c = sweepProbeCleanupCommand('projects', 'sweep-probe-20261203T090000Z', items.map((i) => i.dataset));
+  test('cleanup: one zfs destroy -r of the probe over the pool; if that fails, the pool listed once and each probe destroyed', () => {
+    const c = sweepProbeCleanupCommand('projects', 'sweep-probe-20261203T090000Z');
     expect(c.text.split('\n')[0]).toBe('zfs destroy -r projects@sweep-probe-20261203T090000Z 2>/dev/null && exit 0');
-    for (const it of items) expect(c.text).toContain(`zfs destroy ${it.dataset}@sweep-probe-20261203T090000Z`);
-    expect(() => sweepProbeCleanupCommand('projects', 'rb bad', [])).toThrow();
+    expect(c.text).toContain('zfs list -H -o name -t snapshot -r projects | grep -F @sweep-probe-20261203T090000Z | while read -r s; do');
+    expect(() => sweepProbeCleanupCommand('projects', 'rb bad')).toThrow();
+  });
+
+  test('a script holds at most MAX_PROBES_PER_SCRIPT probes and stays far below the 128 KiB of one argument', () => {
+    const many = Array.from({ length: MAX_PROBES_PER_SCRIPT }, (_, k) => ({ dataset: `projects/0df21bd2-3a26-4c59-ac0b-${String(k).padStart(12, '0')}`, from: 'rb-20261121T091500Z' }));
+    for (const destroy of ['each', 'after'] as const) expect(sweepProbeCommand(many, 'sweep-probe-20261203T090000Z', 6, destroy).text.length).toBeLessThan(64 * 1024);
+    expect(() => sweepProbeCommand([...many, many[0]], 'sweep-probe-20261203T090000Z', 6)).toThrow(/at most/);
   });
 });

@@ -21,6 +21,9 @@ export const SWEEP_PROBE_LEFT = '@@sweep-probe-left';
  */
 export const EMPTY_INCREMENT_BYTES = 624;
 
+/** Probes per script: ~130 bytes a line keeps a script far below the 128 KiB one argument may hold. */
+export const MAX_PROBES_PER_SCRIPT = 250;
+
 /**
  * For each dataset: take `<dataset>@<probe>` and measure the increment from `<from>` in bytes. Prints
  * `@@sweep-probe <dataset> <bytes>` (`-1` when the probe failed: counted as changed). `destroy`:
@@ -32,39 +35,48 @@ export const EMPTY_INCREMENT_BYTES = 624;
  */
 export function sweepProbeCommand(items: ReadonlyArray<{ dataset: string; from: string }>, probe: string, lanes = 1, destroy: 'each' | 'after' = 'after'): ShellCommand {
   snapshotShortNameSchema.parse(probe);
+  if (items.length > MAX_PROBES_PER_SCRIPT) throw new Error(`sweepProbeCommand: at most ${MAX_PROBES_PER_SCRIPT} probes per script (the script is one argument of bash -c), got ${items.length}`);
+  // One function, one short line per probe: the script is one command-line argument (128 KiB at most).
+  // $1 dataset, $2 probe snapshot, $3 base snapshot (@from).
+  const fn =
+    destroy === 'each'
+      ? `p() { local n=-1 ok=0 i; if zfs snapshot "$2"; then n=$(zfs send -i "$3" "$2" | wc -c) || n=-1; for i in 1 2 3 4 5 6 7 8 9 10; do zfs destroy "$2" && { ok=1; break; }; sleep 0.2; done; [ $ok = 1 ] || echo ${SWEEP_PROBE_LEFT} "$1"; fi; echo ${SWEEP_PROBE} "$1" "\${n:--1}"; }`
+      : `p() { local n=-1; if zfs snapshot "$2"; then n=$(zfs send -i "$3" "$2" | wc -c) || n=-1; fi; echo ${SWEEP_PROBE} "$1" "\${n:--1}"; }`;
   const lines = items.map(({ dataset, from }) => {
     datasetNameSchema.parse(dataset);
     snapshotShortNameSchema.parse(from);
-    const snap = `${dataset}@${probe}`;
-    // 'each': destroyed right after its measure, in its lane (the cleanup then finds none left).
-    if (destroy === 'each')
-      return sh`n=-1; if zfs snapshot ${snap}; then n=$(zfs send -i ${`@${from}`} ${snap} | wc -c) || n=-1; ok=0; for i in 1 2 3 4 5 6 7 8 9 10; do zfs destroy ${snap} && { ok=1; break; }; sleep 0.2; done; [ $ok = 1 ] || echo ${SWEEP_PROBE_LEFT} ${dataset}; fi; echo ${SWEEP_PROBE} ${dataset} "\${n:--1}"`;
-    return sh`n=-1; if zfs snapshot ${snap}; then n=$(zfs send -i ${`@${from}`} ${snap} | wc -c) || n=-1; fi; echo ${SWEEP_PROBE} ${dataset} "\${n:--1}"`;
+    return sh`p ${dataset} ${`${dataset}@${probe}`} ${`@${from}`}`;
   });
   if (!Number.isInteger(lanes) || lanes < 1 || lanes > 64) throw new Error(`sweepProbeCommand: lanes must be 1..64, got ${lanes}`);
   const n = Math.min(lanes, lines.length);
-  if (n <= 1) return { text: `set -o pipefail\n${lines.map((l) => l.text).join('\n')}`, display: `${lines.length} change probes (snapshot @${probe}, increment bytes)` };
+  if (n <= 1) return { text: `set -o pipefail\n${fn}\n${lines.map((l) => l.text).join('\n')}`, display: `${lines.length} change probes (snapshot @${probe}, increment bytes)` };
   // Lanes: each a subshell running its share one after another, all lanes at once. ZFS commits the
   // snapshots of concurrent lanes in shared transaction groups, so the host waits for one txg sync
   // per round of lanes instead of one per project. Each result line is one short write to the pipe,
   // so lines of different lanes never interleave.
   const groups = Array.from({ length: n }, (_, k) => lines.filter((_, j) => j % n === k));
-  const text = `set -o pipefail\n${groups.map((g) => `(\n${g.map((l) => l.text).join('\n')}\n) &`).join('\n')}\nwait`;
+  const text = `set -o pipefail\n${fn}\n${groups.map((g) => `(\n${g.map((l) => l.text).join('\n')}\n) &`).join('\n')}\nwait`;
   return { text, display: `${lines.length} change probes in ${n} lanes (snapshot @${probe}, increment bytes)` };
 }
 
 /**
  * Destroy every `@<probe>` snapshot in the pool: `zfs destroy -r pool@probe` destroys them in one
  * transaction group (it also takes the ones a crashed earlier attempt of the same probe left). Should
- * that fail (a snapshot busy for a moment), one by one, retried, so no probe is ever left behind as
- * a project's newest snapshot.
+ * that fail (a snapshot busy for a moment), the pool's snapshots are listed once and each probe is
+ * destroyed on its own, retried, so no probe is ever left behind as a project's newest snapshot. The
+ * script's size does not grow with the number of probes (it is one command-line argument).
  */
-export function sweepProbeCleanupCommand(pool: string, probe: string, datasets: readonly string[]): ShellCommand {
+export function sweepProbeCleanupCommand(pool: string, probe: string): ShellCommand {
   datasetNameSchema.parse(pool);
   snapshotShortNameSchema.parse(probe);
-  for (const d of datasets) datasetNameSchema.parse(d);
-  const each = datasets.map((d) => sh`zfs list -H -o name -t snapshot -d 1 ${d} 2>/dev/null | grep -qxF ${`${d}@${probe}`} && { for i in 1 2 3 4 5 6 7 8 9 10; do zfs destroy ${`${d}@${probe}`} && break; sleep 0.2; done; }`.text);
-  const text = `${sh`zfs destroy -r ${`${pool}@${probe}`}`.text} 2>/dev/null && exit 0\n${each.join('\n')}\ntrue`;
+  const text = [
+    `${sh`zfs destroy -r ${`${pool}@${probe}`}`.text} 2>/dev/null && exit 0`,
+    `${sh`zfs list -H -o name -t snapshot -r ${pool}`.text} | grep -F ${sh`${`@${probe}`}`.text} | while read -r s; do`,
+    `  [ "\${s#*@}" = ${sh`${probe}`.text} ] || continue`,
+    '  for i in 1 2 3 4 5 6 7 8 9 10; do zfs destroy "$s" && break; sleep 0.2; done',
+    'done',
+    'true',
+  ].join('\n');
   return { text, display: `zfs destroy -r ${pool}@${probe} (the change probes; one by one if that fails)` };
 }
 

@@ -6,7 +6,7 @@ import type { ZfsFeatures } from '../zfs/features';
 import { parseZfsGet } from '../zfs/get';
 import { copiesFromObjects, inspectCopiesCommand, isMissingDataset, newestSnapshot, type CopyState } from './copy-state';
 import { listCopiesCommand, parseCopies, placeProjects, type Placement, type PlacementProblem } from './placement';
-import { EMPTY_INCREMENT_BYTES, parseSweepProbe, parseSweepProbeLeft, sweepProbeCleanupCommand, sweepProbeCommand, whyNotInSync } from './sweep-check';
+import { EMPTY_INCREMENT_BYTES, MAX_PROBES_PER_SCRIPT, parseSweepProbe, parseSweepProbeLeft, sweepProbeCleanupCommand, sweepProbeCommand, whyNotInSync } from './sweep-check';
 
 // The sweep's whole look at the hosts, in ONE activity per run: every host's copies listed once
 // (one `zfs get -d 1` per host), placed, then the projects after the cursor read and probed in
@@ -121,16 +121,25 @@ async function checkChunk(a: SweepScanArgs, chunk: Placement[], sessions: Map<st
       // Datasets that may still hold a probe afterwards: all of them unless each lane destroyed its own.
       let left = items.map((i) => i.dataset);
       try {
-        const r = await s.run(sweepProbeCommand(items, probe, sweepProbeLanes(), destroy), { tailChars: 300, timeoutMs: 30 * 60_000 });
-        const bytes = parseSweepProbe(r.stdout);
-        for (const it of items) {
-          const n = bytes.get(it.dataset);
-          verdict.set(it.project, n === EMPTY_INCREMENT_BYTES ? null : n === undefined || n < 0 ? 'the change probe failed' : `changed since @${it.from} (increment of ${n} bytes)`);
+        // One script per MAX_PROBES_PER_SCRIPT probes (the script is one command-line argument).
+        const done = new Set<string>();
+        for (let k = 0; k < items.length; k += MAX_PROBES_PER_SCRIPT) {
+          const part = items.slice(k, k + MAX_PROBES_PER_SCRIPT);
+          const r = await s.run(sweepProbeCommand(part, probe, sweepProbeLanes(), destroy), { tailChars: 300, timeoutMs: 30 * 60_000 });
+          const bytes = parseSweepProbe(r.stdout);
+          for (const it of part) {
+            const n = bytes.get(it.dataset);
+            verdict.set(it.project, n === EMPTY_INCREMENT_BYTES ? null : n === undefined || n < 0 ? 'the change probe failed' : `changed since @${it.from} (increment of ${n} bytes)`);
+          }
+          if (destroy === 'each' && r.record.exitCode === 0) {
+            const notDestroyed = new Set(parseSweepProbeLeft(r.stdout));
+            for (const it of part) if (!notDestroyed.has(it.dataset)) done.add(it.dataset);
+          }
         }
-        if (destroy === 'each' && r.record.exitCode === 0) left = parseSweepProbeLeft(r.stdout);
+        if (destroy === 'each') left = left.filter((d) => !done.has(d));
       } finally {
         // Also after a failed or timed-out probe script: no probe may stay a project's newest snapshot.
-        if (left.length) await s.run(sweepProbeCleanupCommand(a.pool, probe, left), { tailChars: 300, timeoutMs: 10 * 60_000 });
+        if (left.length) await s.run(sweepProbeCleanupCommand(a.pool, probe), { tailChars: 300, timeoutMs: 10 * 60_000 });
       }
     }),
   );

@@ -36,7 +36,10 @@ export interface InlineProject {
   replicas: string[];
 }
 
-export async function generateInlineProjects(hosts: ReadonlyArray<Pick<ScenarioContext, 'exec' | 'host' | 'hostDir'>>, count: number): Promise<{ projects: InlineProject[]; timingsMs: Record<string, number> }> {
+export async function generateInlineProjects(
+  hosts: ReadonlyArray<Pick<ScenarioContext, 'exec' | 'host' | 'hostDir'>>,
+  count: number,
+): Promise<{ projects: InlineProject[]; timingsMs: Record<string, number> }> {
   const timingsMs: Record<string, number> = {};
   let mark = Date.now();
   const lap = (name: string) => {
@@ -72,8 +75,7 @@ export async function generateInlineProjects(hosts: ReadonlyArray<Pick<ScenarioC
   await Promise.all(
     hosts.map(async (h) => {
       await must(h as ScenarioContext, `zfs snapshot -r ${POOL}@${snap} && zfs destroy ${POOL}@${snap}`);
-      for (const o of parseZfsGet(await must(h as ScenarioContext, `zfs get -Hp -r -o name,property,value,source guid ${POOL}`)))
-        if (o.kind === 'snapshot' && o.guid) guids.set(o.dataset, o.guid);
+      for (const o of parseZfsGet(await must(h as ScenarioContext, `zfs get -Hp -r -o name,property,value,source guid ${POOL}`))) if (o.kind === 'snapshot' && o.guid) guids.set(o.dataset, o.guid);
     }),
   );
   lap('snapshot');

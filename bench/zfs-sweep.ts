@@ -87,7 +87,10 @@ async function main(): Promise<void> {
 
     const gates = HOSTS.flatMap((h) => [`rollback-${h}`, `replace-${h}`]);
     const first = inline ? null : await sweep({ concurrency: 16, perHostConcurrency: 12, batchSize: 250, maxFailures: N, allowRollback: true, childApprove: gates });
-    if (first) process.stdout.write(`first sweep (brings every project in line): ${(first.ms / 1000).toFixed(1)} s, ${first.r.runs} runs, ${JSON.stringify(first.r.totals)}\n${formatBreakdown(first.breakdown, N)}\n`);
+    if (first)
+      process.stdout.write(
+        `first sweep (brings every project in line): ${(first.ms / 1000).toFixed(1)} s, ${first.r.runs} runs, ${JSON.stringify(first.r.totals)}\n${formatBreakdown(first.breakdown, N)}\n`,
+      );
 
     // The sweep reads every project once per run and schedules children only for the ones that need
     // work, at most batchSize per run: a no-change sweep is one run whatever N is.
@@ -102,7 +105,11 @@ async function main(): Promise<void> {
       );
       delete process.env.RUNBOOK_SWEEP_PROBE_LANES;
     }
-    const load = () => os.loadavg().map((x) => x.toFixed(1)).join(' ');
+    const load = () =>
+      os
+        .loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ');
     let after: Awaited<ReturnType<typeof sweep>> | null = null;
     if (process.env.BENCH_COMPARE_DESTROY === '1') {
       // The same no-change sweep with the probes left to one `zfs destroy -r` per host per chunk.
@@ -159,7 +166,10 @@ async function main(): Promise<void> {
     process.stdout.write(`\nratio: syncoid time per project / no-change sweep time per project = ${syncoid ? (syncoid.medianMs / (idle.ms / N)).toFixed(1) : 'n/a'}x\n`);
     const out = path.join(__dirname, 'results');
     mkdirSync(out, { recursive: true });
-    writeFileSync(path.join(out, `zfs-sweep-${Date.now()}.json`), JSON.stringify({ projects: N, inline, after, generateMs: manifest?.timingsMs ?? inlineMade?.timingsMs, first, serial, idle, syncoid }, null, 2));
+    writeFileSync(
+      path.join(out, `zfs-sweep-${Date.now()}.json`),
+      JSON.stringify({ projects: N, inline, after, generateMs: manifest?.timingsMs ?? inlineMade?.timingsMs, first, serial, idle, syncoid }, null, 2),
+    );
   } finally {
     worker.shutdown();
     await running.catch(() => undefined);

@@ -44,7 +44,13 @@ export const replicateProjectsInputSchema = z
     concurrency: z.number().int().min(1).max(256).default(8).describe('replicateProject children running at once, overall'),
     perHostConcurrency: z.number().int().min(1).max(256).default(4).describe('...and per host (a child counts against its source and each of its replicas)'),
     maxFailures: z.number().int().min(1).default(10).describe('stop scheduling new children once this many projects failed (running ones finish)'),
-    batchSize: z.number().int().min(1).max(2000).default(100).describe('children per run: once this many projects need one, the run schedules them and continues as new, so its history stays small (unchanged projects are only counted, never batched)'),
+    batchSize: z
+      .number()
+      .int()
+      .min(1)
+      .max(2000)
+      .default(100)
+      .describe('children per run: once this many projects need one, the run schedules them and continues as new, so its history stays small (unchanged projects are only counted, never batched)'),
     ...replicationOptionFields,
     childApprove: z.array(stepNameSchema).default([]).describe('steps pre-approved in every child, e.g. ["rollback-compute2"] (each child\'s own gates otherwise wait)'),
     resume: sweepStateSchema.optional().describe('carried by continue-as-new'),

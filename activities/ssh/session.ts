@@ -29,14 +29,26 @@ export class HostSession {
   /** Run and return the result whatever the exit code. */
   async run(command: ShellCommand, opts: RemoteRunOptions = {}): Promise<RemoteRunResult> {
     const ctx = this.context;
-    const result = await runRemote(this.pool, this.host, command, {
-      ...opts,
-      signal: opts.signal ?? ctx?.cancellationSignal,
-      onProgress: (p) => {
-        opts.onProgress?.(p);
-        ctx?.heartbeat({ command: command.display.slice(0, 200), ...p });
-      },
-    });
+    // Beat from the start and every second until the command returns, not only from the first
+    // progress tick: connecting to a host (a new worker's first ssh2 handshake, on a loaded machine)
+    // can take seconds, and a step with a 5 s heartbeat timeout would be retried while it still runs.
+    let last: Record<string, unknown> = { command: command.display.slice(0, 200), elapsedMs: 0 };
+    ctx?.heartbeat(last);
+    const alive = ctx ? setInterval(() => ctx.heartbeat(last), 1_000) : undefined;
+    let result: RemoteRunResult;
+    try {
+      result = await runRemote(this.pool, this.host, command, {
+        ...opts,
+        signal: opts.signal ?? ctx?.cancellationSignal,
+        onProgress: (p) => {
+          opts.onProgress?.(p);
+          last = { command: command.display.slice(0, 200), ...p };
+          ctx?.heartbeat(last);
+        },
+      });
+    } finally {
+      clearInterval(alive);
+    }
     this.commands.push(result.record);
     ctx?.cancellationSignal.throwIfAborted?.();
     return result;

@@ -144,6 +144,43 @@ describe('MAAS region emulator (golden)', () => {
     expect((await lab.call('POST', `machines/${sid()}/`, { op: 'mark_broken', comment: 'x' }, { user: 'operator' })).status).toBe(403);
   });
 
+  // maasRepartition allocates a Ready machine before mark_broken (only the owner may mark it broken).
+  test('op=allocate: a Ready machine becomes Allocated to the caller with an event; 409 for a machine that is not Ready or unknown, and with nothing available; 400 for the wrong method or a machine path; 401 without a key', async () => {
+    expect((await machine()).status_name).toBe('Deployed');
+    const notReady = await lab.call('POST', 'machines/', { op: 'allocate', system_id: sid() });
+    expect([notReady.status, notReady.text]).toEqual([409, `No available machine matches constraints: [('system_id', ['${sid()}'])] (resolved to "system_id=${sid()}")`]);
+    const unknown = await lab.call('POST', 'machines/', { op: 'allocate', system_id: 'nosuch' });
+    expect([unknown.status, unknown.text]).toEqual([409, `No available machine matches constraints: [('system_id', ['nosuch'])] (resolved to "system_id=nosuch")`]);
+    const none = await lab.call('POST', 'machines/', { op: 'allocate' });
+    expect([none.status, none.text]).toEqual([409, 'No machine available.']);
+    const get = await lab.call('GET', 'machines/?op=allocate');
+    expect([get.status, get.text]).toEqual([400, 'Unrecognised signature: method=GET op=allocate']);
+    const onMachine = await lab.call('POST', `machines/${sid()}/`, { op: 'allocate' });
+    expect([onMachine.status, onMachine.text]).toEqual([400, 'Unrecognised signature: method=POST op=allocate']);
+    expect((await lab.call('POST', 'machines/', { op: 'allocate', system_id: sid() }, { user: null })).status).toBe(401);
+    expect((await machine()).status_name).toBe('Deployed');
+
+    expect((await lab.call('POST', `machines/${sid()}/`, { op: 'release' })).status).toBe(200);
+    expect((await lab.waitForStatus(['Ready'])).owner).toBeNull();
+    const ok = await lab.call('POST', 'machines/', { op: 'allocate', system_id: sid(), comment: 'golden' }, { user: 'operator' });
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.text)).toMatchObject({
+      system_id: sid(),
+      hostname: 'proper-raptor',
+      status: 10,
+      status_name: 'Allocated',
+      owner: 'operator',
+      resource_uri: `/MAAS/api/2.0/machines/${sid()}/`,
+    });
+    expect(await machine()).toMatchObject({ status: 10, status_name: 'Allocated', owner: 'operator' });
+    expect((await events())[0]).toBe('(operator) - Allocated: golden');
+    // Allocated is no longer available, and only its owner may mark it broken.
+    const again = await lab.call('POST', 'machines/', { op: 'allocate', system_id: sid() });
+    expect([again.status, again.text]).toEqual([409, `No available machine matches constraints: [('system_id', ['${sid()}'])] (resolved to "system_id=${sid()}")`]);
+    expect((await lab.call('POST', `machines/${sid()}/`, { op: 'mark_broken', comment: 'x' })).status).toBe(403);
+    expect((await machine()).status_name).toBe('Allocated'); // the release test below starts from here
+  });
+
   test('script upload: shebang rule, embedded YAML, no override, duplicate name', async () => {
     const noShebang = await lab.call('POST', 'scripts/', { script: 'echo hi\n' }, { multipart: true });
     expect([noShebang.status, JSON.parse(noShebang.text)]).toEqual([400, { script: ['Must start with shebang.'] }]);

@@ -466,10 +466,14 @@ export class Region {
     this.save();
   }
 
-  /** `machines allocate [system_id=…]`: a Ready machine becomes Allocated to the caller (the 409 text is this emulator's own). */
+  /**
+   * `machines allocate [system_id=…]`: a Ready machine becomes Allocated to the caller. MAAS's 409
+   * texts (api/machines.py, NodesNotAvailable): with constraints it names them twice, as Python
+   * printed the request's lists and as the form resolved them; with none, "No machine available.".
+   */
   allocate(user: UserState, systemId: string | undefined, comment: string | undefined): MachineState {
     const m = this.state.machines.find((x) => x.status === S.READY && (systemId === undefined || x.system_id === systemId));
-    if (!m) throw conflict(`No available machine matches constraints: ${systemId === undefined ? 'any' : `system_id=${systemId}`}`);
+    if (!m) throw conflict(systemId === undefined ? 'No machine available.' : `No available machine matches constraints: [('system_id', ['${systemId}'])] (resolved to "system_id=${systemId}")`);
     m.owner = user.username;
     this.setStatus(m, S.ALLOCATED);
     this.event(m, 'INFO', 'Allocated', `(${user.username}) - Allocated${comment ? `: ${comment}` : ''}`, user.username);

@@ -71,6 +71,7 @@ function configurations(b: Bundles): StepRunConfig[] {
     ...(SERVER_BEFORE ? [{ label: 'before', server: DEV_SERVER_SETTINGS_BEFORE, worker: code(b.now) }] : []),
     ...b.baselines.map((x) => ({ label: `code ${x.commit}`, server: DEV_SERVER_SETTINGS, worker: code(x.codePath) })),
     { label: 'no engine', server: DEV_SERVER_SETTINGS, worker: code(b.bare), workflowType: 'bareSteps' as const },
+    { label: 'quick read', server: DEV_SERVER_SETTINGS, worker: code(b.now), drill: { action: 'read-true' } },
     { label: 'now', server: DEV_SERVER_SETTINGS, worker: code(b.now) },
   ];
 }
@@ -81,7 +82,16 @@ interface EngineFigures {
   cpu: { server: number; worker: number }[];
   /** The worker's own latency means per round (ms), by metric (bench/step-run.ts). */
   workerMeans: Record<string, number>[];
+  /** Wall time per step of each round (ms): the run's time from the client / steps. */
+  walls: number[];
 }
+
+/**
+ * A step's samples: the history's step cycles, or for quick read steps (local activities, which
+ * leave no activity events, only markers written when the workflow task completes) each round's wall
+ * time per step.
+ */
+const stepSamples = (f: EngineFigures): number[] => (f.profile.cycles.length ? f.profile.cycles : f.walls);
 
 /**
  * Rounds alternate the configurations (before, now, before, now, ...) so that load from other work on
@@ -93,6 +103,7 @@ async function viaRunbook(configs: StepRunConfig[]): Promise<EngineFigures[]> {
     profile: { cycles: [], phases: {} as StepProfile['phases'], eventsPerStep: {}, workflowTasksPerStep: 0 },
     cpu: [],
     workerMeans: [],
+    walls: [],
   }));
   for (let round = 0; round < ROUNDS; round++) {
     for (const [i, config] of configs.entries()) {
@@ -104,6 +115,7 @@ async function viaRunbook(configs: StepRunConfig[]): Promise<EngineFigures[]> {
       f.profile.workflowTasksPerStep = r.profile.workflowTasksPerStep;
       f.cpu.push(r.cpuPerStep);
       f.workerMeans.push(r.workerMeans);
+      f.walls.push(r.wallPerStep);
     }
   }
   return figures;
@@ -251,10 +263,12 @@ async function main(): Promise<void> {
         ? 'the same step, dev server as before'
         : f.label === 'no engine'
           ? 'the same activity from a workflow without the engine (the floor: bench/bare-steps-workflow.ts)'
-          : `the same step, workflow code of ${f.label.replace(/^code /, '')}, dev server now`;
+          : f.label === 'quick read'
+            ? 'the same command as a quick read-only step (a local activity; wall time per step, per round)'
+            : `the same step, workflow code of ${f.label.replace(/^code /, '')}, dev server now`;
     const rows: [string, number[] | undefined][] = [
       ['A. runbook step running `true` (engine), now', now.profile.cycles],
-      ...earlier.map((f, k): [string, number[]] => [`A${k}. ${describe(f)}`, f.profile.cycles]),
+      ...earlier.map((f, k): [string, number[]] => [`A${k}. ${describe(f)}`, stepSamples(f)]),
       ['B. `true` over a warm ssh2 connection', ssh2],
       ['C. `ssh host true` (OpenSSH client, new connection)', openssh],
       [`D. Ansible task \`command: true\` (${ansible?.version ?? 'ansible-core'}, pipelining), per task`, ansible?.perTask],
@@ -274,7 +288,7 @@ async function main(): Promise<void> {
     }
     if (ansible) console.log(`\nAnsible: a 1-task playbook run takes ${fmtMs(median(ansible.oneTaskRun))} in all (process start, inventory, connection); per task is (21-task run - 1-task run) / 20.`);
     console.log('');
-    for (const f of earlier) {
+    for (const f of earlier.filter((x) => x.profile.cycles.length)) {
       const m = median(f.profile.cycles);
       console.log(`${f.label} -> now: median ${fmtMs(m)} -> ${fmtMs(a)} (${(m / a).toFixed(2)}x), p90 ${fmtMs(percentile(f.profile.cycles, 90))} -> ${fmtMs(percentile(now.profile.cycles, 90))}`);
     }
@@ -284,6 +298,7 @@ async function main(): Promise<void> {
     console.log(
       `the worker's own means (ms; median of the rounds), workflow task execution / activity execution: ${engine.map((f) => `${f.label} ${workerMean(f, 'temporal_workflow_task_execution_latency')} / ${workerMean(f, 'temporal_activity_execution_latency')}`).join('; ')}`,
     );
+    console.log(`wall time per step (client, mean of each run; median of the rounds): ${engine.map((f) => `${f.label} ${fmtMs(median(f.walls))}`).join(', ')}`);
     console.log(`workflow tasks per step: ${engine.map((f) => `${f.label} ${f.profile.workflowTasksPerStep.toFixed(2)}`).join(', ')}`);
     console.log(
       `history events per step: ${engine

@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { defaultPayloadConverter } from '@temporalio/common';
+import { HistoryDecoder } from '../cli/history/decode';
+import { buildRetroFromEventsOnly } from '../cli/retro/build';
+import { runbookDataConverter } from '../workers/data-converter';
 import type { RunbookResult } from '../workflows/engine/runbook';
 import { hostLines } from './helpers/lab-host';
 import { closeTestClient, runFailure, scheduledActivityTypes, startRunbook, waitForAudit } from './helpers/temporal';
@@ -90,4 +93,25 @@ test('activities of parallel steps carry their own step in their summary, also a
   // while the other steps are also in flight: each still names its own step and attempt.
   const expected = [1, 2, 3].flatMap((k) => Array(2).fill(`#${seqOf.get(`parallel-read-${k}`)} parallel-read-${k} @${host} · inspect · attempt 1`));
   expect(reads.slice(0, 6).sort()).toEqual(expected.sort());
+});
+
+test('quick read-only steps run as local activities: no activity task, one marker each, the same audit, and their summaries', async () => {
+  const dir = drillDir();
+  const handle = await startRunbook('engineDrill', { host, dir, steps: 3, action: 'read-true' });
+  const result = (await handle.result()) as RunbookResult<{ log: string[] }>;
+  expect(result.outcome).toBe('succeeded');
+  const steps = result.audit.steps.filter((s) => s.name.startsWith('step-'));
+  expect(steps.map((s) => [s.name, s.kind, s.status, s.attempts.length, s.commands.map((c) => [c.command, c.exitCode])])).toEqual(
+    [1, 2, 3].map((n) => [`step-${n}`, 'inspect', 'completed', 1, [['true', 0]]]),
+  );
+  const history = await handle.fetchHistory();
+  const events = history.events ?? [];
+  expect(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'drillTrue')).toHaveLength(0);
+  expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(3);
+  // A retrospective rebuilt from the events alone reads each marker as the step's activity: its
+  // attempt, its command and the step it belongs to, from the summary the engine put on it.
+  const retro = buildRetroFromEventsOnly(await new HistoryDecoder(runbookDataConverter).history(history), 'quick');
+  expect(retro.steps.filter((s) => s.name.startsWith('step-')).map((s) => [s.name, s.kind, s.host, s.attempts.length, s.commands.map((c) => c.command)])).toEqual(
+    [1, 2, 3].map((n) => [`step-${n}`, 'inspect', host, 1, ['true']]),
+  );
 });

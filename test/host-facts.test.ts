@@ -18,6 +18,10 @@ test('hostFacts collects typed facts from two lab hosts', async () => {
   for (const fs of n1.filesystems) expect(fs.usedBytes + fs.availBytes).toBeLessThanOrEqual(fs.sizeBytes + 1);
   expect(Array.isArray(n1.blockDevices)).toBe(true);
   expect(Array.isArray(n1.loopDevices)).toBe(true);
+  // Its steps are quick (local activities on the workflow's worker): no activity task went through the server.
+  const history = await handle.fetchHistory();
+  expect((history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'collectHostFacts')).toHaveLength(0);
+  expect((history.events ?? []).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(2);
   // every command is in the audit
   const commands = result.audit.steps.flatMap((s) => s.commands.map((c) => c.command));
   expect(commands).toEqual(expect.arrayContaining([expect.stringMatching(/^df -B1/), expect.stringMatching(/^findmnt -J/), expect.stringMatching(/^lsblk -J/)]));

@@ -14,7 +14,7 @@ afterAll(async () => {
   await closeTestClient();
 });
 
-test("a host that belongs to a site gets its activities on that site's task queue, run by an activities-only worker", async () => {
+test("a host that belongs to a site gets its activities on that site's task queue, run by an activities-only worker, even in a quick step", async () => {
   // The same lab, but node2 is declared to live at site "edge" (reachable only from there).
   const inventory = JSON.parse(readFileSync(defaultInventoryPath(), 'utf8'));
   inventory.hosts = { node1: inventory.hosts.node1, node2: { ...inventory.hosts.node2, site: 'edge' } };
@@ -35,6 +35,9 @@ test("a host that belongs to a site gets its activities on that site's task queu
     .filter((a) => a?.activityType?.name === 'collectHostFacts')
     .map((a) => a!.taskQueue?.name)
     .sort();
-  expect(queues).toEqual(['site-edge', taskQueue].sort());
+  // node2's step goes to its site's worker; node1's quick step ran on the workflow's own worker as a
+  // local activity (a site host's steps never do: its worker is another process).
+  expect(queues).toEqual(['site-edge']);
+  expect((history.events ?? []).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(1);
   expect(result.audit.steps.find((s) => s.name === 'resolve-hosts')?.summary).toBe('node1, node2@edge');
 });

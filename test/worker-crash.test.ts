@@ -3,7 +3,7 @@ import type { RunbookResult } from '../workflows/engine/runbook';
 import { execInHost } from '../lab/exec';
 import { shq } from '../activities/ssh/command';
 import { hostLines } from './helpers/lab-host';
-import { closeTestClient, startRunbook, waitForAudit } from './helpers/temporal';
+import { closeTestClient, resultWithin, startRunbook, testClient, waitForAudit } from './helpers/temporal';
 import { startWorkerProcess, type WorkerProcess } from './helpers/worker-process';
 
 // This run gets its own task queue and worker process, so killing that worker is like losing the
@@ -73,4 +73,37 @@ test("a running step's heartbeats reach the server every second, so a slow worke
   // more than 2.5 s apart (with the SDK's default throttle it is one, or two 8 s apart).
   expect(times.length).toBeGreaterThanOrEqual(4);
   expect(Math.max(...gaps)).toBeLessThanOrEqual(2_500);
+});
+
+test('a worker killed during quick read-only steps (local activities not yet recorded) is replaced: they run again, and each is recorded once', async () => {
+  // Quick steps' results reach the history only when the workflow task that ran them completes: a
+  // worker lost before that loses them, and the next worker runs them again (they only read). A short
+  // workflow task timeout makes the server notice the lost task in seconds.
+  worker ??= await startWorkerProcess({ taskQueue });
+  if (worker.child.exitCode !== null || worker.child.signalCode !== null) worker = await startWorkerProcess({ taskQueue });
+  const client = await testClient();
+  const handle = await client.workflow.start('engineDrill', {
+    taskQueue,
+    workflowId: `test/engineDrill/${randomUUID()}`,
+    workflowTaskTimeout: '3s',
+    args: [{ host: 'node1', dir: `/var/tmp/engine-drill/${randomUUID()}`, steps: 3, action: 'read-true', stepSeconds: 1 }],
+  });
+  const hostsResolved = async () => ((await handle.fetchHistory()).events ?? []).some((e) => e.activityTaskCompletedEventAttributes);
+  for (const deadline = Date.now() + 30_000; !(await hostsResolved());) {
+    if (Date.now() > deadline) throw new Error('resolve-hosts never completed');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => setTimeout(r, 1_500)); // step-1 done on the worker, step-2 sleeping: nothing recorded yet
+  await worker.stop('SIGKILL');
+  const before = (await handle.fetchHistory()).events ?? [];
+  expect(before.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(0);
+
+  worker = await startWorkerProcess({ taskQueue });
+  const result = await resultWithin<RunbookResult<unknown>>(handle, 60_000);
+  expect(result.outcome).toBe('succeeded');
+  const steps = result.audit.steps.filter((s) => s.name.startsWith('step-'));
+  expect(steps.map((s) => [s.name, s.status, s.attempts.length])).toEqual([1, 2, 3].map((n) => [`step-${n}`, 'completed', 1]));
+  const events = (await handle.fetchHistory()).events ?? [];
+  expect(events.some((e) => e.workflowTaskTimedOutEventAttributes)).toBe(true);
+  expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(3);
 });

@@ -34,6 +34,11 @@ export async function engineDrill(input: unknown): Promise<RunbookResult<{ log: 
         });
         continue;
       }
+      if (i.action === 'read-true') {
+        const pause = i.stepSeconds > 0 ? [i.stepSeconds] : [];
+        await rb.inspect({ name, host: i.host, description: 'run `true` (a quick read-only step)', quick: true, run: () => acts.drillTrue(i.host, ...pause) });
+        continue;
+      }
       if (i.action === 'true') {
         await rb.mutate({ name, host: i.host, description: 'run `true`', plan: () => ['true'], run: () => acts.drillTrue(i.host) });
         continue;

@@ -15,6 +15,8 @@ export async function hostFacts(input: unknown): Promise<RunbookResult<{ hosts: 
           name: 'collect-facts',
           host,
           description: 'hostname, kernel, df, findmnt, lsblk, losetup',
+          // A few reads that take milliseconds: run on the workflow's worker, not through the server.
+          quick: true,
           run: () => rb.on<typeof activities>(host).collectHostFacts(host),
           summarize: (f) => `${f.hostname}, kernel ${f.kernel}, ${f.mounts.length} mounts, ${f.loopDevices.length} loop devices`,
         }),

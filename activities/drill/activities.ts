@@ -17,9 +17,10 @@ export async function drillUndo(host: string, dir: string, step: number): Promis
   return session.output(r.stdout.trim());
 }
 
-export async function drillTrue(host: string): Promise<StepOutput<null>> {
+/** `true` (the per-step benchmark), or `sleep <seconds>` to leave time to kill a worker mid-step. */
+export async function drillTrue(host: string, seconds = 0): Promise<StepOutput<null>> {
   const session = new HostSession(sharedPool(), host);
-  await session.check(sh`true`);
+  await session.check(seconds > 0 ? sh`sleep ${seconds}` : sh`true`);
   return session.output(null);
 }
 

@@ -32,9 +32,12 @@ export class HostSession {
     // Beat from the start and every second until the command returns, not only from the first
     // progress tick: connecting to a host (a new worker's first ssh2 handshake, on a loaded machine)
     // can take seconds, and a step with a 5 s heartbeat timeout would be retried while it still runs.
+    // A local activity (an engine's quick step) has no heartbeat: the workflow task waiting on it
+    // is what notices a dead worker.
+    const beat = ctx && !ctx.info.isLocal ? (details: Record<string, unknown>) => ctx.heartbeat(details) : undefined;
     let last: Record<string, unknown> = { command: command.display.slice(0, 200), elapsedMs: 0 };
-    ctx?.heartbeat(last);
-    const alive = ctx ? setInterval(() => ctx.heartbeat(last), 1_000) : undefined;
+    beat?.(last);
+    const alive = beat ? setInterval(() => beat(last), 1_000) : undefined;
     let result: RemoteRunResult;
     try {
       result = await runRemote(this.pool, this.host, command, {
@@ -43,7 +46,7 @@ export class HostSession {
         onProgress: (p) => {
           opts.onProgress?.(p);
           last = { command: command.display.slice(0, 200), ...p };
-          ctx?.heartbeat(last);
+          beat?.(last);
         },
       });
     } finally {

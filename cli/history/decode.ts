@@ -27,6 +27,12 @@ export interface RunEvent {
   /** Activity events: the ActivityTaskScheduled event they belong to. Timer events: TimerStarted. */
   ref?: number;
   activity?: { id: string; type: string; input: unknown[] };
+  /**
+   * MarkerRecorded of a local activity (an engine's quick step): the activity, when it was scheduled
+   * and completed on the worker (the marker itself is written when the workflow task completes), and
+   * its result or failure in `result`/`failure`.
+   */
+  localActivity?: { id: string; type: string; scheduledAt?: string; completedAt?: string };
   /** ActivityTaskStarted: the server-side attempt (the engine schedules each attempt itself: always 1). */
   attempt?: number;
   identity?: string;
@@ -44,6 +50,15 @@ export interface RunEvent {
 }
 
 type ProtoTime = { seconds?: unknown; nanos?: number | null } | null | undefined;
+
+/** The marker the SDK core records for each local activity, and the JSON in its `data` detail. */
+const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
+interface LocalActivityMarkerData {
+  activity_id?: string;
+  activity_type?: string;
+  original_schedule_time?: ProtoTime;
+  complete_time?: ProtoTime;
+}
 
 /** Protobuf timestamps and durations arrive with seconds as a number, a string or a Long. */
 function num(v: unknown): number {
@@ -152,6 +167,14 @@ export class HistoryDecoder {
     }
     const scheduled = e.activityTaskScheduledEventAttributes;
     if (scheduled) ev.activity = { id: scheduled.activityId ?? '', type: scheduled.activityType?.name ?? '', input: await this.payloads(scheduled.input?.payloads) };
+    const marker = e.markerRecordedEventAttributes;
+    if (marker?.markerName === LOCAL_ACTIVITY_MARKER) {
+      const data = (await this.one(marker.details?.data?.payloads?.[0])) as LocalActivityMarkerData | undefined;
+      const at = (t: ProtoTime) => (protoMs(t) === undefined ? undefined : new Date(protoMs(t)!).toISOString());
+      ev.localActivity = { id: String(data?.activity_id ?? ''), type: data?.activity_type ?? '', scheduledAt: at(data?.original_schedule_time), completedAt: at(data?.complete_time) };
+      if (marker.failure) ev.failure = await this.failure(marker.failure);
+      else ev.result = await this.one(marker.details?.result?.payloads?.[0]);
+    }
     const actStarted = e.activityTaskStartedEventAttributes;
     if (actStarted) {
       ev.ref = num(actStarted.scheduledEventId);

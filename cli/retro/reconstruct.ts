@@ -157,7 +157,7 @@ export function reconstructSteps(events: RunEvent[], opts: { open: boolean; plan
     return a;
   };
 
-  for (const e of events) {
+  const handle = (e: RunEvent): void => {
     switch (e.type) {
       case 'UpsertWorkflowSearchAttributes': {
         const step = e.searchAttributes?.RunbookStep;
@@ -254,10 +254,20 @@ export function reconstructSteps(events: RunEvent[], opts: { open: boolean; plan
       case 'WorkflowExecutionCancelRequested':
         cancelRequested = true;
         break;
+      case 'MarkerRecorded': {
+        // A quick step's local activity: scheduled, run and closed on the worker, recorded as one
+        // marker; read as the activity events it stands for, at the times the worker measured.
+        const la = e.localActivity;
+        if (!la) break;
+        handle({ ...e, type: 'ActivityTaskScheduled', time: la.scheduledAt ?? e.time, activity: { id: `local-${la.id}`, type: la.type, input: [] } });
+        handle({ ...e, type: e.failure ? 'ActivityTaskFailed' : 'ActivityTaskCompleted', ref: e.id, time: la.completedAt ?? e.time, summary: undefined });
+        break;
+      }
       default:
         break;
     }
-  }
+  };
+  for (const e of events) handle(e);
   flushUpserts();
   settleUpsertOnlySteps([...steps.values()], opts);
 

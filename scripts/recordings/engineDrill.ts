@@ -7,6 +7,7 @@ const dir = (uniq: string) => `/var/tmp/engine-drill/recorded-${uniq}`;
 
 export const cases: RecordingCase[] = [
   { runbook: 'engineDrill', name: 'completed', input: (u) => ({ host, dir: dir(u), steps: 3 }), end: 'COMPLETED' },
+  { runbook: 'engineDrill', name: 'quick-steps', input: (u) => ({ host, dir: dir(u), steps: 3, action: 'read-true' }), end: 'COMPLETED' },
   {
     runbook: 'engineDrill',
     name: 'failed-compensated',

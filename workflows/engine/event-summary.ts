@@ -14,6 +14,8 @@ export interface ActivityTag {
   attempt: number;
   /** The read-only check after a mutating step's act. */
   verify?: boolean;
+  /** A quick step's attempt: its activities run as local activities (routing.ts). Not in the summary. */
+  quick?: boolean;
 }
 
 export interface TimerTag {

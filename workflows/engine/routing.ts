@@ -1,4 +1,4 @@
-import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { patched, proxyActivities, proxyLocalActivities, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
 import { siteTaskQueue } from '../../common/task-queues';
 import { currentAttempt } from './attempt-context';
 import { activitySummary } from './event-summary';
@@ -17,17 +17,35 @@ export const DEFAULT_ACTIVITY_OPTIONS: ActivityOptions = {
   retry: { maximumAttempts: 1 },
 };
 
-type Schedulable = { executeWithOptions(o: ActivityOptions, args: unknown[]): Promise<unknown> };
+/**
+ * A quick step's activities run as local activities: a local activity may take this long before the
+ * step fails (and is retried by the engine), so the workflow task that waits on it stays short.
+ */
+export const QUICK_STEP_TIMEOUT = '30 seconds';
 
-/** Activities that carry the summary of the attempt that schedules them (none outside a step). */
-export function tagged<A extends object>(raw: A): A {
+/**
+ * The patch that made quick steps local (workflow versioning): a history recorded before it replays
+ * its quick steps as the ordinary activities it scheduled then; runs started since record the marker
+ * and run them locally.
+ */
+export const QUICK_STEPS_PATCH = 'quick-steps-run-as-local-activities';
+
+type Schedulable = { executeWithOptions(o: ActivityOptions | LocalActivityOptions, args: unknown[]): Promise<unknown> };
+
+/**
+ * Activities that carry the summary of the attempt that schedules them (none outside a step). With
+ * `local`, an attempt of a quick step (steps.ts) schedules them there instead.
+ */
+export function tagged<A extends object>(raw: A, local?: A): A {
   return new Proxy(raw, {
     get: (target, name) => {
       const fn = Reflect.get(target, name) as Schedulable;
       if (typeof name !== 'string') return fn;
       return (...args: unknown[]) => {
         const tag = currentAttempt();
-        return tag ? fn.executeWithOptions({ summary: activitySummary(tag) }, args) : (fn as unknown as (...a: unknown[]) => Promise<unknown>)(...args);
+        if (!tag) return (fn as unknown as (...a: unknown[]) => Promise<unknown>)(...args);
+        const where = local && tag.quick && patched(QUICK_STEPS_PATCH) ? (Reflect.get(local, name) as Schedulable) : fn;
+        return where.executeWithOptions({ summary: activitySummary(tag) }, args);
       };
     },
   });
@@ -52,7 +70,10 @@ export class ActivityRouter {
     const key = `${taskQueue ?? ''}|${JSON.stringify(options)}`;
     let proxy = this.proxies.get(key);
     if (!proxy) {
-      proxy = tagged(proxyActivities({ ...DEFAULT_ACTIVITY_OPTIONS, ...options, ...(taskQueue ? { taskQueue } : {}), retry: { maximumAttempts: 1 } }));
+      const remote = proxyActivities({ ...DEFAULT_ACTIVITY_OPTIONS, ...options, ...(taskQueue ? { taskQueue } : {}), retry: { maximumAttempts: 1 } });
+      // A site's worker is another process: only a host without a site can have its steps run locally.
+      const local = taskQueue ? undefined : proxyLocalActivities({ startToCloseTimeout: QUICK_STEP_TIMEOUT, retry: { maximumAttempts: 1 } });
+      proxy = tagged(remote, local);
       this.proxies.set(key, proxy);
     }
     return proxy as A;

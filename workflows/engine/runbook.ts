@@ -61,7 +61,7 @@ export class Runbook<I extends CommonInput = CommonInput> {
   async inspect<T>(step: InspectStep<T>): Promise<T> {
     const record = this.recorder.beginStep('inspect', step.name, step.host, step.description);
     try {
-      const value = await withAttempts(this.recorder, record, step.retry, async () => this.recorder.absorb(record, await step.run()));
+      const value = await withAttempts(this.recorder, record, step.retry, async () => this.recorder.absorb(record, await step.run()), step.quick);
       if (step.summarize) record.summary = step.summarize(value);
       this.recorder.endStep(record, 'completed');
       return value;

@@ -17,6 +17,16 @@ interface StepBase<T> {
 
 export interface InspectStep<T> extends StepBase<T> {
   run: () => Promise<StepOutput<T>>;
+  /**
+   * A short read-only step: its activities run as local activities on the workflow's own worker and
+   * are recorded with the workflow task that scheduled them, which saves the activity task's round
+   * trip through the server (half of a step's cost, see bench/). Only for activities that finish
+   * within QUICK_STEP_TIMEOUT (routing.ts) and need no heartbeat (a local activity has none: the
+   * workflow task waiting on it is what notices a dead worker), on a host without a site (a site's
+   * worker is another process; those steps stay ordinary activities). A worker that dies mid-step
+   * runs it again on replay, which a read-only step allows.
+   */
+  quick?: boolean;
 }
 
 export interface Compensation {

@@ -73,3 +73,37 @@ test('the dev server SIGKILLed twice mid-run is restarted on its database, the r
   // The steps that had finished before the first kill were not repeated.
   for (const name of ['step-1', 'step-2']) expect(result.audit.steps.find((s) => s.name === name)!.attempts).toHaveLength(1);
 });
+
+test('quick read-only steps (local activities) survive the dev server SIGKILLed while they run: each is recorded once', async () => {
+  // Their results reach the database only with the completion of the workflow task that ran them; a
+  // server lost before that never saw them, and the worker's next task runs them again.
+  server ??= await startServer();
+  worker ??= await startWorkerProcess({ taskQueue, env: { TEMPORAL_ADDRESS: address } });
+  connection ??= await Connection.connect({ address });
+  const client = new Client({ connection, dataConverter: runbookDataConverter });
+  const steps = 4;
+  const handle = await client.workflow.start('engineDrill', {
+    taskQueue,
+    workflowId: `test/server-crash/${randomUUID()}`,
+    workflowTaskTimeout: '3s',
+    args: [{ host: 'node1', dir: `/var/tmp/engine-drill/${randomUUID()}`, steps, action: 'read-true', stepSeconds: 0.5 }],
+  });
+  const hostsResolved = async () => ((await handle.fetchHistory()).events ?? []).some((e) => e.activityTaskCompletedEventAttributes);
+  for (const deadline = Date.now() + 30_000; !(await hostsResolved());) {
+    if (Date.now() > deadline) throw new Error('resolve-hosts never completed');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => setTimeout(r, 800)); // the quick steps are running in one workflow task
+  const markers = async () => ((await handle.fetchHistory()).events ?? []).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
+  expect(await markers()).toHaveLength(0); // none recorded yet: the server dies before it sees any
+  await server.stop('SIGKILL');
+  await new Promise((r) => setTimeout(r, 500));
+  server = await startServer();
+
+  const result = (await handle.result()) as RunbookResult<unknown>;
+  expect(result.outcome).toBe('succeeded');
+  expect(result.audit.steps.filter((s) => s.name.startsWith('step-')).map((s) => [s.name, s.status, s.attempts.length])).toEqual(
+    Array.from({ length: steps }, (_, i) => [`step-${i + 1}`, 'completed', 1]),
+  );
+  expect(await markers()).toHaveLength(steps);
+});

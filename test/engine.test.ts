@@ -4,6 +4,7 @@ import { HistoryDecoder } from '../cli/history/decode';
 import { buildRetroFromEventsOnly } from '../cli/retro/build';
 import { runbookDataConverter } from '../workers/data-converter';
 import type { RunbookResult } from '../workflows/engine/runbook';
+import { auditQuery } from '../workflows/engine/messages';
 import { hostLines } from './helpers/lab-host';
 import { closeTestClient, runFailure, scheduledActivityTypes, startRunbook, waitForAudit } from './helpers/temporal';
 
@@ -114,4 +115,23 @@ test('quick read-only steps run as local activities: no activity task, one marke
   expect(retro.steps.filter((s) => s.name.startsWith('step-')).map((s) => [s.name, s.kind, s.host, s.attempts.length, s.commands.map((c) => c.command)])).toEqual(
     [1, 2, 3].map((n) => [`step-${n}`, 'inspect', host, 1, ['true']]),
   );
+});
+
+test('a cancel that arrives during quick steps lands when their workflow task completes: the run ends cancelled and the next step does not complete', async () => {
+  // A local activity is not cancelled from the server: the cancel request waits for the workflow task
+  // that runs the quick steps (which is why quick steps are for reads of milliseconds to seconds).
+  const handle = await startRunbook('engineDrill', { host, dir: drillDir(), steps: 2, action: 'read-true', stepSeconds: 1 });
+  for (const deadline = Date.now() + 30_000; !((await handle.fetchHistory()).events ?? []).some((e) => e.activityTaskCompletedEventAttributes);) {
+    if (Date.now() > deadline) throw new Error('resolve-hosts never completed');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => setTimeout(r, 500)); // step-1 is sleeping on the host, as a local activity
+  const cancelledAt = Date.now();
+  await handle.cancel();
+  const failure = await runFailure(handle);
+  expect(failure.name).toBe('CancelledFailure');
+  expect(Date.now() - cancelledAt).toBeLessThan(5_000); // the two 1 s steps, then at once
+  expect((await handle.describe()).status.name).toBe('CANCELLED');
+  const audit = (failure as { details?: unknown[] }).details?.[0] as RunbookResult<unknown>['audit'] | undefined;
+  expect((audit ?? (await handle.query(auditQuery))).steps.find((s) => s.name === 'read-log')?.status ?? 'never began').not.toBe('completed');
 });

@@ -20,11 +20,12 @@ export interface InspectStep<T> extends StepBase<T> {
   /**
    * A short read-only step: its activities run as local activities on the workflow's own worker and
    * are recorded with the workflow task that scheduled them, which saves the activity task's round
-   * trip through the server (half of a step's cost, see bench/). Only for activities that finish
-   * within QUICK_STEP_TIMEOUT (routing.ts) and need no heartbeat (a local activity has none: the
-   * workflow task waiting on it is what notices a dead worker), on a host without a site (a site's
-   * worker is another process; those steps stay ordinary activities). A worker that dies mid-step
-   * runs it again on replay, which a read-only step allows.
+   * trip through the server (half of a step's cost, see bench/). Only for reads of milliseconds to
+   * seconds (QUICK_STEP_TIMEOUT in routing.ts is the limit) that need no heartbeat, on a host without
+   * a site (a site's worker is another process: those steps stay ordinary activities). What it gives
+   * up: a local activity has no heartbeat (the workflow task waiting on it is what notices a dead
+   * worker), a cancel of the run waits for the workflow task running it to complete, and a worker or
+   * server lost before that task completes runs it again, which a read-only step allows.
    */
   quick?: boolean;
 }

@@ -28,7 +28,7 @@ const SECONDS = {
   'readonly-data-scenario': 17,
   'ui-browser': 15,
   engine: 14,
-  'server-crash': 14,
+  'server-crash': 22,
   ssh: 12,
   retro: 11,
   'lvm-emulator': 9,

@@ -49,9 +49,10 @@ export async function maasRepartition(input: unknown): Promise<RunbookResult<Maa
     const m0 = await rb.inspect({
       name: 'inspect-machine',
       description: `read ${i.machine} from MAAS ${i.maas}: status, power, owner, disk ${i.disk}, result sets, newest event`,
-      run: () => maas.maasInspectMachine(i.maas, i.machine, i.disk),
+      // The script's text before the run: what its upload's undo puts back (see upload-script).
+      run: () => maas.maasInspectMachine(i.maas, i.machine, i.disk, i.strategy === 'maas' ? i.scriptName : undefined),
       summarize: (m) =>
-        `${m.hostname} (${m.systemId}) ${m.status}, power ${m.powerType}/${m.powerState}, owner ${m.owner ?? '-'}, ${m.disk ? `${m.disk.name} ${m.disk.size} B, ${m.disk.partitions.length} partitions` : `no disk ${i.disk}`}`,
+        `${m.hostname} (${m.systemId}) ${m.status}, power ${m.powerType}/${m.powerState}, owner ${m.owner ?? '-'}, ${m.disk ? `${m.disk.name} ${m.disk.size} B, ${m.disk.partitions.length} partitions` : `no disk ${i.disk}`}${m.script ? `, script ${m.script.name} ${m.script.content === null ? 'absent' : 'present'}` : ''}`,
     });
     const disk = m0.disk ?? fail(`${m0.hostname} has no disk ${i.disk} in MAAS; pick one of the disks \`maas <profile> block-devices read ${m0.systemId}\` lists`, 'UnknownDisk');
     const deployed = m0.status === 'Deployed';
@@ -100,16 +101,30 @@ export async function maasRepartition(input: unknown): Promise<RunbookResult<Maa
       if (m0.status === 'Broken') fail(`${m0.hostname} is Broken in MAAS (${m0.errorDescription || 'no reason given'}); mark it fixed after checking it, then run again`, 'MachineBroken');
 
       // 2. The commissioning script, idempotent by content; undone if the run stops before the release.
+      // The undo is decided by what the inspection found BEFORE the upload, not by what the upload
+      // saw: a worker killed after MAAS took the upload but before the step was recorded retries it,
+      // finds its own script "unchanged", and would otherwise leave it behind. The same undo settles
+      // an upload cut short by a cancel (it may have landed). A history recorded before the
+      // inspection read the script (m0.script undefined) keeps the old rule.
+      const before = m0.script ? m0.script.content : undefined;
+      const undoScript = (prior: string | null) =>
+        prior === script
+          ? undefined
+          : { description: prior === null ? `delete script ${i.scriptName}` : `put back the previous ${i.scriptName}`, run: () => maas.maasRestoreScript(i.maas, i.scriptName, prior) };
+      const settleScript = before === undefined ? undefined : undoScript(before);
       await rb.mutate({
         name: 'upload-script',
         description: `upload commissioning script ${i.scriptName} (noauto, parallel disabled, hardware_type node) that writes the layout`,
-        plan: () => [displayCall(i.maas, calls.uploadScript(i.scriptName, script, false)), `# script ${i.scriptName}:\n${script}`],
+        plan: () => [displayCall(i.maas, calls.uploadScript(i.scriptName, script, before != null)), `# script ${i.scriptName}:\n${script}`],
         run: () => maas.maasEnsureScript(i.maas, i.scriptName, script),
         summarize: (u) => u.action,
-        compensate: (u) =>
-          u.action === 'unchanged'
-            ? undefined
-            : { description: u.previous === null ? `delete script ${i.scriptName}` : `put back the previous ${i.scriptName}`, run: () => maas.maasRestoreScript(i.maas, i.scriptName, u.previous) },
+        compensate: (u) => (before !== undefined ? undoScript(before) : u.action === 'unchanged' ? undefined : undoScript(u.previous)),
+        settle: settleScript && {
+          name: 'settle-upload-script',
+          description: `the upload was cut short and may have landed: ${settleScript.description}`,
+          plan: () => [displayCall(i.maas, before === null ? calls.deleteScript(i.scriptName) : calls.uploadScript(i.scriptName, before ?? '', true))],
+          run: settleScript.run,
+        },
       });
 
       // 3. Release (approval: it wipes the machine), then the point of no return.
@@ -129,7 +144,7 @@ export async function maasRepartition(input: unknown): Promise<RunbookResult<Maa
       ev = await commissionUntilApplied(rb, i, maas, m0, layout, waitMs, pollMs);
 
       // 5. Deploy, up to twice; Deployed is not usable: wait for cloud-init.
-      await deployUntilDone(rb, i, maas, onHost, m0, layout, waitMs, pollMs);
+      await deployUntilDone(rb, i, maas, onHost, m0, layout, ev?.machine.lastEventId ?? m0.lastEventId, waitMs, pollMs);
     }
 
     // 6. One pool per spare partition, on its stable by-partuuid path.
@@ -229,12 +244,15 @@ async function deployUntilDone(
   onHost: Acts,
   m0: MachineView,
   layout: ComputedLayout,
+  sinceEventId: number,
   waitMs: number,
   pollMs: number,
 ): Promise<void> {
   const sid = m0.systemId;
   let previousSet = m0.installationSet;
+  let since = sinceEventId;
   const problems: string[] = [];
+  const events: string[] = [];
   for (let attempt = 1; attempt <= 2; attempt++) {
     if (attempt === 2) {
       // From Failed deployment MAAS deploys only after a release (already approved: past the point of no return).
@@ -287,11 +305,20 @@ async function deployUntilDone(
       summarize: (l) => l.trim().split('\n').at(-1) ?? '',
     });
     problems.push(`attempt ${attempt}: ${done.status}${done.errorDescription ? ` (${done.errorDescription})` : ''}; install log tail:\n${log.slice(-800)}`);
-    previousSet = (await rb.inspect({ name: `reread-${attempt}`, run: () => maas.maasInspectMachine(i.maas, sid, i.disk), summarize: (m) => m.status })).installationSet;
+    // What MAAS logged since the deploy began: the failure names these events.
+    const after = await rb.inspect({
+      name: `reread-${attempt}`,
+      description: 'the machine, its installation result set and the MAAS events of this deployment',
+      run: () => maas.maasEvidence(i.maas, sid, i.disk, 'installation', since),
+      summarize: (e) => `${e.machine.status}; ${e.events.length} events`,
+    });
+    events.push(...eventLines(after));
+    previousSet = after.machine.installationSet;
+    since = after.machine.lastEventId;
     if (done.status !== 'Failed deployment' && done.status !== 'Allocated') break;
   }
   const broken = await markBroken(rb, i, maas, sid, `maasRepartition: deployment failed twice: ${problems[0]?.split('\n')[0] ?? ''}`);
-  fail(`deploying ${m0.hostname} failed twice; mark-broken: ${broken}\n${problems.join('\n')}`, 'MaasDeploymentFailed');
+  fail(`deploying ${m0.hostname} failed twice; mark-broken: ${broken}\n${problems.join('\n')}\nMAAS events:\n${events.map((l) => `  ${l}`).join('\n')}`, 'MaasDeploymentFailed');
 }
 
 async function markBroken(rb: Runbook<MaasRepartitionInput>, i: MaasRepartitionInput, maas: Acts, sid: string, reason: string): Promise<string> {

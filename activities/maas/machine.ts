@@ -32,6 +32,11 @@ export interface MachineView {
   installationSet: number | null;
   disk: DiskView | null;
   lastEventId: number;
+  /**
+   * The commissioning script as it was before the run touched it (content null: it did not exist),
+   * when the inspection was asked for it: what the script upload's undo puts back.
+   */
+  script?: { name: string; content: string | null };
 }
 
 class Calls {
@@ -114,11 +119,21 @@ async function lastEventId(c: Calls, sid: string): Promise<number> {
   return eventsSchema.parse(expectJson(r, 'reading events')).events[0]?.id ?? 0;
 }
 
-/** Read-only: the machine, its disk and the newest event id. */
-export async function maasInspectMachine(endpoint: string, machine: string, disk: string): Promise<StepOutput<MachineView>> {
+/** Read-only: the machine, its disk and the newest event id; and the named commissioning script's text. */
+export async function maasInspectMachine(endpoint: string, machine: string, disk: string, scriptName?: string): Promise<StepOutput<MachineView>> {
   const c = new Calls(endpoint);
   const m = await findMachine(c, machine);
-  return c.output(view(m, disk, await lastEventId(c, m.system_id)));
+  const v = view(m, disk, await lastEventId(c, m.system_id));
+  if (scriptName !== undefined) v.script = { name: scriptName, content: await scriptText(c, scriptName) };
+  return c.output(v);
+}
+
+/** The script's text, or null when MAAS has no script of that name. */
+async function scriptText(c: Calls, name: string): Promise<string | null> {
+  const r = await c.send({ method: 'GET', path: `scripts/${name}?op=download` });
+  if (r.status === 404) return null;
+  if (r.status !== 200) c.fail(`reading the script ${name}: MAAS answered ${r.status}: ${r.text.slice(0, 500)}`, 'MaasRefused', false);
+  return r.text;
 }
 
 function heartbeat(details: unknown): void {
@@ -241,15 +256,17 @@ export async function maasEvidence(endpoint: string, sid: string, disk: string, 
 
 export interface ScriptUpload {
   action: 'created' | 'updated' | 'unchanged';
-  /** The script's text before this run changed it (null: it did not exist), for the undo. */
+  /**
+   * The script's text as this attempt found it (null: it did not exist). Not what the undo puts back:
+   * a retry after a crash finds its own upload ('unchanged'); the undo uses the inspection's text.
+   */
   previous: string | null;
 }
 
 /** Upload or update the commissioning script; idempotent by content. */
 export async function maasEnsureScript(endpoint: string, name: string, script: string): Promise<StepOutput<ScriptUpload>> {
   const c = new Calls(endpoint);
-  const cur = await c.send({ method: 'GET', path: `scripts/${name}?op=download` });
-  const previous = cur.status === 200 ? cur.text : null;
+  const previous = await scriptText(c, name);
   if (previous === script) return c.output({ action: 'unchanged', previous });
   const r = await c.send(calls.uploadScript(name, script, previous !== null), { multipart: true });
   if (r.status !== 200) c.fail(`MAAS refused the script ${name} (${r.status}): ${r.text}`, 'MaasRefused');

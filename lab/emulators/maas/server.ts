@@ -83,15 +83,21 @@ export function createServer(dir: string): http.Server {
       } catch {
         // the log is for tests; a full disk must not break the API
       }
-      // No keep-alive: a client reusing a socket the server just timed out gets "other side closed".
-      res.setHeader('connection', 'close');
-      if (reply.text || typeof reply.body === 'string') {
-        res.writeHead(reply.status, { 'content-type': 'text/plain; charset=utf-8' });
-        res.end(String(reply.body));
-      } else {
-        res.writeHead(reply.status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(reply.body));
-      }
+      const send = () => {
+        // No keep-alive: a client reusing a socket the server just timed out gets "other side closed".
+        res.setHeader('connection', 'close');
+        if (reply.text || typeof reply.body === 'string') {
+          res.writeHead(reply.status, { 'content-type': 'text/plain; charset=utf-8' });
+          res.end(String(reply.body));
+        } else {
+          res.writeHead(reply.status, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(reply.body));
+        }
+      };
+      const hold = region.config.faults.holdReply;
+      const route = url.pathname.slice(API_BASE.length).replace(/\/+$/, '');
+      if (hold && hold.request === `${method} ${route}${op ? ` op=${op}` : ''}`) setTimeout(send, hold.ms);
+      else send();
     });
   });
 }

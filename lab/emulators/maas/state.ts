@@ -197,6 +197,12 @@ export interface LabConfig {
      * had clobbered it): for tests of how a runbook meets an invalid or unappliable layout.
      */
     storageConfigOverride?: string;
+    /**
+     * Apply and log a request (e.g. "POST scripts", "POST machines/x7prpt op=mark_broken": method,
+     * the path under /MAAS/api/2.0/ without its trailing slash, and its op), then hold its reply this long: the change
+     * has landed in MAAS but the caller has not heard so, the moment a test kills the worker at.
+     */
+    holdReply?: { request: string; ms: number };
   };
 }
 

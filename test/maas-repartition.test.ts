@@ -3,7 +3,7 @@ import { checkCruciblePools } from '../lab/scenarios/maas/check';
 import { approveUpdate, auditQuery } from '../workflows/engine/messages';
 import type { MaasRepartitionResult } from '../workflows/maasRepartition';
 import type { RunbookResult } from '../workflows/engine/runbook';
-import { waitForStepStart } from './helpers/history-watch';
+import { waitForActivityScheduled, waitForStepStart } from './helpers/history-watch';
 import { startMaasLab, type MaasLab } from './helpers/maas-lab';
 import { closeTestClient, runFailure, scheduledActivityTypes, waitForAudit } from './helpers/temporal';
 
@@ -134,6 +134,77 @@ test('a rejected release approval changes nothing (the uploaded script is taken 
   expect(await lab.fingerprint()).toBe(before);
 });
 
+/** Wait until the emulator has taken (applied and logged) a request `what` describes. */
+async function waitForRequest(what: string, pred: (r: ReturnType<MaasLab['requests']>[number]) => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!lab.requests().some(pred)) {
+    if (Date.now() > deadline) throw new Error(`the MAAS emulator saw no ${what} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const OLD_SCRIPT = `#!/bin/bash
+# --- Start MAAS 1.0 script metadata ---
+# name: 45-crucible-layout
+# title: an operator's own layout script
+# script_type: commissioning
+# hardware_type: node
+# parallel: disabled
+# timeout: 60
+# --- End MAAS 1.0 script metadata ---
+echo "the operator's layout"
+`;
+
+const script = () => lab.call('GET', 'scripts/45-crucible-layout?op=download');
+
+/**
+ * Start a run whose script write `request` lands in MAAS with its reply held, SIGKILL the worker
+ * right then (before the step can be recorded), and reject the release once the run gets there.
+ */
+async function killAfterScriptWriteThenReject(request: string): Promise<WorkflowHandle> {
+  lab.configure({ faults: { holdReply: { request, ms: 15_000 } } });
+  const handle = await lab.start('maasRepartition', LAB_INPUT);
+  await waitForRequest(request, (r) => `${r.method} ${r.path.replace('/MAAS/api/2.0/', '').replace(/\/$/, '')}` === request);
+  await lab.restartWorker(handle);
+  lab.configure({ faults: {} }); // hold only the run's own write, not its undo's
+  expect((await script()).text).toContain('# title: maasRepartition custom storage layout'); // it landed
+  await waitForStepStart(handle, 'release', 30_000);
+  await approve(handle, 'release', 'reject');
+  expect((await runFailure(handle)).message).toContain('step "release" was rejected');
+  const audit = await handle.query(auditQuery);
+  expect(audit.steps.find((s) => s.name === 'upload-script')?.summary).toBe('unchanged'); // the retry found its own upload
+  return handle;
+}
+
+test("SIGKILL after MAAS took the script upload, before the step was recorded: the undo still follows what was there before (no script: deleted; an operator's script: its text put back); a cancel while the upload hangs settles it", async () => {
+  await lab.warmStandby();
+  // No script before the run: the retry finds the run's own script "unchanged"; the undo deletes it.
+  const created = await killAfterScriptWriteThenReject('POST scripts');
+  expect((await created.query(auditQuery)).steps.find((s) => s.name === 'undo-upload-script')).toMatchObject({ status: 'completed', description: 'delete script 45-crucible-layout' });
+  expect((await script()).status).toBe(404);
+  expect(mutatingRequests().map((r) => `${r.method} ${r.path}`)).toEqual(['POST /MAAS/api/2.0/scripts/', 'DELETE /MAAS/api/2.0/scripts/45-crucible-layout']);
+
+  // An operator's script of the same name: the undo puts its text back.
+  await lab.reset();
+  expect((await lab.call('POST', 'scripts/', { script: OLD_SCRIPT }, { multipart: true })).status).toBe(200);
+  const updated = await killAfterScriptWriteThenReject('PUT scripts/45-crucible-layout');
+  expect((await updated.query(auditQuery)).steps.find((s) => s.name === 'undo-upload-script')).toMatchObject({ status: 'completed', description: 'put back the previous 45-crucible-layout' });
+  expect((await script()).text).toBe(OLD_SCRIPT);
+  expect(mutatingRequests().map((r) => `${r.method} ${r.path}`)).toEqual(['POST /MAAS/api/2.0/scripts/', ...Array(2).fill('PUT /MAAS/api/2.0/scripts/45-crucible-layout')]);
+
+  // A cancel while the upload hangs (it has landed, no reply yet): the step never completes, so no
+  // undo is registered; its settle deletes the script.
+  await lab.reset();
+  lab.configure({ faults: { holdReply: { request: 'POST scripts', ms: 5_000 } } });
+  const cancelled = await lab.start('maasRepartition', LAB_INPUT);
+  await waitForRequest('POST scripts', (r) => r.method === 'POST' && r.path.endsWith('/scripts/'));
+  lab.configure({ faults: {} });
+  await cancelled.cancel();
+  await runFailure(cancelled);
+  expect((await cancelled.query(auditQuery)).steps.find((s) => s.name === 'settle-upload-script')).toMatchObject({ status: 'completed' });
+  expect((await script()).status).toBe(404);
+});
+
 test('an unappliable layout (Ready, no layout, one event) is caught and named; after two failures the run stops', async () => {
   const vda = JSON.stringify({ layout: { vda: { type: 'disk', ptable: 'gpt', partitions: [{ name: 'vda1', size: '1G', fs: 'ext4' }] } }, mounts: { '/': { device: 'vda1' } } });
   lab.configure({ faults: { storageConfigOverride: vda } });
@@ -206,18 +277,35 @@ test('cancel mid-commission aborts it in MAAS and records it', async () => {
   expect((await machine()).status_name).toBe('New');
 });
 
-test('deploy fails twice: the curtin log is in the error, the machine is released once in between, then marked broken (not released back into the pool)', async () => {
-  lab.configure({ faults: { deployFail: true } });
-  const failure = await runFailure(await lab.start('maasRepartition', APPROVED));
-  expect(failure.message).toContain('deploying proper-raptor failed twice; mark-broken: Broken');
+// The failure path past the point of no return, with the worker SIGKILLed as each of its steps
+// begins, and once more after MAAS took mark_broken but before its reply reached the worker.
+const DEPLOY_FAILURE_KILLS = ['deploy-2', 'install-log-2', 'reread-2', 'mark-broken'];
+
+test(`deploy fails twice, SIGKILL at ${DEPLOY_FAILURE_KILLS.join(', ')} and after MAAS took mark_broken: released once in between, marked broken once (not released back into the pool); the error names the curtin log and the MAAS events`, async () => {
+  lab.configure({ faults: { deployFail: true, holdReply: { request: `POST machines/${lab.systemId} op=mark_broken`, ms: 15_000 } } });
+  await lab.warmStandby();
+  const handle = await lab.start('maasRepartition', APPROVED);
+  for (const step of DEPLOY_FAILURE_KILLS) {
+    await waitForStepStart(handle, step, 60_000);
+    await lab.restartWorker(handle);
+  }
+  await waitForRequest('mark_broken', (r) => r.op === 'mark_broken');
+  await lab.restartWorker(handle);
+  lab.configure({ faults: {} });
+  const failure = await runFailure(handle);
+  // The retry after the last kill found the machine Broken already: its own mark_broken had landed.
+  expect(failure.message).toMatch(/deploying proper-raptor failed twice; mark-broken: (already )?Broken/);
   expect(failure.message).toMatch(/attempt 1: Failed deployment \(Installation failed/);
   expect(failure.message).toMatch(/attempt 2: Failed deployment/);
   expect(failure.message).toContain('curtin: Installation failed with exception');
+  expect(failure.message).toMatch(/MAAS events:\n {2}\[INFO\] Deploying: \(admin\) - Started deploying 'proper-raptor'/);
+  expect(failure.message.match(/\[ERROR\] Failed deployment: Installation failed/g)).toHaveLength(2);
   const m = await machine();
   expect(m.status_name).toBe('Broken');
   expect(m.error_description).toContain('deployment failed twice');
-  // The first release is the approved one; the second comes from Failed deployment, to deploy again.
-  expect([ops('release'), ops('commission'), ops('deploy'), ops('mark_broken')]).toEqual([2, 1, 2, 1]);
+  // The emulator's own log: the approved release, one commission, two deploys with the release from
+  // Failed deployment between them, ONE mark_broken; nothing else changed.
+  expect(mutatingRequests().map((r) => r.op ?? r.path)).toEqual(['/MAAS/api/2.0/scripts/', 'release', 'commission', 'deploy', 'release', 'deploy', 'mark_broken']);
 });
 
 test('cancel mid-deploy aborts the deploy in MAAS (settle) and undoes nothing past the point of no return', async () => {
@@ -279,7 +367,7 @@ test.each(BOUNDARIES)('SIGKILL of the worker as each step begins (%s, ...): the 
     const t = Date.now();
     await waitForStepStart(handle, step, 60_000);
     const t1 = Date.now();
-    await lab.restartWorker();
+    await lab.restartWorker(handle);
     process.stderr.write(`killed as ${step} began: ${t1 - t} ms after the previous kill; replaced in ${Date.now() - t1} ms\n`);
   }
   const result = await resultOf(handle);
@@ -297,15 +385,38 @@ test.each(BOUNDARIES)('SIGKILL of the worker as each step begins (%s, ...): the 
   expect((await checkCruciblePools(lab.machine)).checks.filter((c) => !c.ok)).toEqual([]);
 });
 
-test("loop-files: a failure undoes only this run's pools and files; then three file pools pass the seed check", async () => {
+test("loop-files: a failure undoes only this run's pools and files, each once, with the worker SIGKILLed as each undo begins; then three file pools pass the seed check", async () => {
   await lab.sh(
     'mkdir -p /var/lib/crucible-pools && truncate -s 100M /var/lib/crucible-pools/foreign.img && zpool create -m /var/lib/crucible-pools/mnt/foreign foreign /var/lib/crucible-pools/foreign.img && truncate -s 100M /var/lib/crucible-pools/crucible3.img',
   );
+  await lab.warmStandby();
   const input = { ...LAB_INPUT, strategy: 'loop-files', loopFiles: { dir: '/var/lib/crucible-pools', size: '200M' } };
-  const failure = await runFailure(await lab.start('maasRepartition', input));
+  const handle = await lab.start('maasRepartition', input);
+  // create-pool-3 fails (a file this run did not make); undo-create-pool-2 then undo-create-pool-1
+  // each schedule one destroyPool: the worker dies as each is scheduled.
+  for (const n of [1, 2]) {
+    await waitForActivityScheduled(handle, 'destroyPool', n);
+    await lab.restartWorker(handle);
+  }
+  const failure = await runFailure(handle);
   expect(failure.message).toContain('crucible3.img exists and this run did not make it');
   const after = await lab.sh('zpool list -H -o name; ls /var/lib/crucible-pools');
   expect(after.split('\n').filter(Boolean).sort()).toEqual(['crucible3.img', 'foreign', 'foreign.img', 'mnt'].sort());
+  // One undo per pool this run created, newest first, each completed once (a retry after a kill
+  // finds its pool gone: "absent"); each destroy names only its own pool, and checks the run's mark
+  // on it first. The foreign pool was never touched (its own history holds only its creation).
+  const undos = (await handle.query(auditQuery)).steps.filter((s) => s.kind === 'compensate');
+  expect(undos.map((s) => [s.name, s.status])).toEqual([
+    ['undo-create-pool-2', 'completed'],
+    ['undo-create-pool-1', 'completed'],
+  ]);
+  for (const [k, u] of undos.entries()) {
+    expect(u.commands.map((c) => c.stdoutTail.trim())).toEqual([expect.stringMatching(/^(destroyed|absent)\n?(removed-file)?$/)]);
+    expect(u.commands[0].command).toContain(`zpool destroy crucible${2 - k}`);
+    expect(u.commands[0].command).not.toContain('foreign');
+  }
+  expect((await lab.sh("zpool history foreign | grep -c '^[0-9].*zpool'")).trim()).toBe('1');
+  expect((await lab.sh('zpool list -H -o health foreign')).trim()).toBe('ONLINE');
   await lab.sh('rm /var/lib/crucible-pools/crucible3.img');
   const ok = await resultOf(await lab.start('maasRepartition', input));
   expect(ok.value.outcome).toBe('pools-on-files');

@@ -11,7 +11,7 @@ import { apiKeyFile, MACHINE_SYSTEM_ID, MAAS_HOSTS, regionStateDir, reloadRegion
 import type { LabConfig } from '../../lab/emulators/maas/state';
 import type { ScenarioContext } from '../../lab/scenarios/types';
 import { repoRoot, testDataDir } from './paths';
-import { startRunbook } from './temporal';
+import { startRunbook, testClient } from './temporal';
 import { startHeldWorker, type HeldWorker } from './held-worker-process';
 import { startWorkerProcess, type WorkerProcess } from './worker-process';
 
@@ -39,8 +39,12 @@ export interface MaasLab {
   waitForStatus(statuses: string[], timeoutMs?: number): Promise<any>;
   sh(script: string): Promise<string>;
   start(type: string, input: unknown, workflowId?: string): Promise<WorkflowHandle>;
-  /** SIGKILL the worker (its whole process group) and put the standby worker in its place. */
-  restartWorker(): Promise<void>;
+  /**
+   * SIGKILL the worker (its whole process group) and put the standby worker in its place. With the
+   * run's handle, its sticky task queue is reset at once, so its next workflow task goes straight
+   * to the replacement instead of waiting out the dead worker's sticky schedule-to-start timeout.
+   */
+  restartWorker(run?: WorkflowHandle): Promise<void>;
   /** Have a standby worker loaded and connected before the first restartWorker() needs it. */
   warmStandby(): Promise<void>;
   /**
@@ -139,9 +143,13 @@ export async function startMaasLab(name: string, opts: { worker?: boolean } = {}
       standby ??= startStandby();
       await standby;
     },
-    async restartWorker() {
+    async restartWorker(run) {
       const next = standby ?? startStandby();
       await worker?.stop('SIGKILL');
+      if (run) {
+        const c = await testClient();
+        await c.workflowService.resetStickyTaskQueue({ namespace: c.options.namespace, execution: { workflowId: run.workflowId } });
+      }
       const held = await next;
       held.release();
       worker = held;

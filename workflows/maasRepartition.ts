@@ -6,6 +6,7 @@ import type { CommissioningEvidence, MachineView } from '../activities/maas/mach
 import type { PoolFacts, ResolvedPartition } from '../activities/maas/host';
 import { maasRepartitionDefinition } from '../runbooks/maasRepartition/definition';
 import { judgeCommissioning, layoutMismatches, failureReport, eventLines, type Verdict } from '../runbooks/maasRepartition/judge';
+import { refusalsAfterInspection, refusalText } from '../runbooks/maasRepartition/refusals';
 import { computeLayout, layoutScript, roundDown4MiB, sizeBytes, type ComputedLayout } from '../runbooks/maasRepartition/layout';
 import type { MaasRepartitionInput } from '../runbooks/maasRepartition/schema';
 import { Runbook, type RunbookResult } from './engine/runbook';
@@ -54,7 +55,14 @@ export async function maasRepartition(input: unknown): Promise<RunbookResult<Maa
       summarize: (m) =>
         `${m.hostname} (${m.systemId}) ${m.status}, power ${m.powerType}/${m.powerState}, owner ${m.owner ?? '-'}, ${m.disk ? `${m.disk.name} ${m.disk.size} B, ${m.disk.partitions.length} partitions` : `no disk ${i.disk}`}${m.script ? `, script ${m.script.name} ${m.script.content === null ? 'absent' : 'present'}` : ''}`,
     });
-    const disk = m0.disk ?? fail(`${m0.hostname} has no disk ${i.disk} in MAAS; pick one of the disks \`maas <profile> block-devices read ${m0.systemId}\` lists`, 'UnknownDisk');
+    // Refused here, before any change, with every problem MAAS's answer shows (a starter's pre-flight,
+    // runbooks/maasRepartition/preflight.ts, says the same before it starts a run).
+    const refusals = refusalsAfterInspection(i, m0);
+    if (refusals.length) {
+      const r = refusalText(m0.hostname, refusals);
+      fail(r.message, r.type);
+    }
+    const disk = m0.disk!; // refusals name a missing disk
     const deployed = m0.status === 'Deployed';
     const pools0 = deployed
       ? await rb.inspect({
@@ -71,7 +79,7 @@ export async function maasRepartition(input: unknown): Promise<RunbookResult<Maa
 
     // Decide: the layout from the real disk size, and whether the machine is there already.
     const { layout, problems } = computeLayout(i, { name: disk.name, size: disk.size, biosBootMethod: m0.biosBootMethod, architecture: m0.architecture });
-    if (!layout) return fail(`the requested partitions do not fit:\n${problems.join('\n')}`, 'LayoutDoesNotFit');
+    if (!layout) return fail(`the requested partitions do not fit:\n${problems.join('\n')}`, 'LayoutDoesNotFit'); // refused above already
     const script = layoutScript(i.scriptName, disk.name, disk.size, layout.json);
     const spares = layout.partitions.filter((p) => p.role === 'spare');
     const partitionsMatch = layoutMismatches(disk, layout).length === 0;
@@ -86,20 +94,7 @@ export async function maasRepartition(input: unknown): Promise<RunbookResult<Maa
 
     let ev: CommissioningEvidence | null = null;
     if (!(deployed && partitionsMatch)) {
-      if (!['Deployed', 'Allocated', 'Ready', 'New', 'Failed commissioning', 'Failed deployment', 'Broken'].includes(m0.status)) {
-        fail(`${m0.hostname} is ${m0.status} in MAAS; wait until that operation ends (or abort it in MAAS), then run again`, 'MachineBusy');
-      }
-      // Power (maas-runbook.md §5): without a BMC MAAS cannot start the machine. With `manual` the
-      // status still changes, then nothing happens until someone PXE-boots it or node_timeout (30 min)
-      // fails it; with none, MAAS refuses to commission. Refused here, before anything changes.
-      if (m0.powerType === 'manual')
-        fail(
-          `${m0.hostname}'s power type in MAAS is manual: MAAS cannot power it on, so commissioning and deploying would wait for someone to PXE-boot it by hand until node_timeout (30 min) fails them. Configure its BMC in MAAS (power type ipmi, redfish, ...) and run again, or use strategy "loop-files" on the deployed machine`,
-          'ManualPower',
-        );
-      if (!m0.powerType) fail(`${m0.hostname} has no power type in MAAS (MAAS refuses to commission it); configure its BMC, then run again`, 'NoPowerType');
-      if (m0.status === 'Broken') fail(`${m0.hostname} is Broken in MAAS (${m0.errorDescription || 'no reason given'}); mark it fixed after checking it, then run again`, 'MachineBroken');
-
+      // A busy or Broken machine, or one MAAS cannot power (manual, none), was refused after inspect-machine.
       // 2. The commissioning script, idempotent by content; undone if the run stops before the release.
       // The undo is decided by what the inspection found BEFORE the upload, not by what the upload
       // saw: a worker killed after MAAS took the upload but before the step was recorded retries it,

@@ -39,6 +39,10 @@ program
   .option('--wait', 'follow the steps live and wait for the result')
   .option('--id <workflowId>', 'workflow id (default: <runbook>/<targets>/<time>)')
   .option('--approve <step...>', 'pre-approve these gated steps')
+  .option(
+    '--no-preflight',
+    "skip the runbook's read-only pre-flight (maasRepartition asks MAAS about the machine and its disk before starting); the run still refuses the same problems in its first steps",
+  )
   .addHelpText(
     'after',
     '\nExamples:\n  runbook start hostFacts --input runbooks/hostFacts/examples/lab.json --wait\n  runbook start engineDrill --input \'{"host":"node1","dir":"/var/tmp/engine-drill/x"}\' --plan --wait --json',

@@ -57,28 +57,25 @@ async function resultOf(handle: WorkflowHandle): Promise<RunbookResult<MaasRepar
 // Bad input only MAAS can judge (the machine, the disk's real size, the power type): the first,
 // read-only step reads it, the workflow refuses with every problem, and the history shows that
 // nothing but read-only activities was scheduled; the emulator's log shows no request but GETs.
+// (An unknown machine and partitions that do not fit, alone: test/maas-repartition-input.test.ts,
+// with the CLI's pre-flight that refuses them before a run starts.)
+const INSPECTED = ['describeHosts', 'maasInspectMachine'];
 const refusals: Array<[string, Record<string, unknown>, string | undefined, RegExp[], string[]]> = [
+  ['a disk the machine does not have', { disk: 'sdb' }, undefined, [/has no disk sdb in MAAS/, /block-devices read x7prpt/], INSPECTED],
   [
-    'an unknown machine',
-    { machine: 'no-such-machine' },
-    undefined,
-    [/no machine with hostname or system_id "no-such-machine"/, /maas <profile> machines read/],
-    ['describeHosts', 'maasInspectMachine'],
-  ],
-  ['a disk the machine does not have', { disk: 'sdb' }, undefined, [/has no disk sdb in MAAS/, /block-devices read x7prpt/], ['describeHosts', 'maasInspectMachine']],
-  [
-    'partitions that do not fit the real disk (every problem listed)',
+    'a machine whose power type is manual (MAAS cannot power it on) and partitions that do not fit its disk: every problem listed',
     { partitions: { boot: '512M', root: '4G', spare: 'rest-evenly' } },
-    undefined,
-    [/the requested partitions do not fit/, /each of the 3 spare partitions would get 0 bytes; ZFS needs at least 64 MiB/, /boot 512M \+ root 4G \+ 3 x .* but disk sda has \d+ usable bytes/],
-    READ_ONLY,
-  ],
-  [
-    'a machine whose power type is manual (MAAS cannot power it on)',
-    {},
     'manual',
-    [/power type in MAAS is manual/, /node_timeout \(30 min\)/, /Configure its BMC in MAAS/, /strategy "loop-files"/],
-    READ_ONLY,
+    [
+      /proper-raptor: 3 problems, nothing was changed:/,
+      /- the requested partitions do not fit: partitions: each of the 3 spare partitions would get 0 bytes; ZFS needs at least 64 MiB/,
+      /- the requested partitions do not fit: partitions: boot 512M \+ root 4G \+ 3 x .* but disk sda has \d+ usable bytes/,
+      /- proper-raptor's power type in MAAS is manual/,
+      /node_timeout \(30 min\)/,
+      /Configure its BMC in MAAS/,
+      /strategy "loop-files"/,
+    ],
+    INSPECTED,
   ],
 ];
 

@@ -23,6 +23,7 @@ const SECONDS = {
   replay: 22,
   'auto-grow-guard': 20,
   'maas-emulator': 20,
+  'maas-repartition-input': 15,
   'fix-readonly-data': 18,
   'zfs-lab': 18,
   'readonly-data-scenario': 17,
@@ -38,7 +39,7 @@ const FAMILIES = [
   { name: 'readonly-data', files: /^(fix-readonly-data(-crash|-faults)?|readonly-data-scenario|auto-grow-guard)$/ },
   { name: 'zfs-projects', files: /^(replicate-(project|sweep|stream-faults)|move-project|zfs-lab|schedule)$/ },
   { name: 'crucible+propolis', files: /^(seed-regions|live-migrate|propolis-emulator)$/ },
-  { name: 'maas', files: /^(maas-emulator|maas-repartition)$/ },
+  { name: 'maas', files: /^(maas-emulator|maas-repartition(-input)?)$/ },
 ];
 
 const base = (test) => path.basename(test.path).replace(/\.test\.ts$/, '');

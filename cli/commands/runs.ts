@@ -11,6 +11,7 @@ import { workerTaskQueue } from '../../workers/task-queues';
 import { RunbookName, RunbookOutcome, RunbookStep, RunbookTargets } from '../../workflows/engine/search-attributes';
 import { CliError, EXIT } from '../exit-codes';
 import { readInputArgument, validateLocally } from '../input';
+import { preflights, PreflightUnavailable } from '../preflights';
 import { followSteps } from '../progress';
 import { client } from '../temporal';
 
@@ -64,12 +65,13 @@ async function waitForResult(handle: WorkflowHandle, o: Output, follow: boolean)
   }
 }
 
-export async function startCommand(runbook: string, opts: { input?: string; plan?: boolean; wait?: boolean; id?: string; approve?: string[] }, o: Output): Promise<number> {
+export async function startCommand(runbook: string, opts: { input?: string; plan?: boolean; wait?: boolean; id?: string; approve?: string[]; preflight?: boolean }, o: Output): Promise<number> {
   const entry = findRunbook(runbook);
   if (!entry) throw new CliError(`unknown runbook ${runbook}; known: ${catalog.map((e) => e.name).join(', ')}`, EXIT.usage);
   const input = readInputArgument(opts.input);
   if (opts.plan) input.mode = 'plan';
   if (opts.approve?.length) input.approve = [...new Set([...((input.approve as string[]) ?? []), ...opts.approve])];
+  if (opts.preflight !== false) await runPreflight(runbook, input);
   validateLocally(entry, input);
   const targets = entry.targets(input);
   const workflowId = opts.id ?? entry.workflowId?.(input) ?? defaultWorkflowId(runbook, targets);
@@ -89,6 +91,20 @@ export async function startCommand(runbook: string, opts: { input?: string; plan
   }
   if (!o.json) o.out(`started ${handle.workflowId}; following its steps (Ctrl-C stops following, not the run)`);
   return waitForResult(handle, o, true);
+}
+
+/** The runbook's pre-flight (cli/preflights.ts), if it has one: every problem, and nothing started. */
+async function runPreflight(runbook: string, input: Record<string, unknown>): Promise<void> {
+  const preflight = preflights[runbook];
+  if (!preflight) return;
+  let problems: string[];
+  try {
+    problems = await preflight(input);
+  } catch (err) {
+    if (err instanceof PreflightUnavailable) throw new CliError(`${err.message}; nothing was started (--no-preflight starts the run, which asks MAAS itself)`, EXIT.unavailable);
+    throw err;
+  }
+  if (problems.length) throw new CliError(`pre-flight of ${runbook} found ${problems.length} problem(s); nothing was started:\n- ${problems.join('\n- ')}`, EXIT.usage);
 }
 
 async function existingHandle(id: string): Promise<WorkflowHandle> {

@@ -5,6 +5,7 @@ import { RUNBOOKS_TASK_QUEUE } from '../../common/task-queues';
 import { auditQuery, pendingApprovalQuery } from '../../workflows/engine/messages';
 import type { AuditLog } from '../../common/audit';
 import { RunbookStep } from '../../workflows/engine/search-attributes';
+import { preflights } from '../../cli/preflights';
 
 let shared: Client | undefined;
 
@@ -18,7 +19,14 @@ export async function closeTestClient(): Promise<void> {
   shared = undefined;
 }
 
-export async function startRunbook(type: string, input: unknown, opts: { taskQueue?: string; workflowId?: string } = {}): Promise<WorkflowHandle> {
+/**
+ * Start a run. With `preflight`, the runbook's pre-flight (cli/preflights.ts, what `runbook start`
+ * runs) goes first, and its problems are thrown instead of starting anything.
+ */
+export async function startRunbook(type: string, input: unknown, opts: { taskQueue?: string; workflowId?: string; preflight?: boolean } = {}): Promise<WorkflowHandle> {
+  const preflight = opts.preflight ? preflights[type] : undefined;
+  const problems = preflight ? await preflight(input as Record<string, unknown>) : [];
+  if (problems.length) throw new Error(`pre-flight of ${type} found ${problems.length} problem(s); nothing was started:\n- ${problems.join('\n- ')}`);
   const client = await testClient();
   return client.workflow.start(type, {
     taskQueue: opts.taskQueue ?? RUNBOOKS_TASK_QUEUE,

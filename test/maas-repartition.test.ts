@@ -382,6 +382,39 @@ test.each(BOUNDARIES)('SIGKILL of the worker as each step begins (%s, ...): the 
   expect((await checkCruciblePools(lab.machine)).checks.filter((c) => !c.ok)).toEqual([]);
 });
 
+test("cancel while a pool is being created: the create may have landed, so its settle destroys that pool (this run's mark on it) and its file, and undoes the pools before it", async () => {
+  // zpool create makes the pool, then hangs 4 s (a slow disk): the cancel lands while the step runs.
+  const wrapper = `${lab.labDir}/zpool-slow-create`;
+  await lab.sh(
+    [
+      `cp /usr/sbin/zpool ${lab.labDir}/zpool.real`,
+      `printf '%s\\n' '#!/bin/sh' 'if [ "$1" = create ]; then ${lab.labDir}/zpool.real "$@"; rc=$?; sleep 4; exit $rc; fi' 'exec ${lab.labDir}/zpool.real "$@"' > ${wrapper}`,
+      `chmod +x ${wrapper}`,
+      `mount --bind ${wrapper} /usr/sbin/zpool`,
+    ].join(' && '),
+  );
+  try {
+    const handle = await lab.start('maasRepartition', { ...LAB_INPUT, strategy: 'loop-files', loopFiles: { dir: '/var/lib/crucible-pools', size: '100M' } });
+    await waitForStepStart(handle, 'create-pool-2');
+    for (let i = 0; (await lab.sh('zpool list -H -o name crucible2 2>/dev/null || true')).trim() !== 'crucible2'; i++) {
+      if (i > 200) throw new Error('crucible2 was never created');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await handle.cancel();
+    await runFailure(handle);
+    expect((await handle.describe()).status.name).toBe('CANCELLED');
+    const steps = (await handle.query(auditQuery)).steps;
+    expect(steps.filter((s) => s.name.startsWith('settle-') || s.kind === 'compensate').map((s) => [s.name, s.status])).toEqual([
+      ['settle-create-pool-2', 'completed'],
+      ['undo-create-pool-1', 'completed'],
+    ]);
+    expect(steps.find((s) => s.name === 'settle-create-pool-2')!.commands.map((c) => c.stdoutTail.trim())).toEqual([expect.stringMatching(/^destroyed\n?removed-file$/)]);
+  } finally {
+    await lab.sh('umount -l /usr/sbin/zpool'); // lazily: the hung create's sleep may still hold it
+  }
+  expect((await lab.sh('zpool list -H -o name; ls -A /var/lib/crucible-pools')).trim()).toBe('');
+});
+
 test("loop-files: a failure undoes only this run's pools and files, each once, with the worker SIGKILLed as each undo begins; then three file pools pass the seed check", async () => {
   await lab.sh(
     'mkdir -p /var/lib/crucible-pools && truncate -s 100M /var/lib/crucible-pools/foreign.img && zpool create -m /var/lib/crucible-pools/mnt/foreign foreign /var/lib/crucible-pools/foreign.img && truncate -s 100M /var/lib/crucible-pools/crucible3.img',
@@ -389,9 +422,10 @@ test("loop-files: a failure undoes only this run's pools and files, each once, w
   await lab.warmStandby();
   const input = { ...LAB_INPUT, strategy: 'loop-files', loopFiles: { dir: '/var/lib/crucible-pools', size: '200M' } };
   const handle = await lab.start('maasRepartition', input);
-  // create-pool-3 fails (a file this run did not make); undo-create-pool-2 then undo-create-pool-1
-  // each schedule one destroyPool: the worker dies as each is scheduled.
-  for (const n of [1, 2]) {
+  // create-pool-3 fails (a file this run did not make); its settle (which finds no pool of this run's
+  // and leaves the file alone), then undo-create-pool-2 and undo-create-pool-1 each schedule one
+  // destroyPool: the worker dies as each undo is scheduled.
+  for (const n of [2, 3]) {
     await waitForActivityScheduled(handle, 'destroyPool', n);
     await lab.restartWorker(handle);
   }

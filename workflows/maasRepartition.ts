@@ -362,6 +362,16 @@ async function createPools(
               run: () => onHost.destroyPool(i.host, p.name, runId, kind === 'file' ? spec.vdev : undefined),
             }
           : undefined,
+      // A create cut short (cancelled, or failed after its retries) may still have made the pool,
+      // and no compensation is registered for a step that did not complete: destroy it if it carries
+      // this run's mark (a pool or file the run did not make is never touched).
+      settle: {
+        name: `settle-create-pool-${k + 1}`,
+        host: i.host,
+        description: `the create was cut short and may have landed: zpool destroy ${p.name} if this run made it${kind === 'file' ? `, and remove ${spec.vdev}` : ''}`,
+        plan: () => [(kind === 'file' ? destroyFilePoolCommand(p.name, spec.vdev, runId) : destroyOwnedPoolCommand(p.name, runId)).display],
+        run: () => onHost.destroyPool(i.host, p.name, runId, kind === 'file' ? spec.vdev : undefined),
+      },
     });
     if (created === undefined) {
       if (rb.planning) rb.audit.planned.at(-1)!.commands.push(`# undo: ${(kind === 'file' ? destroyFilePoolCommand(p.name, spec.vdev, runId) : destroyOwnedPoolCommand(p.name, runId)).display}`);

@@ -78,7 +78,9 @@ export interface FilesystemFacts {
 
 export function parseFilesystemOf(stdout: string): FilesystemFacts {
   const cut = stdout.lastIndexOf('}');
-  const fs = findmntSchema.parse(JSON.parse(stdout.slice(0, cut + 1))).filesystems[0];
+  // Mounts stacked on one target are listed bottom first, and a path resolves to the top one: a pool
+  // that zfs mounted over a bind mount of the same directory (proper-raptor's /crucible1) is the last.
+  const fs = findmntSchema.parse(JSON.parse(stdout.slice(0, cut + 1))).filesystems.at(-1)!;
   const avail = stdout.slice(cut + 1).trim();
   if (!/^\d+$/.test(avail)) throw new Error(`df printed ${JSON.stringify(avail)}, not a byte count`);
   return { mount: fs.target, source: fs.source, fstype: fs.fstype, availBytes: Number(avail) };

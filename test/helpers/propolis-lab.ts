@@ -8,25 +8,33 @@ import { readManifest } from '../../lab/manifest';
 import { scenarioContext } from '../../lab/scenario-context';
 import type { ScenarioContext } from '../../lab/scenarios/types';
 import { CRUCIBLE_HOST, PORTS, REGION_DIRS, imageRecordPath, type ImageRecord } from '../../lab/scenarios/crucible';
+import { MAAS_HOSTS, setRegionLabConfig } from '../../lab/scenarios/maas';
 import { DESTINATION_SLED, judgeLiveMigration, seedBootRegions, propolisFaultsPath, propolisLogPath, SOURCE_SLED, type MigrationJudgement } from '../../lab/scenarios/propolis';
 import type { Faults } from '../../lab/emulators/propolis';
 import { testDataDir } from './paths';
 import { startRunbook } from './temporal';
 import { startHeldWorker, type HeldWorker } from './held-worker-process';
 import { startWorkerProcess, type WorkerProcess } from './worker-process';
+import { FAST_TIMINGS } from './maas-lab';
 
 /**
- * The crucible scenario's storage host and the propolis scenario's two sleds, in a lab folder of
- * their own with a worker of their own (so a test can SIGKILL it). `seedRegions` makes the three
- * regions from the OS image and runs their downstairs (what the seedRegions runbook does; here
- * done directly, so the liveMigrate tests do not depend on it).
+ * A storage host and the propolis scenario's two sleds, in a lab folder of their own with a worker of
+ * their own (so a test can SIGKILL it). The storage host is the crucible scenario's cru-sled (three
+ * pools ready for regions; `seedRegions` makes the three regions from the OS image and runs their
+ * downstairs, what the seedRegions runbook does, here done directly so the liveMigrate tests do not
+ * depend on it), or with `storage: 'maas'` the maas scenario's proper-raptor and its MAAS region
+ * (the chain: maasRepartition makes the pools, seedRegions the regions; MAAS's waits are FAST_TIMINGS).
  */
 export interface PropolisLab {
   labDir: string;
+  /** The storage host: cru-sled, or proper-raptor with storage 'maas'. */
+  storage: { name: string; address: string };
   taskQueue: string;
   worker: WorkerProcess;
   ctx: Record<string, ScenarioContext>;
+  /** `<storage address>:<port>` for dsc's ports 8810/8820/8830. */
   targets: string[];
+  /** crucible storage only: the regions made directly and served (a no-op when they are). */
   seedRegions(opts?: { extentSize?: number; extentCount?: number }): Promise<void>;
   input(overrides?: Record<string, unknown>): Record<string, unknown> & { vm: { name: string } };
   start(input: unknown, workflowId?: string): Promise<WorkflowHandle>;
@@ -50,7 +58,9 @@ export interface PropolisLab {
 export const SLEDS = { source: SOURCE_SLED.name, destination: DESTINATION_SLED.name };
 const SPARE_WORKERS = 3;
 
-export async function startPropolisLab(name: string): Promise<PropolisLab> {
+export async function startPropolisLab(name: string, opts: { storage?: 'crucible' | 'maas' } = {}): Promise<PropolisLab> {
+  const onMaas = opts.storage === 'maas';
+  const storage = onMaas ? MAAS_HOSTS.machine : CRUCIBLE_HOST;
   const previousLabDir = process.env.RUNBOOK_LAB_DIR;
   const labDir = mkdtempSync(path.join(os.tmpdir(), `${name}-`));
   process.env.RUNBOOK_LAB_DIR = labDir;
@@ -59,7 +69,7 @@ export async function startPropolisLab(name: string): Promise<PropolisLab> {
     if (previousLabDir === undefined) delete process.env.RUNBOOK_LAB_DIR;
     else process.env.RUNBOOK_LAB_DIR = previousLabDir;
   };
-  const hosts = [CRUCIBLE_HOST.name, SOURCE_SLED.name, DESTINATION_SLED.name];
+  const hosts = [storage.name, SOURCE_SLED.name, DESTINATION_SLED.name];
   const ctx = Object.fromEntries(hosts.map((h) => [h, scenarioContext(h, log)]));
   const taskQueue = `${name}-${randomUUID().slice(0, 8)}`;
   // A short sticky-queue timeout: a run whose worker was killed moves on to the next worker after
@@ -78,7 +88,8 @@ export async function startPropolisLab(name: string): Promise<PropolisLab> {
   };
   try {
     const t0 = Date.now();
-    await labUp({ scenarios: ['crucible', 'propolis'], log });
+    await labUp({ scenarios: [onMaas ? 'maas' : 'crucible', 'propolis'], log });
+    if (onMaas) setRegionLabConfig(MAAS_HOSTS.region.name, { timings: FAST_TIMINGS });
     const t1 = Date.now();
     worker = await startWorkerProcess({ taskQueue, env, logFile });
     log(`lab up ${t1 - t0} ms, worker ${Date.now() - t1} ms`);
@@ -89,7 +100,7 @@ export async function startPropolisLab(name: string): Promise<PropolisLab> {
     rmSync(labDir, { recursive: true, force: true });
     throw err;
   }
-  const targets = PORTS.map((p) => `${CRUCIBLE_HOST.address}:${p}`);
+  const targets = PORTS.map((p) => `${storage.address}:${p}`);
   const sh = async (host: string, script: string) => {
     const r = await ctx[host].exec(script, { timeoutMs: 300_000 });
     if (r.code !== 0) throw new Error(`${host}: ${script.slice(0, 300)}\nexit ${r.code}: ${r.stderr}`);
@@ -97,6 +108,7 @@ export async function startPropolisLab(name: string): Promise<PropolisLab> {
   };
   const lab: PropolisLab = {
     labDir,
+    storage,
     taskQueue,
     get worker() {
       return worker;
@@ -104,6 +116,7 @@ export async function startPropolisLab(name: string): Promise<PropolisLab> {
     ctx,
     targets,
     async seedRegions(opts = {}) {
+      if (onMaas) throw new Error('seedRegions() seeds the crucible scenario; on the maas storage the seedRegions runbook does');
       const t0 = Date.now();
       downstairsLoops.push(...(await seedBootRegions(ctx[CRUCIBLE_HOST.name], opts)));
       log(`regions seeded and served in ${Date.now() - t0} ms`);
@@ -130,7 +143,7 @@ export async function startPropolisLab(name: string): Promise<PropolisLab> {
       const file = propolisLogPath(ctx[sled === 'source' ? SOURCE_SLED.name : DESTINATION_SLED.name].hostDir);
       return existsSync(file) ? readFileSync(file).subarray(from).toString('utf8') : '';
     },
-    imageFiles: () => (JSON.parse(readFileSync(imageRecordPath(ctx[CRUCIBLE_HOST.name].hostDir), 'utf8')) as ImageRecord).files,
+    imageFiles: () => (JSON.parse(readFileSync(imageRecordPath(ctx[storage.name].hostDir), 'utf8')) as ImageRecord).files,
     sh,
     async restartWorker() {
       await worker.stop('SIGKILL');
@@ -148,7 +161,7 @@ export async function startPropolisLab(name: string): Promise<PropolisLab> {
         // The downstairs first (the seedRegions runbook's under runsv, the ones seeded here by their
         // loops' pids): with region files open on its pools, the crucible teardown cannot export them
         // and waits, then forces (about a minute).
-        await ctx[CRUCIBLE_HOST.name]
+        await ctx[storage.name]
           .exec(`for p in ${PORTS.join(' ')}; do d=/run/sv/crucible-downstairs-$p; if [ -d $d ]; then sv force-stop $d; sv exit $d $d/log; fi; done >/dev/null 2>&1; true`)
           .catch(() => undefined);
         for (const pid of downstairsLoops) {

@@ -1,63 +1,21 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { buildCrucibleEmulator } from '../../emulators/crucible';
 import { bash } from '../../../activities/ssh/command';
 import { startZfsFuse } from '../../zfs/daemon';
 import type { ScenarioContext, ScenarioOptions } from '../types';
-import { IMAGE_BYTES, IMAGE_PATH, POOL_BYTES, POOL_LAYOUT, REGION_PARENTS, commandLogPath, faultsPath, imageRecordPath } from './layout';
+import { POOL_BYTES, POOL_LAYOUT, REGION_PARENTS } from './layout';
+import { installCrucibleTools } from './tools';
 
 // Builds the storage host of seeds 003/004 before anyone seeded it: three zfs-fuse pools, the
 // seed's empty `region` directory on each, crucible-downstairs and dsc (the emulator) on the PATH,
-// and an OS image: a raw disk image holding a real ext4 filesystem with files (mkfs.ext4 -d), so a
-// VM booted from the regions reads a filesystem, not noise.
+// and an OS image (tools.ts).
 
-export interface ImageRecord {
-  path: string;
-  bytes: number;
-  sha256: string;
-  /** Files inside the image's filesystem and their sha256, for whoever boots it. */
-  files: Record<string, string>;
-}
-
-async function run(ctx: ScenarioContext, what: string, script: string, timeoutMs = 300_000): Promise<string> {
-  const r = await ctx.exec(`set -euo pipefail\n${script}`, { timeoutMs });
-  if (r.code !== 0) throw new Error(`crucible build: ${what} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().slice(-2000)}`);
-  return r.stdout;
-}
+export type { ImageRecord } from './tools';
 
 export async function buildCrucible(ctx: ScenarioContext, opts: ScenarioOptions): Promise<void> {
   const t0 = Date.now();
   await startZfsFuse(ctx, { poolBytes: opts.fullSize ? POOL_BYTES.full : POOL_BYTES.fast, layout: POOL_LAYOUT });
   const tZfs = Date.now() - t0;
-  await run(ctx, 'making the region directories', bash`mkdir -p ${REGION_PARENTS}`);
-
-  mkdirSync(path.dirname(faultsPath(ctx.hostDir)), { recursive: true });
-  await buildCrucibleEmulator(path.join(ctx.hostDir, 'bin'), { faultsPath: faultsPath(ctx.hostDir), logPath: commandLogPath(ctx.hostDir) });
-
-  const t1 = Date.now();
-  const bytes = opts.fullSize ? IMAGE_BYTES.full : IMAGE_BYTES.fast;
-  const tree = path.join(ctx.hostDir, 'crucible', 'image-tree');
-  // The image's files: an OS-like tree, a few binary files of pseudo-random content (incompressible,
-  // so a region that lost blocks shows it) and a manifest of their sha256.
-  const out = await run(
-    ctx,
-    'making the OS image',
-    bash`rm -rf ${tree} && mkdir -p ${tree}/etc ${tree}/boot ${tree}/usr/lib/os-data ${path.dirname(IMAGE_PATH)}
-printf 'NAME="lab-os"\nID=lab\nVERSION_ID="1"\n' >${tree}/etc/os-release
-echo lab-vm >${tree}/etc/hostname
-printf 'lab kernel image placeholder\n' >${tree}/boot/vmlinuz
-for i in 1 2 3 4; do head -c $(( ${Math.floor(bytes / 8)} / 4 )) /dev/urandom >${tree}/usr/lib/os-data/blob$i; done
-(cd ${tree} && find . -type f ! -name MANIFEST.sha256 | sort | xargs sha256sum >MANIFEST.sha256)
-rm -f ${IMAGE_PATH}
-mkfs.ext4 -q -F -L lab-os -d ${tree} ${IMAGE_PATH} ${`${Math.floor(bytes / 1024)}k`} >/dev/null
-sha256sum ${IMAGE_PATH} | cut -d' ' -f1
-cat ${tree}/MANIFEST.sha256`,
-  );
-  const [sha256, ...manifest] = out.trim().split('\n');
-  const files = Object.fromEntries(manifest.map((l) => l.split(/\s+/)).map(([h, f]) => [f.replace(/^\.\//, '/'), h]));
-  const record: ImageRecord = { path: IMAGE_PATH, bytes, sha256, files };
-  const file = imageRecordPath(ctx.hostDir);
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
-  renameSync(`${file}.tmp`, file);
-  ctx.log(`zfs pools cru0..cru2 in ${tZfs} ms; OS image ${IMAGE_PATH} (${bytes / 2 ** 20} MiB ext4, sha256 ${sha256.slice(0, 12)}…) in ${Date.now() - t1} ms`);
+  const r = await ctx.exec(bash`mkdir -p ${REGION_PARENTS}`);
+  if (r.code !== 0) throw new Error(`crucible build: making the region directories failed (exit ${r.code}): ${r.stderr.trim()}`);
+  await installCrucibleTools(ctx, opts);
+  ctx.log(`zfs pools cru0..cru2 in ${tZfs} ms`);
 }

@@ -22,5 +22,6 @@ export const crucibleScenario: LabScenario = {
 };
 
 export { checkCrucible } from './check';
-export type { ImageRecord } from './build';
+export type { ImageRecord } from './tools';
+export { installCrucibleTools } from './tools';
 export * from './layout';

@@ -5,7 +5,8 @@ import { CliError, EXIT } from './exit-codes';
 
 /** --input takes a JSON object or a file holding one. */
 export function readInputArgument(arg: string | undefined): Record<string, unknown> {
-  if (arg === undefined) throw new CliError('--input is required: a JSON object or a file holding one (see runbooks/<name>/examples/)', EXIT.usage);
+  if (arg === undefined)
+    throw new CliError('--input is required: a JSON object or a file holding one (see runbooks/<name>/examples/), or --input-from <workflowId> for the next runbook of a chain', EXIT.usage);
   const text = arg.trim().startsWith('{') ? arg : existsSync(arg) ? readFileSync(arg, 'utf8') : undefined;
   if (text === undefined) throw new CliError(`--input ${arg}: neither a JSON object nor an existing file`, EXIT.usage);
   let value: unknown;

@@ -34,7 +34,8 @@ program
   .command('start')
   .description('start a runbook; --wait follows its steps and exits 0 only if it succeeds')
   .argument('<runbook>', 'workflow type, e.g. hostFacts')
-  .requiredOption('-i, --input <json|file>', 'the runbook input: one JSON object or a file holding one')
+  .option('-i, --input <json|file>', 'the runbook input: one JSON object or a file holding one (with --input-from: what to add or override)')
+  .option('--input-from <workflowId>', "make the input from a finished run of the runbook before it in the chain (maasRepartition → seedRegions → liveMigrate): that run's input and result")
   .option('--plan', 'plan mode: read-only, returns the mutations with their exact commands')
   .option('--wait', 'follow the steps live and wait for the result')
   .option('--id <workflowId>', 'workflow id (default: <runbook>/<targets>/<time>)')
@@ -45,7 +46,7 @@ program
   )
   .addHelpText(
     'after',
-    '\nExamples:\n  runbook start hostFacts --input runbooks/hostFacts/examples/lab.json --wait\n  runbook start engineDrill --input \'{"host":"node1","dir":"/var/tmp/engine-drill/x"}\' --plan --wait --json',
+    '\nExamples:\n  runbook start hostFacts --input runbooks/hostFacts/examples/lab.json --wait\n  runbook start engineDrill --input \'{"host":"node1","dir":"/var/tmp/engine-drill/x"}\' --plan --wait --json\n  runbook start seedRegions --input-from <maasRepartition workflow id> --input \'{"address":"127.0.0.61","image":{"path":"/root/images/os.raw"}}\' --wait',
   )
   .action(run((runbook, opts) => startCommand(runbook, opts, output())));
 

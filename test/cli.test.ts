@@ -21,11 +21,14 @@ function runbookWithEnv(env: NodeJS.ProcessEnv, ...args: string[]): { code: numb
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+let hostFactsRun = '';
+
 test('start --wait --json succeeds with exit 0 and prints the result', () => {
   const r = runbook('--json', 'start', 'hostFacts', '--input', 'runbooks/hostFacts/examples/lab.json', '--wait');
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   const out = JSON.parse(r.stdout);
+  hostFactsRun = out.workflowId;
   expect(out.status).toBe('COMPLETED');
   expect(out.value.hosts.map((h: { hostname: string }) => h.hostname)).toEqual(['node1', 'node2']);
 });
@@ -53,6 +56,18 @@ test('list filters by search attributes', () => {
   const rows = JSON.parse(r.stdout) as Array<{ type: string; outcome: string }>;
   expect(rows.length).toBeGreaterThan(0);
   for (const row of rows) expect(row).toMatchObject({ type: 'hostFacts', outcome: 'succeeded' });
+});
+
+test('--input-from refuses, before anything starts, a run the chain has no link from (exit 2) and an unknown run (exit 4)', () => {
+  // The links themselves are proven end to end by sled-chain.test.ts (seedRegions started with --input-from).
+  expect(hostFactsRun).not.toBe('');
+  const unlinked = runbook('start', 'seedRegions', '--input-from', hostFactsRun);
+  expect([unlinked.code, unlinked.stderr]).toEqual([
+    2,
+    expect.stringContaining(`a hostFacts run cannot start seedRegions; the chain's links are maasRepartition → seedRegions, seedRegions → liveMigrate`),
+  ]);
+  const unknown = runbook('start', 'seedRegions', '--input-from', `no-such-run/${randomUUID()}`);
+  expect([unknown.code, unknown.stderr]).toEqual([4, expect.stringContaining('no workflow with that id')]);
 });
 
 test('unknown runbook and non-JSON input are usage errors', () => {

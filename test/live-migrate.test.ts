@@ -6,7 +6,6 @@ import { DESTINATION_SLED, SOURCE_SLED } from '../lab/scenarios/propolis';
 import { approveUpdate } from '../workflows/engine/messages';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { LiveMigrateResult } from '../workflows/liveMigrate';
-import type { SeedRegionsResult } from '../workflows/seedRegions';
 import type { RunbookResult } from '../workflows/engine/runbook';
 import { waitForStepStart } from './helpers/history-watch';
 import { startPropolisLab, SLEDS, type PropolisLab } from './helpers/propolis-lab';
@@ -19,7 +18,9 @@ type Result = RunbookResult<LiveMigrateResult>;
 
 // liveMigrate on the lab: three downstairs on cru-sled serving regions seeded from the OS image,
 // two propolis-server emulators. Judged by the propolis scenario's own check (one running guest,
-// continuous heartbeat, journal read straight from the downstairs, gens only up).
+// continuous heartbeat, journal read straight from the downstairs, gens only up). The happy path there
+// and back, as the last link of the chain maasRepartition → seedRegions → liveMigrate, is in
+// sled-chain.test.ts; the SIGKILL test below migrates there with the example input.
 
 let lab: PropolisLab;
 
@@ -32,52 +33,10 @@ afterAll(async () => {
   await closeTestClient();
 });
 
-test('the chain: seedRegions seeds the regions on the crucible pools, liveMigrate takes its result and moves the VM there and back; one guest, heartbeat continuous, journal intact, gens strictly increasing', async () => {
-  const seedExample = JSON.parse(readFileSync(path.join(__dirname, '..', 'runbooks', 'seedRegions', 'examples', 'lab.json'), 'utf8')) as Record<string, unknown>;
-  const seeded = (await (await startRunbook('seedRegions', seedExample, { taskQueue: lab.taskQueue })).result()) as RunbookResult<SeedRegionsResult>;
-  expect(seeded.value.targets).toEqual(lab.targets);
-  const input = lab.input({ regions: { host: CRUCIBLE_HOST.name, seedRegions: seeded.value } });
-  const there = (await (await lab.start(input)).result()) as Result;
-  expect(there.value.outcome).toBe('migrated');
-  expect(there.value.runsOn).toBe(SLEDS.destination);
-  expect(there.value.volume).toMatchObject({
-    blockSize: seeded.value.block_size,
-    blocksPerExtent: seeded.value.blocks_per_extent,
-    extentCount: seeded.value.extent_count,
-    targets: seeded.value.targets,
-  });
-  expect(there.value.migration?.source.map((p) => p.phase)).toEqual(
-    ['Sync', 'RamPush', 'Pause', 'RamPushDirty', 'Device', 'Server', 'Finish'].filter((p) => there.value.migration!.source.some((x) => x.phase === p)),
-  );
-  expect(there.value.migration?.source.map((p) => p.phase).pop()).toBe('Finish');
-  expect(there.value.migration?.destination.map((p) => p.phase).pop()).toBe('Finish');
-  const gensThere = there.value.gens.history.map((g) => g.gen);
-  expect(gensThere[0]).toBeGreaterThan(seeded.value.maxGen);
-  expect(gensThere[1]).toBeGreaterThan(gensThere[0]);
-  expect(there.value.guestDowntimeMs).toBeGreaterThan(0);
-  // The guest read every file of the image back through its new upstairs after the move.
-  expect(there.value.guest?.image).toMatch(/^after migration [0-9a-f-]+: \d+ of \d+ files listed in \/MANIFEST\.sha256 intact$/);
-  let j = await lab.judge({ image: true });
-  expect(j.checks.filter((c) => !c.ok)).toEqual([]);
-  expect(j.checks.filter((c) => c.name.startsWith("the OS image's files intact"))).toHaveLength(3);
-  expect(j.runningOn).toBe(SLEDS.destination);
-
-  const back = (await (await lab.start({ ...input, source: SLEDS.destination, destination: SLEDS.source })).result()) as Result;
-  expect(back.value.outcome).toBe('migrated');
-  expect(back.value.runsOn).toBe(SLEDS.source);
-  const gensBack = back.value.gens.history.map((g) => g.gen);
-  expect(gensBack[0]).toBe(gensThere[1]); // the running VM's gen, adopted
-  expect(gensBack[1]).toBeGreaterThan(gensThere[1]);
-  j = await lab.judge();
-  expect(j.checks.filter((c) => !c.ok)).toEqual([]);
-  expect(j.runningOn).toBe(SLEDS.source);
-  expect(j.gens).toEqual([gensThere[0], gensThere[1], gensBack[1]]);
-}, 300_000);
-
 const sleds = [SOURCE_SLED, DESTINATION_SLED];
 const api = (address: string, method: 'GET' | 'PUT', path: string, body?: unknown) => propolisRequest({ address, port: 12400 }, method, path, body);
 
-/** Between tests: no VM anywhere, no faults (and regions served, when the chain test did not run: jest -t). */
+/** Between tests: no VM anywhere, no faults, the regions made and served (the first call makes them). */
 async function reset(): Promise<void> {
   await lab.seedRegions();
   lab.faults('source', {});
@@ -165,39 +124,8 @@ function changesAsked(vm: string, from: { source: number; destination: number })
 
 const logOffsets = () => ({ source: Buffer.byteLength(lab.serverLog('source')), destination: Buffer.byteLength(lab.serverLog('destination')) });
 
-test('plan mode shows the VCR, every call and the gens it would use, and schedules nothing that changes a server, a region or the ledger', async () => {
-  await reset();
-  const before = await ledgerGens();
-  const handle = await lab.start(lab.input({ mode: 'plan', approve: [] }));
-  const r = (await handle.result()) as Result;
-  expect(r.outcome).toBe('planned');
-  const types = await scheduledActivityTypes(handle);
-  expect(types.filter((t) => MUTATING.includes(t))).toEqual([]);
-  expect(types).toEqual(expect.arrayContaining(['propolisInspectServer', 'crucibleInspectRegions']));
-  const next = Math.max(...before) + 1;
-  expect(r.planned.map((p) => p.step)).toEqual(['reserve-gen-start', 'create-vm', 'run-vm', 'reserve-gen-migrate', 'migrate']);
-  const create = r.planned.find((p) => p.step === 'create-vm')!.commands[0];
-  expect(create).toMatch(/^PUT http:\/\/sled-a:12400\/instance \(api-version 5\.0\.0\) /);
-  expect(create).toContain(`\\"gen\\":${next}`);
-  expect(create).toContain(`\\"target\\":[${lab.targets.map((t) => `\\"${t}\\"`).join(',')}]`);
-  const migrate = r.planned.find((p) => p.step === 'migrate')!;
-  expect(migrate.description).toMatch(/needs approval/);
-  expect(migrate.commands[0]).toMatch(/^PUT http:\/\/sled-b:12400\/instance .*"MigrationTarget"/);
-  expect(migrate.commands[0]).toContain(`\\"gen\\":${next + 1}`);
-  expect(r.value.gens.history.map((g) => g.gen)).toEqual([next, next + 1]);
-  expect(await ledgerGens()).toEqual(before);
-}, 60_000);
-
-test('a stale supplied gen is refused before any call that changes anything', async () => {
-  const gens = await ledgerGens();
-  const handle = await lab.start(lab.input({ gen: Math.max(...gens) }));
-  const failure = await runFailure(handle);
-  expect(failure.message).toMatch(new RegExp(`gen ${Math.max(...gens)} is too low: .*use at least ${Math.max(...gens) + 1}`));
-  expect((await scheduledActivityTypes(handle)).filter((t) => MUTATING.includes(t))).toEqual([]);
-  expect(await ledgerGens()).toEqual(gens);
-}, 60_000);
-
 test('a propolis server holding another instance is refused before anything changes', async () => {
+  await reset();
   const other = vcrJson({ blockSize: 512, blocksPerExtent: 4096, extentCount: 16, targets: ['127.0.0.1:1', '127.0.0.1:2', '127.0.0.1:3'] }, 1);
   expect((await api(DESTINATION_SLED.address, 'PUT', '/instance', specEnsure(LAB_UUID, other))).status).toBe(201);
   try {
@@ -236,6 +164,39 @@ test('fault: the destination dies mid-RamPush: the source resumes, the destinati
   expect(asked.destination).toMatchObject({ ensures: [expect.stringMatching(/as target of migration/)], refusedEnsures: 0, runs: 0 });
   await reset();
 }, 120_000);
+
+// After a run has put gens in the ledger: the plan's next gen and a stale one are known.
+test('plan mode shows the VCR, every call and the gens it would use, and schedules nothing that changes a server, a region or the ledger', async () => {
+  await reset();
+  const before = await ledgerGens();
+  const handle = await lab.start(lab.input({ mode: 'plan', approve: [] }));
+  const r = (await handle.result()) as Result;
+  expect(r.outcome).toBe('planned');
+  const types = await scheduledActivityTypes(handle);
+  expect(types.filter((t) => MUTATING.includes(t))).toEqual([]);
+  expect(types).toEqual(expect.arrayContaining(['propolisInspectServer', 'crucibleInspectRegions']));
+  const next = Math.max(...before) + 1;
+  expect(r.planned.map((p) => p.step)).toEqual(['reserve-gen-start', 'create-vm', 'run-vm', 'reserve-gen-migrate', 'migrate']);
+  const create = r.planned.find((p) => p.step === 'create-vm')!.commands[0];
+  expect(create).toMatch(/^PUT http:\/\/sled-a:12400\/instance \(api-version 5\.0\.0\) /);
+  expect(create).toContain(`\\"gen\\":${next}`);
+  expect(create).toContain(`\\"target\\":[${lab.targets.map((t) => `\\"${t}\\"`).join(',')}]`);
+  const migrate = r.planned.find((p) => p.step === 'migrate')!;
+  expect(migrate.description).toMatch(/needs approval/);
+  expect(migrate.commands[0]).toMatch(/^PUT http:\/\/sled-b:12400\/instance .*"MigrationTarget"/);
+  expect(migrate.commands[0]).toContain(`\\"gen\\":${next + 1}`);
+  expect(r.value.gens.history.map((g) => g.gen)).toEqual([next, next + 1]);
+  expect(await ledgerGens()).toEqual(before);
+}, 60_000);
+
+test('a stale supplied gen is refused before any call that changes anything', async () => {
+  const gens = await ledgerGens();
+  const handle = await lab.start(lab.input({ gen: Math.max(...gens) }));
+  const failure = await runFailure(handle);
+  expect(failure.message).toMatch(new RegExp(`gen ${Math.max(...gens)} is too low: .*use at least ${Math.max(...gens) + 1}`));
+  expect((await scheduledActivityTypes(handle)).filter((t) => MUTATING.includes(t))).toEqual([]);
+  expect(await ledgerGens()).toEqual(gens);
+}, 60_000);
 
 test('fault: the destination cannot reach a downstairs: it hangs activating while the migration reports Finish; after approval the VM restarts on the source with a new gen, its journal intact', async () => {
   await reset();

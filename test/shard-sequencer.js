@@ -11,7 +11,8 @@ const SECONDS = {
   'fix-readonly-data-crash': 200,
   'maas-repartition': 150,
   'seed-regions': 100,
-  'live-migrate': 110,
+  'live-migrate': 166,
+  'sled-chain': 35,
   'replicate-sweep': 100,
   'replicate-stream-faults': 65,
   'fix-readonly-data-faults': 63,
@@ -38,8 +39,10 @@ const SECONDS = {
 const FAMILIES = [
   { name: 'readonly-data', files: /^(fix-readonly-data(-crash|-faults)?|readonly-data-scenario|auto-grow-guard)$/ },
   { name: 'zfs-projects', files: /^(replicate-(project|sweep|stream-faults)|move-project|zfs-lab|schedule)$/ },
-  { name: 'crucible+propolis', files: /^(seed-regions|live-migrate|propolis-emulator)$/ },
-  { name: 'maas', files: /^(maas-emulator|maas-repartition(-input)?)$/ },
+  // One family for the storage sled's chain: sled-chain builds the maas and propolis scenarios in one
+  // lab (maasRepartition → seedRegions → liveMigrate on proper-raptor), live-migrate and seed-regions
+  // the crucible scenario with the propolis sleds, the maas files proper-raptor alone.
+  { name: 'maas+crucible+propolis', files: /^(maas-emulator|maas-repartition(-input)?|seed-regions|live-migrate|propolis-emulator|sled-chain)$/ },
 ];
 
 const base = (test) => path.basename(test.path).replace(/\.test\.ts$/, '');

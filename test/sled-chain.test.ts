@@ -1,5 +1,8 @@
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { IMAGE_PATH, type ImageRecord, imageRecordPath } from '../lab/scenarios/crucible';
 import { MAAS_HOSTS } from '../lab/scenarios/maas';
 import { liveMigrateInputFromSeedRegions } from '../runbooks/liveMigrate/from-seed-regions';
@@ -8,9 +11,9 @@ import type { RunbookResult } from '../workflows/engine/runbook';
 import type { LiveMigrateResult } from '../workflows/liveMigrate';
 import type { MaasRepartitionResult } from '../workflows/maasRepartition';
 import type { SeedRegionsResult } from '../workflows/seedRegions';
-import { repoRoot } from './helpers/paths';
+import { repoRoot, tsxCli } from './helpers/paths';
 import { SLEDS, startPropolisLab, type PropolisLab } from './helpers/propolis-lab';
-import { closeTestClient, startRunbook } from './helpers/temporal';
+import { closeTestClient, startRunbook, testClient } from './helpers/temporal';
 
 // The storage sled's whole chain on ONE lab (DESIGN.md "One storage sled, three runbooks in a
 // chain"): maasRepartition gives proper-raptor three partitions through the MAAS emulator and a pool
@@ -41,14 +44,27 @@ test('the chain on one sled: maasRepartition makes three pools on real partition
   const maasInput = { ...example('maasRepartition'), pollInterval: '200ms' };
   expect(maasInput).toMatchObject({ strategy: 'maas', approve: ['release'] });
   const t0 = Date.now();
-  const maas = (await (await startRunbook('maasRepartition', maasInput, { taskQueue: lab.taskQueue })).result()) as RunbookResult<MaasRepartitionResult>;
+  const maasRun = await startRunbook('maasRepartition', maasInput, { taskQueue: lab.taskQueue });
+  const maas = (await maasRun.result()) as RunbookResult<MaasRepartitionResult>;
   const tMaas = Date.now() - t0;
   expect(maas.value.outcome).toBe('repartitioned');
   expect(maas.value.pools.map((p) => [p.name, p.mountpoint, p.health])).toEqual([1, 2, 3].map((n) => [`crucible${n}`, `/crucible${n}`, 'ONLINE']));
 
-  // 2. seedRegions on those pools: its input from maasRepartition's, plus what only the operator
-  // knows (the address the downstairs listen on, the image).
-  const seedInput = seedRegionsInputFromMaasRepartition({ input: maasInput, result: maas }, { address: lab.storage.address, image: { path: IMAGE_PATH }, serviceDir: '/run/sv' });
+  // 2. seedRegions on those pools, started as an operator would: `runbook start seedRegions
+  // --input-from <the maasRepartition run>` with what only the operator knows (the address the
+  // downstairs listen on, the image). The CLI's input is the link's, from the run's history and result.
+  const given = { address: lab.storage.address, image: { path: IMAGE_PATH }, serviceDir: '/run/sv' };
+  const seedInput = seedRegionsInputFromMaasRepartition({ input: maasInput, result: maas }, given);
+  const seedId = `sled-chain/seedRegions/${randomUUID()}`;
+  const cli = spawnSync(
+    process.execPath,
+    [tsxCli, path.join(repoRoot, 'cli', 'main.ts'), 'start', 'seedRegions', '--input-from', maasRun.workflowId, '--input', JSON.stringify(given), '--id', seedId],
+    { cwd: repoRoot, encoding: 'utf8', timeout: 120_000, env: { ...process.env, RUNBOOK_TASK_QUEUE: lab.taskQueue } },
+  );
+  expect([cli.status, cli.stderr]).toEqual([0, '']);
+  const seedRun = (await testClient()).workflow.getHandle(seedId);
+  const started = (await seedRun.fetchHistory()).events![0].workflowExecutionStartedEventAttributes!.input!.payloads![0];
+  expect(defaultPayloadConverter.fromPayload(started)).toEqual(seedInput);
   const regions = seedInput.regions as Array<{ dir: string; port: number }>;
   expect(regions).toEqual([
     { dir: '/crucible1/region/8810', port: 8810 },
@@ -56,7 +72,7 @@ test('the chain on one sled: maasRepartition makes three pools on real partition
     { dir: '/crucible3/region/8830', port: 8830 },
   ]);
   const t1 = Date.now();
-  const seeded = (await (await startRunbook('seedRegions', seedInput, { taskQueue: lab.taskQueue })).result()) as RunbookResult<SeedRegionsResult>;
+  const seeded = (await seedRun.result()) as RunbookResult<SeedRegionsResult>;
   const tSeed = Date.now() - t1;
   expect(seeded.value.targets).toEqual(lab.targets);
   expect(seeded.value.regions.map((r) => r.action)).toEqual(['created', 'created', 'created']);

@@ -11,6 +11,7 @@ import { workerTaskQueue } from '../../workers/task-queues';
 import { RunbookName, RunbookOutcome, RunbookStep, RunbookTargets } from '../../workflows/engine/search-attributes';
 import { CliError, EXIT } from '../exit-codes';
 import { readInputArgument, validateLocally } from '../input';
+import { inputFromRun } from '../input-from';
 import { preflights, PreflightUnavailable } from '../preflights';
 import { followSteps } from '../progress';
 import { client } from '../temporal';
@@ -65,10 +66,15 @@ async function waitForResult(handle: WorkflowHandle, o: Output, follow: boolean)
   }
 }
 
-export async function startCommand(runbook: string, opts: { input?: string; plan?: boolean; wait?: boolean; id?: string; approve?: string[]; preflight?: boolean }, o: Output): Promise<number> {
+export async function startCommand(
+  runbook: string,
+  opts: { input?: string; inputFrom?: string; plan?: boolean; wait?: boolean; id?: string; approve?: string[]; preflight?: boolean },
+  o: Output,
+): Promise<number> {
   const entry = findRunbook(runbook);
   if (!entry) throw new CliError(`unknown runbook ${runbook}; known: ${catalog.map((e) => e.name).join(', ')}`, EXIT.usage);
-  const input = readInputArgument(opts.input);
+  // With --input-from, --input adds what the earlier run cannot know (and overrides what it mapped).
+  const input = opts.inputFrom ? await inputFromRun(runbook, opts.inputFrom, opts.input === undefined ? {} : readInputArgument(opts.input)) : readInputArgument(opts.input);
   if (opts.plan) input.mode = 'plan';
   if (opts.approve?.length) input.approve = [...new Set([...((input.approve as string[]) ?? []), ...opts.approve])];
   if (opts.preflight !== false) await runPreflight(runbook, input);

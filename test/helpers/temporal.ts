@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Duration } from '@temporalio/common';
 import { connectClient } from '../../workers/connection';
 import { RUNBOOKS_TASK_QUEUE } from '../../common/task-queues';
 import { auditQuery, pendingApprovalQuery } from '../../workflows/engine/messages';
@@ -21,9 +22,11 @@ export async function closeTestClient(): Promise<void> {
 
 /**
  * Start a run. With `preflight`, the runbook's pre-flight (cli/preflights.ts, what `runbook start`
- * runs) goes first, and its problems are thrown instead of starting anything.
+ * runs) goes first, and its problems are thrown instead of starting anything. `workflowTaskTimeout`
+ * (Temporal's default 10 s): how long a workflow task a worker took may stay unanswered before the
+ * server hands it to another worker; crash tests that kill workers shorten it.
  */
-export async function startRunbook(type: string, input: unknown, opts: { taskQueue?: string; workflowId?: string; preflight?: boolean } = {}): Promise<WorkflowHandle> {
+export async function startRunbook(type: string, input: unknown, opts: { taskQueue?: string; workflowId?: string; preflight?: boolean; workflowTaskTimeout?: Duration } = {}): Promise<WorkflowHandle> {
   const preflight = opts.preflight ? preflights[type] : undefined;
   const problems = preflight ? await preflight(input as Record<string, unknown>) : [];
   if (problems.length) throw new Error(`pre-flight of ${type} found ${problems.length} problem(s); nothing was started:\n- ${problems.join('\n- ')}`);
@@ -32,6 +35,7 @@ export async function startRunbook(type: string, input: unknown, opts: { taskQue
     taskQueue: opts.taskQueue ?? RUNBOOKS_TASK_QUEUE,
     workflowId: opts.workflowId ?? `test/${type}/${randomUUID()}`,
     args: [input],
+    ...(opts.workflowTaskTimeout ? { workflowTaskTimeout: opts.workflowTaskTimeout } : {}),
   });
 }
 

@@ -59,7 +59,7 @@ export const DEV_SERVER_DYNAMIC_CONFIG_BEFORE: Record<string, number> = {
   'history.visibilityProcessorMaxPollRPS': 1000,
 };
 
-export const DEV_SERVER_DYNAMIC_CONFIG: Record<string, number | boolean> = {
+export const DEV_SERVER_DYNAMIC_CONFIG: Record<string, number | boolean | string> = {
   ...DEV_SERVER_DYNAMIC_CONFIG_BEFORE,
   // Eager activity dispatch: the reply to the workflow task that schedules an activity on the
   // worker's own task queue carries the activity task itself, instead of a transfer-queue task, a
@@ -69,6 +69,12 @@ export const DEV_SERVER_DYNAMIC_CONFIG: Record<string, number | boolean> = {
   // by default (allowEagerDispatch, maxEagerActivityReservationsPerWorkflowTask); the server's flag is
   // off by default. Activities routed to a site's queue are dispatched the ordinary way.
   'system.enableActivityEagerExecution': true,
+  // The timer queue never fires a task earlier than now + this shift (default 1 s): every durable
+  // timer (a step's retry backoff of 250 ms) and every activity timeout (a killed worker's heartbeat
+  // timeout) came a second late. A kill and resume in live-migrate.test.ts cost ~5 s, two of them
+  // this floor. The shift lets a cluster's timer readers batch; one SQLite dev server has nothing to
+  // batch for.
+  'history.timerProcessorMaxTimeShift': '10ms',
 };
 
 /**

@@ -11,7 +11,7 @@ const SECONDS = {
   'fix-readonly-data-crash': 200,
   'maas-repartition': 150,
   'seed-regions': 100,
-  'live-migrate': 166,
+  'live-migrate': 130,
   'sled-chain': 35,
   'replicate-sweep': 100,
   'replicate-stream-faults': 65,

@@ -14,6 +14,27 @@ const example = (): Record<string, unknown> => {
 
 export const cases: RecordingCase[] = [
   {
+    // A disk the machine does not have: refused right after the read-only inspection, every problem listed.
+    runbook: 'maasRepartition',
+    name: 'refused-after-inspect',
+    scenarios: ['maas'],
+    input: () => ({ ...example(), disk: 'sdb' }),
+    end: 'FAILED',
+  },
+  {
+    // Since 7936d81 the upload's undo follows what inspect-machine found before the run (the script's
+    // text); release-rejected.json, recorded before, keeps the older rule replaying.
+    runbook: 'maasRepartition',
+    name: 'release-rejected-undo-from-inspect',
+    scenarios: ['maas'],
+    input: example,
+    drive: async (h) => {
+      await waitForApprovalGate(h, 'release');
+      await decide(h, 'release', 'reject', 'recorder', 'not this week');
+    },
+    end: 'FAILED',
+  },
+  {
     runbook: 'maasRepartition',
     name: 'release-rejected',
     scenarios: ['maas'],

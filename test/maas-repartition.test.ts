@@ -276,7 +276,8 @@ test('cancel mid-commission aborts it in MAAS and records it', async () => {
 
 // The failure path past the point of no return, with the worker SIGKILLed as each of its steps
 // begins, and once more after MAAS took mark_broken but before its reply reached the worker.
-const DEPLOY_FAILURE_KILLS = ['deploy-2', 'install-log-2', 'reread-2', 'mark-broken'];
+// Every boundary of the failure path, from the first failed deployment on.
+const DEPLOY_FAILURE_KILLS = ['install-log-1', 'reread-1', 'release-failed-deployment', 'deploy-2', 'install-log-2', 'reread-2', 'mark-broken'];
 
 test(`deploy fails twice, SIGKILL at ${DEPLOY_FAILURE_KILLS.join(', ')} and after MAAS took mark_broken: released once in between, marked broken once (not released back into the pool); the error names the curtin log and the MAAS events`, async () => {
   lab.configure({ faults: { deployFail: true, holdReply: { request: `POST machines/${lab.systemId} op=mark_broken`, ms: 15_000 } } });

@@ -9,7 +9,7 @@ const Sequencer = require('@jest/test-sequencer').default;
 // Seconds each file took in a quiet run of the whole suite; an unlisted file counts as 5 s.
 const SECONDS = {
   'fix-readonly-data-crash': 200,
-  'maas-repartition': 150,
+  'maas-repartition': 165,
   'seed-regions': 100,
   'live-migrate': 130,
   'sled-chain': 35,

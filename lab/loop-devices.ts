@@ -43,6 +43,14 @@ export function loopDevicesUnder(dir: string): Array<{ device: string; backingFi
 }
 
 export function detachLoopDevice(device: string): void {
+  // Partitions `partx -a` added (proper-raptor's sda) outlive the detach: the next lab that attaches
+  // this device number finds the old ones in the kernel, its `partx -a` refuses to add overlapping
+  // ones, and its build waits for partition devices that never come (10 s per maas lab up).
+  try {
+    execFileSync('partx', ['-d', device], { stdio: 'ignore' });
+  } catch {
+    // no partitions (or no partx): nothing to forget
+  }
   // A device still mounted somewhere is only marked for auto-detach; it goes when the last user does.
   run(['-d', device]);
 }

@@ -12,7 +12,7 @@ const SECONDS = {
   'maas-repartition': 165,
   'seed-regions': 100,
   'live-migrate': 130,
-  'sled-chain': 35,
+  'sled-chain': 25,
   'replicate-sweep': 100,
   'replicate-stream-faults': 65,
   'fix-readonly-data-faults': 63,

@@ -59,6 +59,7 @@ same_file() { [ "$(stat -c %d:%i "$1" 2>/dev/null)" = "$(stat -c %d:%i "$2" 2>/d
       bash`mkdir -p ${diskDir} ${path.dirname(statusFile)} ${devDisk} /dev/disk
 rm -f ${image}; truncate -s ${size} ${image}
 dev=$(losetup -f --show ${image})
+partx -d "$dev" 2>/dev/null || true  # partitions an earlier user of this device number left in the kernel
 same_file ${devDisk} /dev/disk || mount --bind ${devDisk} /dev/disk
 ` +
       seedTableScript(statusFile) +

@@ -25,8 +25,8 @@ export interface InspectStep<T> extends StepBase<T> {
    * a site (a site's worker is another process: those steps stay ordinary activities). What it gives
    * up: a local activity has no heartbeat (the workflow task waiting on it is what notices a dead
    * worker), a cancel of the run waits until the workflow task running it completes or heartbeats
-   * (at 80% of the workflow task timeout), and a worker or
-   * server lost before that task completes runs it again, which a read-only step allows.
+   * (at 80% of the workflow task timeout), and a worker or server lost before that task completes
+   * runs it again, which a read-only step allows.
    */
   quick?: boolean;
 }

@@ -220,4 +220,21 @@ describe(`${COUNT} projects`, () => {
     expect(meta.currentDetails).not.toContain('Needs an operator');
     expect(r.value.needsOperator).toEqual([]);
   }, 600_000);
+
+  test('probes a scan cut short left behind are destroyed before judging: a change made before the leftover is still replicated, an unchanged project still skipped', async () => {
+    if (first?.value.status !== 'complete') throw new Error('the first sweep did not complete (see its failure)');
+    // A worker killed mid-probe leaves `<dataset>@sweep-probe-<time>` as a project's newest snapshot.
+    // On one project a file was written before the leftover was taken: measured from the leftover, that
+    // change would look like none.
+    const [changed, quiet] = big.projects.filter((p) => p.replicas.every((x) => x.state === 'in-sync')).slice(-2);
+    const leftover = 'sweep-probe-20200101T000000Z';
+    await lab.sh(changed.source, `echo before-the-leftover > "$(zfs get -H -o value mountpoint ${changed.dataset})/late.txt" && zfs snapshot ${changed.dataset}@${leftover}`);
+    await lab.sh(quiet.source, `zfs snapshot ${quiet.dataset}@${leftover}`);
+    const handle = await lab.start('replicateProjects', { hosts: HOSTS, concurrency: 8, batchSize: 60 });
+    const r = await resultWithin<Result>(handle, 120_000, 'the sweep after a scan cut short');
+    expect(r.value.totals).toMatchObject({ scheduled: 1, replicated: 1, unchanged: ALL - 1, failed: 0 });
+    for (const host of HOSTS) expect(await lab.sh(host, `zfs list -H -o name -t snapshot | grep -c '@sweep-probe-' || true`)).toBe('0\n');
+    const check = await lab.check([changed, quiet].map((p) => ({ id: p.id, source: p.source, replicas: p.replicas.map((x) => x.host) })));
+    expect(check.checks.filter((c) => !c.ok)).toEqual([]);
+  }, 300_000);
 });

@@ -1,4 +1,12 @@
-import { MAX_PROBES_PER_SCRIPT, parseSweepProbeLeft, sweepProbeCleanupCommand, sweepProbeCommand } from '../activities/zfs-replication/sweep-check';
+import {
+  destroyStaleProbesCommand,
+  MAX_PROBES_PER_SCRIPT,
+  parseStaleProbesGone,
+  parseSweepProbeLeft,
+  staleProbes,
+  sweepProbeCleanupCommand,
+  sweepProbeCommand,
+} from '../activities/zfs-replication/sweep-check';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -496,6 +504,19 @@ describe('the sweep change probe script', () => {
     expect(c.text.split('\n')[0]).toBe('zfs destroy -r projects@sweep-probe-20261203T090000Z 2>/dev/null && exit 0');
     expect(c.text).toContain('zfs list -H -o name -t snapshot -r projects | grep -F @sweep-probe-20261203T090000Z | while read -r s; do');
     expect(() => sweepProbeCleanupCommand('projects', 'rb bad')).toThrow();
+  });
+
+  test("leftover probes: another scan's probe over an hour old is stale; this scan's own, a younger one and runbook snapshots are not", () => {
+    const snap = (shortName: string) => ({ name: `projects/p@${shortName}`, shortName, guid: '1', createtxg: 1, creation: 0, userrefs: 0 });
+    const copy = {
+      dataset: 'projects/p',
+      snapshots: ['rb-20261121T091500Z', 'sweep-probe-20261203T070000Z', 'sweep-probe-20261203T083000Z', 'sweep-probe-20261203T090000Z', 'sweep-probe-x'].map(snap),
+    };
+    expect(staleProbes(copy, 'sweep-probe-20261203T090000Z', new Date('2026-12-03T09:05:00Z'))).toEqual(['projects/p@sweep-probe-20261203T070000Z']);
+    const c = destroyStaleProbesCommand(['projects/p@sweep-probe-20261203T070000Z']);
+    expect(c.text.split('\n').at(-1)).toBe('d projects/p@sweep-probe-20261203T070000Z');
+    expect(() => destroyStaleProbesCommand(['projects/p@x; rm -rf /'])).toThrow();
+    expect([...parseStaleProbesGone('@@stale-probe-gone projects/p@sweep-probe-20261203T070000Z\nnoise\n')]).toEqual(['projects/p@sweep-probe-20261203T070000Z']);
   });
 
   test('a script holds at most MAX_PROBES_PER_SCRIPT probes and stays far below the 128 KiB of one argument', () => {

@@ -162,6 +162,7 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
                 'zfs get -H -d 1 ... <pool> (one per host)',
                 'zfs get -Hp -d 1 ... <every copy of a chunk> (one per host per chunk)',
                 'zfs snapshot <source>@sweep-probe-<time>; zfs send -i | wc -c; zfs destroy <source>@sweep-probe-<time> (per candidate, in lanes, one script per source host per chunk)',
+                'zfs destroy <copy>@sweep-probe-<over an hour old> (probes a scan cut short left behind, if any; per host per chunk)',
               ],
               run: () => scanActs.zfsSweepScan(scanArgs(`sweep-probe-${replicationSnapshotShortName(new Date(Date.now())).slice(3)}`)),
               summarize,

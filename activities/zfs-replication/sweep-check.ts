@@ -80,6 +80,58 @@ export function sweepProbeCleanupCommand(pool: string, probe: string): ShellComm
   return { text, display: `zfs destroy -r ${pool}@${probe} (the change probes; one by one if that fails)` };
 }
 
+/** A scan's probe snapshot is `sweep-probe-<UTC time the scan began>` (see replicateProjects). */
+const PROBE_NAME = /^sweep-probe-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+
+/**
+ * How old another scan's probe must be before a scan takes it for one left behind by a scan cut short
+ * (a worker killed mid-probe): far longer than a scan takes, so a probe of a scan still running is
+ * never touched.
+ */
+export const STALE_PROBE_AGE_MS = 60 * 60_000;
+
+/**
+ * Probe snapshots another scan left on this copy, full names. Left alone they would be a project's
+ * newest snapshot: the next probe would measure from the leftover instead of from the last snapshot
+ * the replicas hold, and a child would copy the leftover to the replicas.
+ */
+export function staleProbes(copy: Pick<CopyState, 'dataset' | 'snapshots'>, currentProbe: string | null, now: Date): string[] {
+  return copy.snapshots
+    .filter((snap) => {
+      const m = PROBE_NAME.exec(snap.shortName);
+      if (!m || snap.shortName === currentProbe) return false;
+      const takenAt = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+      return now.getTime() - takenAt > STALE_PROBE_AGE_MS;
+    })
+    .map((snap) => `${copy.dataset}@${snap.shortName}`);
+}
+
+export const STALE_PROBE_GONE = '@@stale-probe-gone';
+
+/** Destroy each leftover probe (retried; one already gone counts as gone); prints `@@stale-probe-gone <snapshot>` for each one gone. */
+export function destroyStaleProbesCommand(snapshots: readonly string[]): ShellCommand {
+  const fn = `d() { local i; for i in 1 2 3 4 5; do zfs list -H -o name "$1" >/dev/null 2>&1 || { echo ${STALE_PROBE_GONE} "$1"; return; }; zfs destroy "$1" && { echo ${STALE_PROBE_GONE} "$1"; return; }; sleep 0.2; done; }`;
+  const lines = snapshots.map((name) => {
+    const [dataset, short] = name.split('@');
+    datasetNameSchema.parse(dataset);
+    snapshotShortNameSchema.parse(short);
+    return sh`d ${name}`.text;
+  });
+  return {
+    text: [fn, ...lines].join('\n'),
+    display: `zfs destroy of ${snapshots.length} probe snapshot${snapshots.length === 1 ? '' : 's'} an earlier scan left (${snapshots[0]}${snapshots.length > 1 ? ', ...' : ''})`,
+  };
+}
+
+export function parseStaleProbesGone(stdout: string): Set<string> {
+  return new Set(
+    stdout
+      .split('\n')
+      .map((l) => /^@@stale-probe-gone (\S+)$/.exec(l.trim())?.[1])
+      .filter((d): d is string => !!d),
+  );
+}
+
 /** Datasets whose probe snapshot a lane could not destroy (SWEEP_PROBE_LEFT lines). */
 export function parseSweepProbeLeft(stdout: string): string[] {
   return stdout

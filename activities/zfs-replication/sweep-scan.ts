@@ -6,7 +6,18 @@ import type { ZfsFeatures } from '../zfs/features';
 import { parseZfsGet } from '../zfs/get';
 import { copiesFromObjects, inspectCopiesCommand, isMissingDataset, newestSnapshot, type CopyState } from './copy-state';
 import { listCopiesCommand, parseCopies, placeProjects, type Placement, type PlacementProblem } from './placement';
-import { EMPTY_INCREMENT_BYTES, MAX_PROBES_PER_SCRIPT, parseSweepProbe, parseSweepProbeLeft, sweepProbeCleanupCommand, sweepProbeCommand, whyNotInSync } from './sweep-check';
+import {
+  destroyStaleProbesCommand,
+  EMPTY_INCREMENT_BYTES,
+  MAX_PROBES_PER_SCRIPT,
+  parseStaleProbesGone,
+  parseSweepProbe,
+  parseSweepProbeLeft,
+  staleProbes,
+  sweepProbeCleanupCommand,
+  sweepProbeCommand,
+  whyNotInSync,
+} from './sweep-check';
 
 // The sweep's whole look at the hosts, in ONE activity per run: every host's copies listed once
 // (one `zfs get -d 1` per host), placed, then the projects after the cursor read and probed in
@@ -92,6 +103,10 @@ async function checkChunk(a: SweepScanArgs, chunk: Placement[], sessions: Map<st
       if (r.record.exitCode === 0 || isMissingDataset(r.stderr)) copies.set(host, copiesFromObjects(host, parseZfsGet(r.stdout), datasets));
     }),
   );
+  // Probes a scan cut short left behind go first (not in plan mode, which changes nothing): judged
+  // with them, a project would look behind on every replica, and its next probe would measure from
+  // the leftover.
+  if (a.probe !== null) await destroyStaleProbes(copies, sessions, a.probe);
   // null: nothing to do; a string: why a child must run.
   const verdict = new Map<string, string | null>();
   const probes = new Map<string, Array<{ project: string; dataset: string; from: string }>>();
@@ -144,6 +159,20 @@ async function checkChunk(a: SweepScanArgs, chunk: Placement[], sessions: Map<st
     }),
   );
   return verdict;
+}
+
+/** Destroy the leftover probes on every copy read, and forget the ones destroyed (one script per host that has any). */
+async function destroyStaleProbes(copies: Map<string, Map<string, CopyState>>, sessions: Map<string, HostSession>, probe: string): Promise<void> {
+  const now = new Date();
+  await Promise.all(
+    [...copies].map(async ([host, byDataset]) => {
+      const stale = [...byDataset.values()].flatMap((c) => staleProbes(c, probe, now));
+      if (!stale.length) return;
+      const r = await (sessions.get(host) as HostSession).run(destroyStaleProbesCommand(stale), { tailChars: 300, timeoutMs: 10 * 60_000 });
+      const gone = parseStaleProbesGone(r.stdout);
+      for (const c of byDataset.values()) c.snapshots = c.snapshots.filter((snap) => !gone.has(`${c.dataset}@${snap.shortName}`));
+    }),
+  );
 }
 
 export async function zfsSweepScan(a: SweepScanArgs): Promise<StepOutput<SweepScan>> {

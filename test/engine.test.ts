@@ -6,6 +6,7 @@ import { runbookDataConverter } from '../workers/data-converter';
 import type { RunbookResult } from '../workflows/engine/runbook';
 import { RUNBOOKS_TASK_QUEUE } from '../common/task-queues';
 import { auditQuery } from '../workflows/engine/messages';
+import { waitForFirstActivityCompleted } from './helpers/history-watch';
 import { hostLines } from './helpers/lab-host';
 import { closeTestClient, runFailure, scheduledActivityTypes, startRunbook, testClient, waitForAudit } from './helpers/temporal';
 
@@ -128,10 +129,7 @@ test('a cancel that arrives during quick steps lands at the next heartbeat of th
     workflowTaskTimeout: '2s',
     args: [{ host, dir: drillDir(), steps: 4, action: 'read-true', stepSeconds: 1 }],
   });
-  for (const deadline = Date.now() + 30_000; !((await handle.fetchHistory()).events ?? []).some((e) => e.activityTaskCompletedEventAttributes);) {
-    if (Date.now() > deadline) throw new Error('resolve-hosts never completed');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForFirstActivityCompleted(handle); // resolve-hosts
   await new Promise((r) => setTimeout(r, 300)); // step-1 is sleeping on the host, as a local activity
   const cancelledAt = Date.now();
   await handle.cancel();

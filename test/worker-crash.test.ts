@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { RunbookResult } from '../workflows/engine/runbook';
 import { execInHost } from '../lab/exec';
 import { shq } from '../activities/ssh/command';
+import { waitForFirstActivityCompleted } from './helpers/history-watch';
 import { hostLines } from './helpers/lab-host';
 import { closeTestClient, resultWithin, startRunbook, testClient, waitForAudit } from './helpers/temporal';
 import { startWorkerProcess, type WorkerProcess } from './helpers/worker-process';
@@ -88,11 +89,7 @@ test('a worker killed during quick read-only steps (local activities not yet rec
     workflowTaskTimeout: '3s',
     args: [{ host: 'node1', dir: `/var/tmp/engine-drill/${randomUUID()}`, steps: 3, action: 'read-true', stepSeconds: 1 }],
   });
-  const hostsResolved = async () => ((await handle.fetchHistory()).events ?? []).some((e) => e.activityTaskCompletedEventAttributes);
-  for (const deadline = Date.now() + 30_000; !(await hostsResolved());) {
-    if (Date.now() > deadline) throw new Error('resolve-hosts never completed');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForFirstActivityCompleted(handle); // resolve-hosts
   await new Promise((r) => setTimeout(r, 1_500)); // step-1 done on the worker, step-2 sleeping: nothing recorded yet
   await worker.stop('SIGKILL');
   const before = (await handle.fetchHistory()).events ?? [];

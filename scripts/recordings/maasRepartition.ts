@@ -12,6 +12,11 @@ const example = (): Record<string, unknown> => {
   return { ...input, pollInterval: '200ms' };
 };
 
+const rejectRelease: RecordingCase['drive'] = async (h) => {
+  await waitForApprovalGate(h, 'release');
+  await decide(h, 'release', 'reject', 'recorder', 'not this week');
+};
+
 export const cases: RecordingCase[] = [
   {
     // A disk the machine does not have: refused right after the read-only inspection, every problem listed.
@@ -28,10 +33,7 @@ export const cases: RecordingCase[] = [
     name: 'release-rejected-undo-from-inspect',
     scenarios: ['maas'],
     input: example,
-    drive: async (h) => {
-      await waitForApprovalGate(h, 'release');
-      await decide(h, 'release', 'reject', 'recorder', 'not this week');
-    },
+    drive: rejectRelease,
     end: 'FAILED',
   },
   {
@@ -39,10 +41,7 @@ export const cases: RecordingCase[] = [
     name: 'release-rejected',
     scenarios: ['maas'],
     input: example,
-    drive: async (h) => {
-      await waitForApprovalGate(h, 'release');
-      await decide(h, 'release', 'reject', 'recorder', 'not this week');
-    },
+    drive: rejectRelease,
     end: 'FAILED',
   },
   {

@@ -84,6 +84,28 @@ export function profileSteps(events: HistoryEvent[], activityType: string): Step
   return { cycles, phases, eventsPerStep, workflowTasksPerStep: wfts / n };
 }
 
+/**
+ * Profile the quick steps of a sequential run (local activities of `activityType`): they leave no
+ * activity events, only a marker each, written when the workflow task completes, whose data holds
+ * when the worker scheduled and completed the activity. One step is the cycle between two
+ * schedulings, as for profileSteps; the phases are not split (they happen inside one workflow task).
+ */
+export function profileLocalSteps(events: HistoryEvent[], activityType: string): StepProfile {
+  const scheduledAt: number[] = [];
+  for (const e of events) {
+    const m = e.markerRecordedEventAttributes;
+    if (m?.markerName !== 'core_local_activity') continue;
+    const raw = m.details?.data?.payloads?.[0]?.data;
+    if (!raw) continue;
+    const data = JSON.parse(Buffer.from(raw).toString()) as { activity_type?: string; original_schedule_time?: { seconds: number; nanos: number } };
+    const t = data.original_schedule_time;
+    if (data.activity_type === activityType && t) scheduledAt.push(t.seconds * 1000 + t.nanos / 1e6);
+  }
+  const cycles = scheduledAt.slice(1).map((t, k) => t - scheduledAt[k]);
+  const phases = Object.fromEntries(PHASES.map((p) => [p, [] as number[]])) as Record<Phase, number[]>;
+  return { cycles, phases, eventsPerStep: { MarkerRecorded: 1 }, workflowTasksPerStep: 0 };
+}
+
 /** A markdown table of the phases' medians and p90s (their medians need not add up to the cycle's). */
 export function phaseTable(profiles: { label: string; profile: StepProfile }[]): string[] {
   const head = `| phase | ${profiles.map((p) => `${p.label} median | p90`).join(' | ')} |`;

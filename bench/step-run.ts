@@ -10,7 +10,7 @@ import { startDevServer, type DevServerSettings } from '../lab/temporal-dev-serv
 import { runbookDataConverter } from '../workers/data-converter';
 import { createRunbooksWorker } from '../workers/runbooks-worker';
 import type { RunbookResult } from '../workflows/engine/runbook';
-import { profileSteps, type StepProfile } from './history-profile';
+import { profileLocalSteps, profileSteps, type StepProfile } from './history-profile';
 
 export interface StepRunConfig {
   label: string;
@@ -113,7 +113,10 @@ export async function runSteps(config: StepRunConfig, opts: { host: string; step
         const cpuPerStep = { server: (processCpuMs(server.pid) - cpuBefore.server) / opts.steps, worker: (ownCpuMs() - cpuBefore.worker) / opts.steps };
         const workerMeans = meansBetween(before!, await scrapeLatencies());
         const history = await client.workflow.getHandle(workflowId).fetchHistory();
-        return { label: config.label, profile: profileSteps(history.events ?? [], 'drillTrue'), wallPerStep: wall / opts.steps, cpuPerStep, workerMeans };
+        const events = history.events ?? [];
+        // Quick steps (local activities) leave markers instead of activity events.
+        const profile = events.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'drillTrue') ? profileSteps(events, 'drillTrue') : profileLocalSteps(events, 'drillTrue');
+        return { label: config.label, profile, wallPerStep: wall / opts.steps, cpuPerStep, workerMeans };
       }
       throw new Error('unreachable');
     } finally {

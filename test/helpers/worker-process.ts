@@ -10,39 +10,47 @@ export interface WorkerProcess {
 }
 
 /**
- * A real worker process (workers/main.ts), so a test can SIGKILL it like a crashed machine.
- * Resolves once it polls its task queue.
+ * Spawn a worker script under tsx (with the prebundled workflow code and the tests' short sticky
+ * queue) in its own process group, and resolve once its stdout shows `ready`. Shared by the worker
+ * that polls at once and the held one (held-worker-process.ts).
  */
-export async function startWorkerProcess(opts: { taskQueue?: string; env?: Record<string, string>; logFile?: string; script?: string; args?: string[] } = {}): Promise<WorkerProcess> {
-  const logFile = opts.logFile ?? path.join(testDataDir, `worker-${opts.taskQueue ?? 'runbooks'}-${Date.now()}.log`);
-  const out = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [tsxCli, path.join(repoRoot, opts.script ?? 'workers/main.ts'), ...(opts.args ?? [])], {
+export async function spawnWorkerScript(opts: {
+  script: string;
+  args?: string[];
+  env?: Record<string, string>;
+  logFile: string;
+  /** 'pipe' for a worker that waits for a word on stdin. */
+  stdin: 'ignore' | 'pipe';
+  ready: RegExp;
+  what: string;
+}): Promise<WorkerProcess> {
+  const out = openSync(opts.logFile, 'a');
+  const child = spawn(process.execPath, [tsxCli, path.join(repoRoot, opts.script), ...(opts.args ?? [])], {
     cwd: repoRoot,
     env: {
       ...process.env,
       ...(existsSync(workflowBundleFile) ? { RUNBOOK_WORKFLOW_BUNDLE: workflowBundleFile } : {}),
       // A killed worker's runs move on after 2 s instead of 10 (see workers/runbooks-worker.ts).
       RUNBOOK_STICKY_QUEUE_TIMEOUT: '2s',
-      ...(opts.taskQueue ? { RUNBOOK_TASK_QUEUE: opts.taskQueue } : {}),
       ...opts.env,
     },
-    stdio: ['ignore', 'pipe', out],
+    stdio: [opts.stdin, 'pipe', out],
     detached: true,
   });
   const pid = child.pid!;
   await new Promise<void>((resolve, reject) => {
     let seen = '';
-    const timer = setTimeout(() => reject(new Error(`worker did not start within 60 s; see ${logFile}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`${opts.what} did not start within 60 s; see ${opts.logFile}`)), 60_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       seen += chunk.toString();
-      if (/polling (task queue )?\S+/.test(seen)) {
+      if (opts.ready.test(seen)) {
         clearTimeout(timer);
         resolve();
       }
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`worker exited with ${code} at start; see ${logFile}`));
+      reject(new Error(`${opts.what} exited with ${code} at start; see ${opts.logFile}`));
     });
   });
   child.stdout!.resume();
@@ -58,4 +66,20 @@ export async function startWorkerProcess(opts: { taskQueue?: string; env?: Recor
       await exited;
     },
   };
+}
+
+/**
+ * A real worker process (workers/main.ts), so a test can SIGKILL it like a crashed machine.
+ * Resolves once it polls its task queue.
+ */
+export function startWorkerProcess(opts: { taskQueue?: string; env?: Record<string, string>; logFile?: string; script?: string; args?: string[] } = {}): Promise<WorkerProcess> {
+  return spawnWorkerScript({
+    script: opts.script ?? 'workers/main.ts',
+    args: opts.args,
+    env: { ...(opts.taskQueue ? { RUNBOOK_TASK_QUEUE: opts.taskQueue } : {}), ...opts.env },
+    logFile: opts.logFile ?? path.join(testDataDir, `worker-${opts.taskQueue ?? 'runbooks'}-${Date.now()}.log`),
+    stdin: 'ignore',
+    ready: /polling (task queue )?\S+/,
+    what: 'worker',
+  });
 }

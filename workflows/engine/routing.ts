@@ -1,3 +1,4 @@
+import { msToNumber } from '@temporalio/common/lib/time';
 import { patched, proxyActivities, proxyLocalActivities, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
 import { siteTaskQueue } from '../../common/task-queues';
 import { currentAttempt } from './attempt-context';
@@ -72,7 +73,10 @@ export class ActivityRouter {
     if (!proxy) {
       const remote = proxyActivities({ ...DEFAULT_ACTIVITY_OPTIONS, ...options, ...(taskQueue ? { taskQueue } : {}), retry: { maximumAttempts: 1 } });
       // A site's worker is another process: only a host without a site can have its steps run locally.
-      const local = taskQueue ? undefined : proxyLocalActivities({ startToCloseTimeout: QUICK_STEP_TIMEOUT, retry: { maximumAttempts: 1 } });
+      // Its timeout: the step's own when that is shorter, never more than QUICK_STEP_TIMEOUT.
+      const own = options.startToCloseTimeout;
+      const timeout = own !== undefined && msToNumber(own) < msToNumber(QUICK_STEP_TIMEOUT) ? own : QUICK_STEP_TIMEOUT;
+      const local = taskQueue ? undefined : proxyLocalActivities({ startToCloseTimeout: timeout, retry: { maximumAttempts: 1 } });
       proxy = tagged(remote, local);
       this.proxies.set(key, proxy);
     }

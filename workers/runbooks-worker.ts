@@ -4,9 +4,8 @@ import { closeSharedPool } from '../activities/ssh/shared-pool';
 import { connectWorkerConnection, temporalSettings } from './connection';
 import { runbookDataConverter } from './data-converter';
 import { workerTaskQueue } from './task-queues';
-import { workflowsPath } from './workflow-bundle';
+import { bundleWorkflows } from './workflow-bundle';
 import { HEARTBEAT_DELIVERY } from './heartbeats';
-import { workflowInterceptorModules } from './workflow-interceptors';
 
 /**
  * By default a nondeterminism error fails the workflow task, which Temporal retries until a fixed
@@ -23,11 +22,12 @@ function nondeterminismPolicy(): Pick<WorkerOptions, 'workflowFailureErrorTypes'
  * deployment does, and what lets the test suite restart workers at every step boundary. The bundle
  * must come from the same checkout: a stale one replays old code against new histories.
  */
-function workflowCode(overrides: Partial<WorkerOptions>): Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle' | 'interceptors'> {
-  // A bundle carries its interceptors (workers/workflow-bundle.ts); the SDK would only warn about these.
+async function workflowCode(overrides: Partial<WorkerOptions>): Promise<Pick<WorkerOptions, 'workflowBundle'>> {
+  // A bundle carries its interceptors (workers/workflow-bundle.ts).
   if (overrides.workflowBundle) return { workflowBundle: overrides.workflowBundle };
   const codePath = process.env.RUNBOOK_WORKFLOW_BUNDLE;
-  return codePath ? { workflowBundle: { codePath } } : { workflowsPath, interceptors: { workflowModules: workflowInterceptorModules } };
+  // Bundled here rather than by Worker.create: the same code, without webpack's statistics in the log.
+  return { workflowBundle: codePath ? { codePath } : await bundleWorkflows() };
 }
 
 /**
@@ -49,7 +49,7 @@ export async function createRunbooksWorker(overrides: Partial<WorkerOptions> = {
     connection,
     namespace,
     taskQueue: workerTaskQueue(),
-    ...workflowCode(overrides),
+    ...(await workflowCode(overrides)),
     activities,
     dataConverter: runbookDataConverter,
     // Long commands (pvmove, zfs send) hold a slot each; the default of 100 would let one sweep starve the rest.

@@ -9,8 +9,17 @@ export const workflowsPath = require.resolve('../workflows');
  * Bundle the workflow code once and write it where RUNBOOK_WORKFLOW_BUNDLE can name it. Written to a
  * temporary name and renamed, so a worker starting meanwhile never reads half a bundle.
  */
+/**
+ * The workflow code (this checkout's, or the workflows module at `from`) with the engine's
+ * interceptors, bundled quietly: webpack's module statistics are no news to an operator.
+ */
+export async function bundleWorkflows(from = workflowsPath): Promise<{ code: string }> {
+  const { code } = await bundleWorkflowCode({ workflowsPath: from, workflowInterceptorModules, logger: new DefaultLogger('WARN') });
+  return { code };
+}
+
 export async function writeWorkflowBundle(file: string): Promise<{ file: string; bytes: number }> {
-  const { code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: new DefaultLogger('WARN') });
+  const { code } = await bundleWorkflows();
   mkdirSync(path.dirname(file), { recursive: true });
   const partial = `${file}.partial-${process.pid}`;
   writeFileSync(partial, code);

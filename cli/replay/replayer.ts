@@ -1,13 +1,10 @@
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import type { DataConverter } from '@temporalio/common';
 import { runbookDataConverter } from '../../workers/data-converter';
-import { workflowInterceptorModules } from '../../workers/workflow-interceptors';
 import { HistoryDecoder } from '../history/decode';
 import type { History } from '../history/load';
 import { describeDivergence, divergenceEventId, locateDivergence, type Divergence } from './divergence';
-
-export const defaultWorkflowsPath = require.resolve('../../workflows');
 
 /**
  * A replay that diverges makes the SDK log every failed workflow task; the report says it better.
@@ -22,10 +19,7 @@ export function quietReplayRuntime(): void {
 }
 
 /** Bundle the workflow code once; every replay then reuses it (a bundle takes seconds, a replay ms). */
-export async function bundleWorkflows(workflowsPath = defaultWorkflowsPath): Promise<WorkflowBundle> {
-  const { code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: new DefaultLogger('WARN') });
-  return { code };
-}
+export { bundleWorkflows } from '../../workers/workflow-bundle';
 
 export interface ReplayItem {
   /** How the report names it: a file path or a workflow id. */

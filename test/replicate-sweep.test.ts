@@ -221,6 +221,40 @@ describe(`${COUNT} projects`, () => {
     expect(r.value.needsOperator).toEqual([]);
   }, 600_000);
 
+  test('changes of every kind made right before a sweep are replicated: the space accounting tells most, a probe snapshot only the ambiguous one, an unchanged project costs neither', async () => {
+    if (first?.value.status !== 'complete') throw new Error('the first sweep did not complete (see its failure)');
+    const inSync = big.projects.filter((p) => p.replicas.every((x) => x.state === 'in-sync'));
+    const [overwritten, touched, removed, twin] = inSync.slice(0, 4);
+    const sweep = async (what: string) => resultWithin<Result>(await lab.start('replicateProjects', { hosts: HOSTS, concurrency: 8, batchSize: 60 }), 180_000, what);
+    const probesIn = (r: Result) =>
+      r.audit.steps
+        .filter((st) => st.name === 'scan-projects')
+        .flatMap((st) => st.commands)
+        .reduce((n, c) => n + Number(/^(\d+) change probes?\b/.exec(c.command)?.[1] ?? 0), 0);
+    // `twin` gets a snapshot identical to the one before it (nothing written in between): the one
+    // shape the accounting cannot judge, since the bytes a later change frees stay with both.
+    await lab.sh(twin.source, `zfs snapshot ${twin.dataset}@twin-of-newest`);
+    const replicated = await sweep('the sweep that replicates the twin snapshot');
+    expect(replicated.value.totals).toMatchObject({ scheduled: 1, replicated: 1, unchanged: ALL - 1, failed: 0 });
+    // Each change is made just before the sweep starts, well inside zfs-fuse's 30 s transaction
+    // group: only the scan's own txg sync puts it in the accounting. The file is the project's
+    // first regular file; the overwrite keeps its size, the touch changes metadata only.
+    const file = (p: { dataset: string }) => `"$(zfs get -H -o value mountpoint ${p.dataset})/$(cd "$(zfs get -H -o value mountpoint ${p.dataset})" && find . -type f | sort | head -1)"`;
+    await lab.sh(overwritten.source, `f=${file(overwritten)}; head -c "$(stat -c %s "$f")" /dev/urandom | dd of="$f" conv=notrunc status=none`);
+    await lab.sh(touched.source, `touch -d 2001-01-01T00:00:00Z ${file(touched)}`);
+    await lab.sh(removed.source, `rm ${file(removed)}`);
+    await lab.sh(twin.source, `touch -d 2001-01-01T00:00:00Z ${file(twin)}`);
+    const r = await sweep('the sweep after four changes');
+    expect(r.value.totals).toMatchObject({ scheduled: 4, replicated: 4, unchanged: ALL - 4, failed: 0 });
+    expect(probesIn(r)).toBe(1);
+    const check = await lab.check([overwritten, touched, removed, twin].map((p) => ({ id: p.id, source: p.source, replicas: p.replicas.map((x) => x.host) })));
+    expect(check.checks.filter((c) => !c.ok)).toEqual([]);
+    // And with nothing changed, not one probe snapshot.
+    const idle = await sweep('the no-change sweep after');
+    expect(idle.value.totals).toMatchObject({ scheduled: 0, unchanged: ALL });
+    expect(probesIn(idle)).toBe(0);
+  }, 600_000);
+
   test('probes a scan cut short left behind are destroyed before judging: a change made before the leftover is still replicated, an unchanged project still skipped', async () => {
     if (first?.value.status !== 'complete') throw new Error('the first sweep did not complete (see its failure)');
     // A worker killed mid-probe leaves `<dataset>@sweep-probe-<time>` as a project's newest snapshot.

@@ -1,4 +1,5 @@
 import {
+  changeFromAccounting,
   destroyStaleProbesCommand,
   MAX_PROBES_PER_SCRIPT,
   parseStaleProbesGone,
@@ -6,7 +7,9 @@ import {
   staleProbes,
   sweepProbeCleanupCommand,
   sweepProbeCommand,
+  txgSyncCommand,
 } from '../activities/zfs-replication/sweep-check';
+import { copiesFromObjects } from '../activities/zfs-replication/copy-state';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -523,5 +526,81 @@ describe('the sweep change probe script', () => {
     const many = Array.from({ length: MAX_PROBES_PER_SCRIPT }, (_, k) => ({ dataset: `projects/0df21bd2-3a26-4c59-ac0b-${String(k).padStart(12, '0')}`, from: 'rb-20261121T091500Z' }));
     for (const destroy of ['each', 'after'] as const) expect(sweepProbeCommand(many, 'sweep-probe-20261203T090000Z', 6, destroy).text.length).toBeLessThan(64 * 1024);
     expect(() => sweepProbeCommand([...many, many[0]], 'sweep-probe-20261203T090000Z', 6)).toThrow(/at most/);
+  });
+});
+
+// The space accounting of a source, as zfs-fuse printed it in lab/zfs/README.md's experiment (zfs
+// get -Hp used,usedbysnapshots,referenced after each kind of change and a forced txg sync).
+describe('changeFromAccounting: whether a source changed since its newest snapshot, without a probe', () => {
+  const read = (rows: Array<[string, string, number] | [string, string, number, string]>) => {
+    const text = rows.map(([name, prop, v, source]) => `${name}\t${prop}\t${v}\t${source ?? '-'}`).join('\n');
+    const withTypes = [...new Set(rows.map((r) => r[0]))]
+      .map((n, k) => `${n}\ttype\t${n.includes('@') ? 'snapshot' : 'filesystem'}\t-\n${n}\tguid\t${k + 1}\t-\n${n}\tcreatetxg\t${k + 1}\t-`)
+      .join('\n');
+    return copiesFromObjects('h', parseZfsGet(`${withTypes}\n${text}\n`), ['projects/a']).get('projects/a')!;
+  };
+  test('one snapshot, nothing written since: unchanged; after a same-size overwrite (synced): changed', () => {
+    const before = read([
+      ['projects/a', 'usedbysnapshots', 0],
+      ['projects/a@s1', 'used', 0],
+      ['projects/a@s1', 'referenced', 4321280],
+    ]);
+    expect(before.usedBySnapshots).toBe(0);
+    expect(before.snapshots[0]).toMatchObject({ used: 0, referenced: 4321280 });
+    expect(changeFromAccounting(before)).toEqual({ kind: 'unchanged' });
+    const after = read([
+      ['projects/a', 'usedbysnapshots', 86016],
+      ['projects/a@s1', 'used', 86016],
+      ['projects/a@s1', 'referenced', 4321280],
+    ]);
+    expect(changeFromAccounting(after)).toEqual({ kind: 'changed', why: 'changed since @s1 (86016 bytes only the snapshot still holds)' });
+  });
+  test('two identical snapshots, then a chmod: neither holds a byte alone, but the snapshots hold more than their own: a probe decides', () => {
+    const c = read([
+      ['projects/a', 'usedbysnapshots', 81920],
+      ['projects/a@s1', 'used', 0],
+      ['projects/a@s1', 'referenced', 2220032],
+      ['projects/a@s2', 'used', 0],
+      ['projects/a@s2', 'referenced', 2220032],
+    ]);
+    expect(changeFromAccounting(c)).toEqual({ kind: 'probe', why: 'snapshots share 81920 freed bytes' });
+  });
+  test('older snapshots share freed bytes but the newest differs from the one before it: its own `used` tells', () => {
+    const rows: Array<[string, string, number]> = [
+      ['projects/a', 'usedbysnapshots', 262144],
+      ['projects/a@s1', 'used', 86016],
+      ['projects/a@s1', 'referenced', 4321280],
+      ['projects/a@s2', 'used', 81920],
+      ['projects/a@s2', 'referenced', 4321280],
+      ['projects/a@s3', 'used', 0],
+      ['projects/a@s3', 'referenced', 4317184],
+    ];
+    expect(changeFromAccounting(read(rows))).toEqual({ kind: 'unchanged' });
+    // The same with equal sizes: nothing proves the newest is newer than the one before it.
+    const sameSize = rows.map((r): [string, string, number] => (r[1] === 'referenced' ? [r[0], r[1], 4321280] : r));
+    expect(changeFromAccounting(read(sameSize))).toMatchObject({ kind: 'probe' });
+    // ...unless replicateProject kept @s3 for a change after a snapshot no newer than @s2 (createtxg 3 here).
+    expect(changeFromAccounting(read([...sameSize, ['projects/a@s3', 'durable-runbooks:changed-after-txg', 3, 'local']]))).toEqual({ kind: 'unchanged' });
+    expect(read([...sameSize, ['projects/a@s3', 'durable-runbooks:changed-after-txg', 3, 'local']]).snapshots[2].changedAfterTxg).toBe(3);
+    // A change after a snapshot older than @s2 says nothing about @s2 and @s3; a received mark counts another pool's txgs.
+    expect(changeFromAccounting(read([...sameSize, ['projects/a@s3', 'durable-runbooks:changed-after-txg', 2, 'local']]))).toMatchObject({ kind: 'probe' });
+    expect(changeFromAccounting(read([...sameSize, ['projects/a@s3', 'durable-runbooks:changed-after-txg', 3, 'received']]))).toMatchObject({ kind: 'probe' });
+  });
+  test('accounting not read (an older worker, an OpenZFS host asked for written instead), or read before a leftover probe was destroyed: a probe', () => {
+    const c = read([
+      ['projects/a', 'referenced', 1],
+      ['projects/a@s1', 'referenced', 1],
+    ]);
+    expect(changeFromAccounting(c)).toEqual({ kind: 'probe', why: 'space accounting not read' });
+    expect(changeFromAccounting({ snapshots: [], usedBySnapshots: 0 })).toEqual({ kind: 'probe', why: 'no snapshot' });
+    const stale = read([
+      ['projects/a', 'usedbysnapshots', 0],
+      ['projects/a@s1', 'used', 0],
+    ]);
+    expect(changeFromAccounting({ ...stale, usedBySnapshots: null })).toMatchObject({ kind: 'probe' });
+  });
+  test('the txg sync is a zfs inherit of a property nobody sets, on a validated pool name', () => {
+    expect(txgSyncCommand('projects').text).toBe('zfs inherit durable-runbooks:sweep-sync projects');
+    expect(() => txgSyncCommand('projects; reboot')).toThrow();
   });
 });

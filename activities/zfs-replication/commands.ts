@@ -2,6 +2,7 @@ import { and, raw, sh, type ShellCommand } from '../ssh/command';
 import { destroySnapshotCommand, holdCommand, receiveCommand, releaseCommand, sendCommand, setPropertiesCommand } from '../zfs/commands';
 import type { ZfsFeatures } from '../zfs/features';
 import { datasetNameSchema, snapshotShortNameSchema } from '../zfs/names';
+import { CHANGED_AFTER_TXG } from './copy-state';
 import { LEDGER } from './ledger';
 
 // The exact commands the replication runbooks run, built from validated names only. Pure: the
@@ -36,6 +37,7 @@ if printf '%s\\n' "$summary" | grep -Eq '^[[:space:]]*Total records = 2$'; then
   zfs list -H -o name ${full} >/dev/null 2>&1 && exit 12
   echo ${PROBE_DESTROYED}
 else
+  zfs set ${CHANGED_AFTER_TXG}="$(zfs get -Hp -o value createtxg ${`${dataset}@${probe.from}`})" ${full} || true
   echo ${PROBE_KEPT}
 fi`;
 }

@@ -8,9 +8,21 @@ import { LEDGER_PROPERTIES, ledgerFromProperties, type Ledger } from './ledger';
 // mount state, the quota and the ledger. One round trip per copy, whatever the number of snapshots.
 // Pure: the worker runs the command, workflows and tests may parse.
 
+/**
+ * Set by replicateProject on a snapshot it kept because the increment from the source's newest
+ * snapshot carried a change: that snapshot's createtxg. Whatever snapshot comes before this one, if it
+ * is no newer than that txg the two differ, which is what changeFromAccounting needs to trust `used`.
+ */
+export const CHANGED_AFTER_TXG = 'durable-runbooks:changed-after-txg';
+
 export interface CopySnapshot extends SnapshotRef {
   /** Holds on the snapshot (zfs-fuse's `zfs holds` is broken, `userrefs` is not). */
   userrefs: number;
+  /** Bytes only this snapshot holds (`used`); absent in copies read before the sweep asked for it. */
+  used?: number | null;
+  referenced?: number | null;
+  /** CHANGED_AFTER_TXG as this pool set it (a received value counts the sender's txgs, so it is left out). */
+  changedAfterTxg?: number | null;
 }
 
 export interface CopyState {
@@ -26,12 +38,14 @@ export interface CopyState {
   referenced: number | null;
   /** OpenZFS only: bytes written since the newest snapshot (any name); null where the property does not exist. */
   written: number | null;
+  /** `usedbysnapshots`: what the snapshots hold that the dataset no longer does (see changeFromAccounting). */
+  usedBySnapshots?: number | null;
   /** Oldest first, by this pool's createtxg. */
   snapshots: CopySnapshot[];
   ledger: Ledger;
 }
 
-const BASE_PROPERTIES = ['type', 'guid', 'createtxg', 'creation', 'referenced', 'quota', 'mounted', 'mountpoint', 'canmount', 'readonly', 'userrefs'];
+const BASE_PROPERTIES = ['type', 'guid', 'createtxg', 'creation', 'referenced', 'used', 'usedbysnapshots', 'quota', 'mounted', 'mountpoint', 'canmount', 'readonly', 'userrefs'];
 
 /**
  * `zfs get -Hp -d 1 ... <dataset>`, with `written` only where the host has it (an unknown property
@@ -39,7 +53,7 @@ const BASE_PROPERTIES = ['type', 'guid', 'createtxg', 'creation', 'referenced', 
  */
 export function inspectCopyCommand(dataset: string, withWritten: boolean): ShellCommand {
   datasetNameSchema.parse(dataset);
-  const props = [...BASE_PROPERTIES, ...(withWritten ? ['written'] : []), ...LEDGER_PROPERTIES];
+  const props = [...BASE_PROPERTIES, ...(withWritten ? ['written'] : []), ...LEDGER_PROPERTIES, CHANGED_AFTER_TXG];
   return zfsGetCommand(props, dataset, { kind: 'depth', depth: 1 });
 }
 
@@ -82,7 +96,19 @@ export function copiesFromObjects(host: string, objects: readonly ZfsObject[], d
       .filter((o) => o.kind === 'snapshot')
       .map((o): CopySnapshot => {
         if (o.guid === null || o.createtxg === null) throw new Error(`${o.name} on ${host} has no guid/createtxg`);
-        return { name: o.name, shortName: o.shortName ?? '', guid: o.guid, createtxg: o.createtxg, creation: o.creation, userrefs: o.userrefs ?? 0 };
+        const mark = o.userProperties[CHANGED_AFTER_TXG];
+        const changedAfterTxg = mark?.source === 'local' && /^\d+$/.test(mark.value) ? Number(mark.value) : null;
+        return {
+          name: o.name,
+          shortName: o.shortName ?? '',
+          guid: o.guid,
+          createtxg: o.createtxg,
+          creation: o.creation,
+          userrefs: o.userrefs ?? 0,
+          used: o.used,
+          referenced: o.referenced,
+          changedAfterTxg,
+        };
       })
       .sort((a, b) => a.createtxg - b.createtxg);
     copies.set(dataset, {
@@ -96,6 +122,7 @@ export function copiesFromObjects(host: string, objects: readonly ZfsObject[], d
       quota: fs.quota,
       referenced: fs.referenced,
       written: fs.written,
+      usedBySnapshots: fs.usedbysnapshots,
       snapshots,
       ledger: ledgerFromProperties(fs.userProperties),
     });

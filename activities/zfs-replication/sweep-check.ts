@@ -5,10 +5,11 @@ import { newestSnapshot, type CopyState } from './copy-state';
 import { ledgerCurrent, replicaAction, replicaPropertyFixes } from './decide';
 
 // The sweep's cheap pass before any child runs: which projects of a batch have nothing to do? One
-// `zfs get` per host over every copy it holds in the batch, plus, on hosts without `written`, one
-// script per source host that probes every candidate project (snapshot, increment into zstreamdump,
-// destroy). So an unchanged project costs a small fraction of a round trip per host and no child
-// workflow at all; only projects that need work get a replicateProject child (and its lock).
+// `zfs get` per host over every copy it holds in the batch; on hosts without `written`, the space
+// accounting it returns (changeFromAccounting) and, for the projects that cannot tell, one script
+// per source host that probes them (snapshot, increment bytes, destroy). So an unchanged project
+// costs a small fraction of a round trip per host and no child workflow at all; only projects that
+// need work get a replicateProject child (and its lock).
 
 export const SWEEP_PROBE = '@@sweep-probe';
 /** Printed (destroy 'each') for a probe its lane could not destroy: the cleanup takes it. */
@@ -147,6 +148,52 @@ export function parseSweepProbe(stdout: string): Map<string, number> {
     if (m) out.set(m[1], Number(m[2]));
   }
   return out;
+}
+
+/**
+ * Whether the source changed since its newest snapshot, read from ZFS's space accounting alone (no
+ * probe snapshot), where that can tell. The first synced change after a snapshot rewrites the
+ * dataset's root block, which the snapshot still holds; ZFS then moves that block's bytes from the
+ * dataset to its snapshots (usedbysnapshots grows) and, when the block was written after the
+ * snapshot before it, to the newest snapshot's own `used`. So:
+ *   - newest `used` > 0: changed (a snapshot holds bytes only if the dataset let go of them);
+ *   - newest `used` = 0 and usedbysnapshots = the sum of the snapshots' `used`: unchanged, since a
+ *     change would have left the root block's bytes with the snapshots but with none alone;
+ *   - newest `used` = 0 and it differs from the snapshot before it: unchanged, since the newest's root
+ *     block is then newer than the one before, and its bytes would count in the newest's `used`. Two
+ *     snapshots differ when their `referenced` differ, or when replicateProject kept the newest
+ *     because its increment from a snapshot no newer than the one before carried a change
+ *     (CHANGED_AFTER_TXG, which it sets on every snapshot it keeps);
+ *   - anything else (snapshots that share blocks the dataset freed, equal sizes): only a probe
+ *     snapshot tells.
+ * The accounting is that of the last synced transaction group: a scan forces one first
+ * (txgSyncCommand), so every change made before the scan counts. Verified on zfs-fuse in
+ * lab/zfs/README.md; the sweep tests change projects in each of these ways and expect a child.
+ */
+export type AccountedChange = { kind: 'unchanged' } | { kind: 'changed'; why: string } | { kind: 'probe'; why: string };
+
+export function changeFromAccounting(source: Pick<CopyState, 'snapshots' | 'usedBySnapshots'>): AccountedChange {
+  const snaps = source.snapshots;
+  const newest = snaps.at(-1);
+  if (!newest) return { kind: 'probe', why: 'no snapshot' };
+  if (typeof newest.used !== 'number' || typeof source.usedBySnapshots !== 'number' || snaps.some((s) => typeof s.used !== 'number')) return { kind: 'probe', why: 'space accounting not read' };
+  if (newest.used > 0) return { kind: 'changed', why: `changed since @${newest.shortName} (${newest.used} bytes only the snapshot still holds)` };
+  const held = snaps.reduce((sum, s) => sum + (s.used as number), 0);
+  if (source.usedBySnapshots === held) return { kind: 'unchanged' };
+  const before = snaps.at(-2);
+  if (before && typeof newest.changedAfterTxg === 'number' && before.createtxg <= newest.changedAfterTxg) return { kind: 'unchanged' };
+  if (before && typeof before.referenced === 'number' && typeof newest.referenced === 'number' && before.referenced !== newest.referenced) return { kind: 'unchanged' };
+  return { kind: 'probe', why: `snapshots share ${source.usedBySnapshots - held} freed bytes` };
+}
+
+/**
+ * Makes ZFS sync its open transaction group, so the space accounting read next includes every change
+ * made before it: `zfs inherit` of a user property the pool does not have is a sync task (the command
+ * returns once the txg holding it is on disk) that leaves nothing behind. ~15 ms on an idle pool.
+ */
+export function txgSyncCommand(pool: string): ShellCommand {
+  datasetNameSchema.parse(pool);
+  return sh`zfs inherit durable-runbooks:sweep-sync ${pool}`;
 }
 
 export interface SweepCheckProject {

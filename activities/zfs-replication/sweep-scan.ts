@@ -7,6 +7,7 @@ import { parseZfsGet } from '../zfs/get';
 import { copiesFromObjects, inspectCopiesCommand, isMissingDataset, newestSnapshot, type CopyState } from './copy-state';
 import { listCopiesCommand, parseCopies, placeProjects, type Placement, type PlacementProblem } from './placement';
 import {
+  changeFromAccounting,
   destroyStaleProbesCommand,
   EMPTY_INCREMENT_BYTES,
   MAX_PROBES_PER_SCRIPT,
@@ -16,13 +17,15 @@ import {
   staleProbes,
   sweepProbeCleanupCommand,
   sweepProbeCommand,
+  txgSyncCommand,
   whyNotInSync,
 } from './sweep-check';
 
 // The sweep's whole look at the hosts, in ONE activity per run: every host's copies listed once
-// (one `zfs get -d 1` per host), placed, then the projects after the cursor read and probed in
-// chunks (one `zfs get` per host per chunk over the copies it holds, one change-probe script per
-// source host per chunk, one `zfs destroy -r` of the probes per host per chunk) until `maxWork`
+// (one `zfs get -d 1` per host), each host's open transaction group synced, placed, then the
+// projects after the cursor read in chunks (one `zfs get` per host per chunk over the copies it
+// holds; the space accounting tells whether a source changed, see changeFromAccounting) and the
+// few it cannot tell probed (one change-probe script per source host per chunk) until `maxWork`
 // projects that need a child are found or every project was looked at. The workflow gets back only
 // those projects and counts: an unchanged project costs it nothing, so a no-change sweep of 18,000
 // projects is one run with one activity and a history of a few KB.
@@ -88,7 +91,7 @@ export interface SweepScan {
 const datasetOf = (pool: string, project: string) => `${pool}/${project}`;
 
 /** What a chunk of projects needs: read every copy, probe the candidates, classify. */
-async function checkChunk(a: SweepScanArgs, chunk: Placement[], sessions: Map<string, HostSession>): Promise<Map<string, string | null>> {
+async function checkChunk(a: SweepScanArgs, chunk: Placement[], sessions: Map<string, HostSession>, synced: ReadonlySet<string>): Promise<Map<string, string | null>> {
   const byHost = new Map<string, string[]>();
   for (const p of chunk) for (const h of [p.source, ...p.replicas]) byHost.set(h, [...(byHost.get(h) ?? []), datasetOf(a.pool, p.project)]);
   const copies = new Map<string, Map<string, CopyState>>();
@@ -120,8 +123,19 @@ async function checkChunk(a: SweepScanArgs, chunk: Placement[], sessions: Map<st
     }
     const features = a.features[p.source];
     const why = whyNotInSync(src, reps as CopyState[], { writtenProperty: features?.writtenProperty ?? false });
-    if (why) verdict.set(p.project, why);
-    else if (features?.writtenProperty) verdict.set(p.project, null);
+    if (why) {
+      verdict.set(p.project, why);
+      continue;
+    }
+    if (features?.writtenProperty) {
+      verdict.set(p.project, null);
+      continue;
+    }
+    // Without `written`, ZFS's space accounting tells most projects apart; a probe snapshot the rest.
+    // In plan mode (no sync, so as of the last synced txg) it still spares the operator the guesswork.
+    const accounted = synced.has(p.source) || a.probe === null ? changeFromAccounting(src) : ({ kind: 'probe', why: 'the host did not sync' } as const);
+    if (accounted.kind === 'unchanged') verdict.set(p.project, null);
+    else if (accounted.kind === 'changed') verdict.set(p.project, accounted.why);
     else probes.set(p.source, [...(probes.get(p.source) ?? []), { project: p.project, dataset: ds, from: (newestSnapshot(src) as { shortName: string }).shortName }]);
   }
   const probe = a.probe;
@@ -170,7 +184,12 @@ async function destroyStaleProbes(copies: Map<string, Map<string, CopyState>>, s
       if (!stale.length) return;
       const r = await (sessions.get(host) as HostSession).run(destroyStaleProbesCommand(stale), { tailChars: 300, timeoutMs: 10 * 60_000 });
       const gone = parseStaleProbesGone(r.stdout);
-      for (const c of byDataset.values()) c.snapshots = c.snapshots.filter((snap) => !gone.has(`${c.dataset}@${snap.shortName}`));
+      for (const c of byDataset.values()) {
+        const kept = c.snapshots.filter((snap) => !gone.has(`${c.dataset}@${snap.shortName}`));
+        // The space accounting was read with those probes in place: a copy that lost one is probed.
+        if (kept.length !== c.snapshots.length) c.usedBySnapshots = null;
+        c.snapshots = kept;
+      }
     }),
   );
 }
@@ -191,6 +210,22 @@ export async function zfsSweepScan(a: SweepScanArgs): Promise<StepOutput<SweepSc
   const { placements, problems } = placeProjects({ hosts: listed, replicationFactor: a.replicationFactor, only: a.only });
   const after = (p: { project: string }) => a.after === undefined || p.project > a.after;
   const pending = placements.filter(after);
+  // Every change made before the scan must count: sync each host's open transaction group once, so
+  // the space accounting the chunks read includes it (a plan writes nothing, so it reads as it is).
+  const synced = new Set<string>();
+  if (a.probe !== null) {
+    await Promise.all(
+      listed.map(async (l) => {
+        if ('unreachable' in l) return;
+        try {
+          const r = await (sessions.get(l.host) as HostSession).run(txgSyncCommand(a.pool), { tailChars: 200 });
+          if (r.record.exitCode === 0) synced.add(l.host);
+        } catch {
+          // Not synced: its projects fall back to probe snapshots, which report what is wrong.
+        }
+      }),
+    );
+  }
   const chunkSize = sweepChunk();
   const work: SweepScan['work'] = [];
   let unchanged = 0;
@@ -199,7 +234,7 @@ export async function zfsSweepScan(a: SweepScanArgs): Promise<StepOutput<SweepSc
   while (covered < pending.length && work.length < a.maxWork) {
     const chunk = pending.slice(covered, covered + chunkSize);
     chunks++;
-    const verdict = await checkChunk(a, chunk, sessions);
+    const verdict = await checkChunk(a, chunk, sessions, synced);
     for (const p of chunk) {
       const why = verdict.get(p.project);
       covered++;

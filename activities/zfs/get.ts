@@ -77,7 +77,10 @@ export const zfsObjectSchema = z.object({
   createtxg: bytes.nullable(),
   /** Epoch seconds. */
   creation: bytes.nullable(),
+  /** A snapshot's: the bytes only it holds (its unique bytes). */
   used: bytes.nullable(),
+  /** A filesystem's: the bytes its snapshots hold that the filesystem itself no longer does. */
+  usedbysnapshots: bytes.nullable(),
   referenced: bytes.nullable(),
   available: bytes.nullable(),
   /** Bytes; 0 means no quota. Null where not applicable (snapshots) or not asked for. */
@@ -105,7 +108,7 @@ export const zfsObjectSchema = z.object({
 });
 export type ZfsObject = z.infer<typeof zfsObjectSchema>;
 
-const NUMERIC = new Set(['createtxg', 'creation', 'used', 'referenced', 'available', 'quota', 'refquota', 'written', 'userrefs']);
+const NUMERIC = new Set(['createtxg', 'creation', 'used', 'usedbysnapshots', 'referenced', 'available', 'quota', 'refquota', 'written', 'userrefs']);
 
 function numberValue(row: ZfsPropertyRow, what: string, lineHint: number): number | null {
   if (row.value === '-') return null;
@@ -129,6 +132,7 @@ function emptyObject(name: string): ZfsObject {
     createtxg: null,
     creation: null,
     used: null,
+    usedbysnapshots: null,
     referenced: null,
     available: null,
     quota: null,

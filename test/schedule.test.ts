@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
@@ -15,8 +16,12 @@ afterAll(closeTestClient);
 
 /** The CLI, as an operator runs it (async: the test polls the server while it runs). */
 function runbook(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runbookWithEnv(process.env, ...args);
+}
+
+function runbookWithEnv(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [tsxCli, path.join(repoRoot, 'cli', 'main.ts'), ...args], { cwd: repoRoot });
+    const child = spawn(process.execPath, [tsxCli, path.join(repoRoot, 'cli', 'main.ts'), ...args], { cwd: repoRoot, env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -67,9 +72,12 @@ test('bad input, a lock-id runbook or a bad interval: exit 2 and nothing is crea
 
 test('a schedule fires on time against the lab; pausing stops it, trigger fires once, deleting leaves its runs', async () => {
   const id = `test-facts-${randomUUID().slice(0, 8)}`;
-  const created = await runbook('schedule', 'create', id, 'hostFacts', '--input', '{"hosts":["node1"]}', '--every', '2s', '--catchup-window', '10s');
+  // From a shell without $USER (cron, env -i): the note still names the OS user, never "unknown".
+  const { USER: _u, SUDO_USER: _s, ...noUser } = process.env;
+  const created = await runbookWithEnv(noUser, 'schedule', 'create', id, 'hostFacts', '--input', '{"hosts":["node1"]}', '--every', '2s', '--catchup-window', '10s');
   expect(created.stderr).toBe('');
   expect(created.code).toBe(0);
+  expect((await describe(id)).state.note).toBe(`created by runbook schedule create (${os.userInfo().username})`);
   const d = await until(
     'two fires',
     () => describe(id),

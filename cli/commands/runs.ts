@@ -8,6 +8,7 @@ import { approvalRefusedSignal, approveUpdate, auditQuery, pendingApprovalQuery 
 import type { RunbookResult } from '../../workflows/engine/runbook';
 import { operatorReportOf, operatorReportText } from '../../workflows/engine/operator-report';
 import { workerTaskQueue } from '../../workers/task-queues';
+import { operatorName } from '../operator';
 import { RunbookName, RunbookOutcome, RunbookStep, RunbookTargets } from '../../workflows/engine/search-attributes';
 import { CliError, EXIT } from '../exit-codes';
 import { readInputArgument, validateLocally } from '../input';
@@ -188,8 +189,7 @@ async function auditFromOutcome(handle: WorkflowHandle): Promise<AuditLog | unde
 /** Who approves when --approver is not given: $RUNBOOK_APPROVER, else <OS user>@<host> (the user sudo ran as). */
 export function defaultApprover(): string {
   if (process.env.RUNBOOK_APPROVER?.trim()) return process.env.RUNBOOK_APPROVER.trim();
-  const user = process.env.SUDO_USER || os.userInfo().username;
-  return `${user}@${os.hostname()}`;
+  return `${operatorName()}@${os.hostname()}`;
 }
 
 export async function approveCommand(id: string, step: string, opts: { reject?: boolean; comment?: string; approver?: string }, o: Output): Promise<number> {

@@ -5,6 +5,7 @@ import { workerTaskQueue } from '../../workers/task-queues';
 import { RunbookName, RunbookOutcome, RunbookTargets } from '../../workflows/engine/search-attributes';
 import { CliError, EXIT } from '../exit-codes';
 import { readInputArgument, validateLocally } from '../input';
+import { operatorName } from '../operator';
 import { client } from '../temporal';
 import type { Output } from './runs';
 
@@ -98,7 +99,7 @@ export async function scheduleCreateCommand(id: string, runbook: string, opts: S
         typedSearchAttributes: [{ key: RunbookName, value: runbook }, ...(targets.length ? [{ key: RunbookTargets, value: targets }] : [])],
       },
       policies: { overlap: OVERLAP[overlapName], catchupWindow },
-      state: { paused: !!opts.paused, note: opts.note ?? `created by runbook schedule create (${process.env.SUDO_USER ?? process.env.USER ?? 'unknown'})` },
+      state: { paused: !!opts.paused, note: opts.note ?? `created by runbook schedule create (${operatorName()})` },
       memo: { runbook },
     });
   } catch (err) {
@@ -200,8 +201,7 @@ export async function scheduleDescribeCommand(id: string, opts: { limit?: string
 
 export async function schedulePauseCommand(id: string, opts: { note?: string }, pause: boolean, o: Output): Promise<number> {
   const { handle } = await existing(id);
-  const who = process.env.SUDO_USER ?? process.env.USER ?? 'unknown';
-  const note = opts.note ?? `${pause ? 'paused' : 'unpaused'} by ${who} with runbook schedule ${pause ? 'pause' : 'unpause'}`;
+  const note = opts.note ?? `${pause ? 'paused' : 'unpaused'} by ${operatorName()} with runbook schedule ${pause ? 'pause' : 'unpause'}`;
   if (pause) await handle.pause(note);
   else await handle.unpause(note);
   o.out(o.json ? JSON.stringify({ scheduleId: id, paused: pause, note }) : `${id}: ${pause ? 'paused' : 'unpaused'} (${note})`);

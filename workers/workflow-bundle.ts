@@ -6,10 +6,6 @@ import { workflowInterceptorModules } from './workflow-interceptors';
 export const workflowsPath = require.resolve('../workflows');
 
 /**
- * Bundle the workflow code once and write it where RUNBOOK_WORKFLOW_BUNDLE can name it. Written to a
- * temporary name and renamed, so a worker starting meanwhile never reads half a bundle.
- */
-/**
  * The workflow code (this checkout's, or the workflows module at `from`) with the engine's
  * interceptors, bundled quietly: webpack's module statistics are no news to an operator.
  */
@@ -18,6 +14,10 @@ export async function bundleWorkflows(from = workflowsPath): Promise<{ code: str
   return { code };
 }
 
+/**
+ * Bundle the workflow code once and write it where RUNBOOK_WORKFLOW_BUNDLE can name it. Written to a
+ * temporary name and renamed, so a worker starting meanwhile never reads half a bundle.
+ */
 export async function writeWorkflowBundle(file: string): Promise<{ file: string; bytes: number }> {
   const { code } = await bundleWorkflows();
   mkdirSync(path.dirname(file), { recursive: true });

@@ -142,26 +142,29 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
     );
     const down = toProbe.filter((_, k) => probed[k].status === 'rejected');
     const reachable = i.hosts.filter((h) => !down.includes(h));
-    // ONE look at the hosts per run: listed, placed, every copy read and (zfs-fuse) every candidate
-    // probed for changes, in chunks, until a batch of projects that need a child is found. Unchanged
+    // ONE look at the hosts per run: listed, placed, every copy read and each source's change told
+    // (OpenZFS: `written`; zfs-fuse: the space accounting, a probe snapshot where that cannot tell),
+    // in chunks, until a batch of projects that need a child is found. Unchanged
     // projects are only counted: no child, no per-project event in this history.
     const empty: SweepScan = { work: [], unchanged: 0, problems: [], remaining: 0, unreachable: [], projects: 0, chunks: 0 };
     const scanArgs = (probe: string | null) => ({ hosts: reachable, pool: i.pool, replicationFactor: i.replicationFactor, only: i.only, after: state.after, maxWork: i.batchSize, features, probe });
-    const description = `every project copy on ${reachable.length} hosts (one zfs get -d 1 each), placed; then, after ${state.after ?? 'the start'}, every copy read and every source probed for changes in chunks, until ${i.batchSize} projects need a child`;
+    const description = `every project copy on ${reachable.length} hosts (one zfs get -d 1 each), placed; then, after ${state.after ?? 'the start'}, every copy read and every source checked for changes in chunks, until ${i.batchSize} projects need a child`;
     const summarize = (b: SweepScan) => `${b.projects} projects: ${b.unchanged} unchanged and in sync, ${b.work.length} to replicate, ${b.problems.length} unplaceable, ${b.remaining} after this run`;
     const scan =
       reachable.length === 0
         ? empty
         : rb.planning
-          ? // A plan takes no probe snapshot: the projects only a probe could clear are listed as work.
+          ? // A plan syncs nothing and takes no probe snapshot: it reads the accounting as of the last
+            // synced txg, and the projects only a probe could clear are listed as work.
             await rb.inspect({ name: 'scan-projects', description, run: () => scanActs.zfsSweepScan(scanArgs(null)), summarize })
           : ((await rb.mutate({
               name: 'scan-projects',
-              description: `${description} (zfs-fuse: a probe snapshot per candidate, all destroyed again)`,
+              description: `${description} (zfs-fuse: a probe snapshot only where the space accounting cannot tell, destroyed again)`,
               plan: () => [
                 'zfs get -H -d 1 ... <pool> (one per host)',
+                'zfs inherit durable-runbooks:sweep-sync <pool> (one per host: its open txg synced, nothing changed)',
                 'zfs get -Hp -d 1 ... <every copy of a chunk> (one per host per chunk)',
-                'zfs snapshot <source>@sweep-probe-<time>; zfs send -i | wc -c; zfs destroy <source>@sweep-probe-<time> (per candidate, in lanes, one script per source host per chunk)',
+                'zfs snapshot <source>@sweep-probe-<time>; zfs send -i | wc -c; zfs destroy <source>@sweep-probe-<time> (per project the space accounting cannot clear, in lanes, one script per source host per chunk)',
                 'zfs destroy <copy>@sweep-probe-<over an hour old> (probes a scan cut short left behind, if any; per host per chunk)',
               ],
               run: () => scanActs.zfsSweepScan(scanArgs(`sweep-probe-${replicationSnapshotShortName(new Date(Date.now())).slice(3)}`)),

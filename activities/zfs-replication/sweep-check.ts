@@ -205,7 +205,7 @@ export interface SweepCheckProject {
 /**
  * Whether a project can be skipped given its copies, before the source's change probe: every replica
  * holds the source's newest snapshot (by guid) as its own newest, unmounted, unmodified, with the
- * source's quota and a current ledger. Returns why not, or null when only the probe remains.
+ * source's quota and a current ledger. Returns why not, or null when only the source's change check remains (`written`, the accounting, a probe).
  */
 export function whyNotInSync(source: CopyState, replicas: readonly CopyState[], features: Pick<ZfsFeatures, 'writtenProperty'>): string | null {
   if (!source.exists) return 'the source has no dataset';

@@ -59,13 +59,16 @@ export function createCommand(args: string[], io: Io): number {
 
   const imageBlocks = Math.ceil(imageBytes / blockSize);
   const needExtents = Math.ceil(imageBlocks / extentSize);
+  // What Crucible's downstairs_import prints, line for line (the path in Rust's {:?} quoting).
+  io.out(`Import file_size: ${imageBytes}  Extent size: ${extentSize * blockSize}  Needed extents: ${needExtents}\n`);
   if (needExtents > extentCount) {
     io.out('Extending region to fit image\n');
     const grown = { ...def, extent_count: needExtents };
     createExtentFiles(dir, grown, extentCount, needExtents);
     writeRegionDef(dir, grown);
     extentCount = needExtents;
-  }
+  } else io.out('Region already large enough for image\n');
+  io.out(`Importing ${JSON.stringify(importPath)} to region\n`);
   const failAfter = takeImportFault(io.env);
   const delay = importDelayMs(io.env);
   const region = new Region(dir, true);
@@ -101,7 +104,8 @@ export function createCommand(args: string[], io: Io): number {
       populated += 1;
     }
     region.flush(0, 1, true);
-    io.out(`Populated ${populated} extents by copying ${imageBytes} bytes (${imageBlocks} blocks)\n`);
+    // The bytes written: whole blocks, the zero-padded tail included.
+    io.out(`Populated ${needExtents} extents by copying ${imageBlocks * blockSize} bytes (${imageBlocks} blocks)\n`);
     logCommand(io, `create -d ${dir}: created region ${def.uuid} from ${importPath}`);
   } finally {
     closeSync(fd);

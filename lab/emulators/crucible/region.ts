@@ -50,12 +50,13 @@ export function extentPath(dir: string, n: number): string {
 
 /** The checks of Crucible's region options (common/src/region.rs), with messages an operator can act on. */
 export function validateGeometry(blockSize: number, extentSize: number): string | null {
-  if (!Number.isInteger(blockSize) || blockSize < 512 || blockSize > 32768 || (blockSize & (blockSize - 1)) !== 0) {
-    return `block size ${blockSize} is not a power of two between 512 and 32768`;
-  }
-  if (!Number.isInteger(extentSize) || extentSize < 1) return `extent size must be at least 1 block, got ${extentSize}`;
+  // Crucible's messages (RegionOptions::validate); above 32768 it has none (an assert fails later), so that one is the lab's.
+  if (!Number.isInteger(blockSize) || blockSize < 1 || (blockSize & (blockSize - 1)) !== 0) return `block size must be a power of two, not ${blockSize}`;
+  if (blockSize < 512) return `minimum block size is 512 bytes, not ${blockSize}`;
+  if (blockSize > 32768) return `maximum block size is 32768 bytes, not ${blockSize}`;
+  if (!Number.isInteger(extentSize) || extentSize < 1) return 'extent size must be at least 1 block';
   if (extentSize * blockSize > MAX_EXTENT_FILE_DATA_BYTES) {
-    return `extent size ${extentSize} blocks × ${blockSize} bytes = ${extentSize * blockSize} bytes is over the maximum extent file size of ${MAX_EXTENT_FILE_DATA_BYTES} bytes`;
+    return `extent size ${extentSize} x ${blockSize} bytes = ${extentSize * blockSize}, bigger than ${MAX_EXTENT_FILE_DATA_BYTES}`;
   }
   return null;
 }
@@ -72,9 +73,9 @@ export function makeRegionDef(o: { blockSize: number; extentSize: number; extent
   };
 }
 
-/** serde_json's pretty printer: two-space indent, `"key": value`, no trailing newline. */
+/** Crucible's write_json: serde_json's pretty printer (two-space indent, `"key": value`) and one newline at the end. */
 export function formatRegionJson(def: RegionDef): string {
-  return JSON.stringify(def, null, 2);
+  return `${JSON.stringify(def, null, 2)}\n`;
 }
 
 export function writeRegionDef(dir: string, def: RegionDef): void {

@@ -34,6 +34,7 @@ const SECONDS = {
   ssh: 12,
   retro: 11,
   'lvm-emulator': 9,
+  'seed-regions-decide': 1,
 };
 
 const FAMILIES = [

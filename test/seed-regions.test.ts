@@ -3,6 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
+import { verifyRegions } from '../activities/crucible/activities';
+import { closeSharedPool } from '../activities/ssh/shared-pool';
 import { execInHost, labCheck, labDown, labUp } from '../lab/lab';
 import { hostDir } from '../lab/paths';
 import { CRUCIBLE_HOST, commandLogPath, faultsPath, type ImageRecord, imageRecordPath } from '../lab/scenarios/crucible';
@@ -269,3 +271,29 @@ sleep 0.5; rm -rf /run/sv/crucible-downstairs-* ${DIRS[1]} ${DIRS[2]}; mkdir -p 
   expect((await host('cat /pool/disk1/region/keep/file')).stdout).toBe('mine\n');
   expect((await host('ls /run/sv 2>/dev/null | grep crucible || true')).stdout.trim()).toBe('');
 }, 120_000);
+
+test("verify-regions' check fails on a region whose blocks are not the image (one flipped byte), and says which", async () => {
+  // From the previous test: disk0 holds the example's complete region. The activity the step runs,
+  // called here against the lab host (0.5 s instead of a 6 s run with a corrupting import).
+  const previousInventory = process.env.RUNBOOK_INVENTORY;
+  process.env.RUNBOOK_INVENTORY = path.join(labRoot, 'inventory.json');
+  try {
+    // The image is a whole number of 512-byte blocks, so its sha256 is also the padded one.
+    expect(image.bytes % 512).toBe(0);
+    const region = [{ dir: DIRS[0], uuid: example.regions[0].uuid }];
+    const ok = await verifyRegions(HOST, region, image.bytes, image.sha256);
+    expect(ok.value).toMatchObject({ block_size: 512, blocks_per_extent: 131072, maxGen: 0, regions: [{ dir: DIRS[0], contentSha: image.sha256 }] });
+    // Flip every bit of one byte of block 8's data (the byte's complement, so it surely changes).
+    const flip = await host(`f=${DIRS[0]}/00/000/000; b=$(od -An -tu1 -j 4097 -N 1 "$f"); printf "$(printf '\\\\%03o' $((b ^ 255)))" | dd of="$f" bs=1 seek=4097 conv=notrunc status=none`);
+    expect(flip).toMatchObject({ code: 0, stderr: '' });
+    await expect(verifyRegions(HOST, region, image.bytes, image.sha256)).rejects.toMatchObject({
+      type: 'VerifyFailed',
+      nonRetryable: true,
+      message: expect.stringMatching(new RegExp(`^${DIRS[0]}: export of the image's blocks has sha256 [0-9a-f]{64}, the image zero-padded to a block ${image.sha256}$`)),
+    });
+  } finally {
+    if (previousInventory === undefined) delete process.env.RUNBOOK_INVENTORY;
+    else process.env.RUNBOOK_INVENTORY = previousInventory;
+    closeSharedPool();
+  }
+});

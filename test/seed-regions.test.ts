@@ -150,6 +150,10 @@ test('happy path: three regions hold the image, serve under runit, and the scena
   const log = commandLog();
   expect(log.filter((l) => / created region /.test(l))).toHaveLength(3);
   expect(log.filter((l) => /: serving region /.test(l))).toHaveLength(3);
+  // The lab as issue 10 asks for it: each region on its own zfs-fuse pool (cruN at /pool/diskN), an ext4 image.
+  for (const [i, d] of DIRS.entries()) expect((await host(`findmnt -n -o SOURCE,FSTYPE,TARGET -T ${d}`)).stdout.trim().split(/\s+/)).toEqual([`cru${i}`, 'fuse.zfs', `/pool/disk${i}`]);
+  expect((await host(`zpool list -H -o name,health cru0 cru1 cru2`)).stdout).toBe('cru0\tONLINE\ncru1\tONLINE\ncru2\tONLINE\n');
+  expect((await host(`blkid -o value -s TYPE ${image.path}`)).stdout.trim()).toBe('ext4');
 });
 
 test('rerun on the finished lab: no change, the same result', async () => {

@@ -8,7 +8,7 @@ import { closeTestClient, waitForAudit } from './helpers/temporal';
 import { startRunbook, testClient } from './helpers/temporal';
 import { scenarios } from '../lab/scenarios';
 import { catalog, examplesDir } from '../runbooks/catalog';
-import { renderTour, tourStops } from '../cli/commands/tour';
+import { EXAMPLE_NEEDS, renderTour, tourStops } from '../cli/commands/tour';
 
 afterAll(closeTestClient);
 
@@ -83,6 +83,13 @@ test('a failed run exits 1; status, approve (refused), cancel and history behave
   expect(JSON.parse(started.stdout).workflowId).toBe(id);
   const handle = (await testClient()).workflow.getHandle(id);
   await waitForAudit(handle, (a) => a.steps.some((s) => s.name === 'step-2' && s.status === 'waiting-approval'));
+
+  // The same id again while it runs (a tour command pasted twice, a guard its fixReadonlyData already
+  // started): nothing starts, and the operator is told where the running one is, with no stack trace.
+  const again = runbook('start', 'engineDrill', '--id', id, '--input', JSON.stringify({ host: 'node1', dir, steps: 3, gatedSteps: ['step-2'] }));
+  expect([again.code, again.stdout]).toEqual([2, '']);
+  expect(again.stderr).toContain(`runbook: ${id} is already running; nothing was started. Follow it with: npm run runbook -- status ${id}`);
+  expect(again.stderr).not.toMatch(/\n\s+at /);
 
   const status = runbook('--json', 'status', id);
   expect(status.code).toBe(0);
@@ -159,10 +166,10 @@ test('an unknown lab scenario is a usage error (exit 2) naming the known ones, w
   }
 });
 
-test("the npm start tour has one copy-paste command per runbook with an example, the real job first, each with its run's UI link", () => {
+test("the npm start tour has one copy-paste command per catalog runbook, the real job first, each with its run's UI link, each after the run its example needs", () => {
   const stops = tourStops(catalog, { uiUrl: 'http://127.0.0.1:8233', stamp: '20261203T090000Z', repoRoot, examplesDir });
-  const withExamples = catalog.filter((e) => existsSync(path.join(examplesDir(e.name), 'lab.json'))).map((e) => e.name);
-  expect(stops.map((s) => s.runbook).sort()).toEqual([...withExamples].sort());
+  // Every runbook in the catalog, once: one without a lab example would be left out of the tour.
+  expect(stops.map((s) => s.runbook).sort()).toEqual(catalog.map((e) => e.name).sort());
   expect(stops[0].runbook).toBe('fixReadonlyData');
   for (const s of stops) {
     const input = JSON.parse(readFileSync(path.join(repoRoot, /--input (\S+)/.exec(s.command)![1]), 'utf8')) as Record<string, unknown>;
@@ -172,7 +179,17 @@ test("the npm start tour has one copy-paste command per runbook with an example,
     expect(s.workflowId).toBe(entry.workflowId?.(input) ?? /--id (\S+)/.exec(s.command)?.[1]);
     expect(s.uiLink).toBe(`http://127.0.0.1:8233/namespaces/default/workflows/${encodeURIComponent(s.workflowId)}`);
   }
+  // On a fresh lab liveMigrate's example finds no regions (its inspect-regions fails): it comes after
+  // the seedRegions stop that seeds them, and says so; every declared need points at an earlier stop.
+  const at = (name: string) => stops.findIndex((s) => s.runbook === name);
+  expect(at('liveMigrate')).toBeGreaterThan(at('seedRegions'));
+  expect(stops[at('liveMigrate')].after).toMatchObject({ stop: at('seedRegions') + 1, runbook: 'seedRegions' });
+  for (const [runbook, need] of Object.entries(EXAMPLE_NEEDS)) {
+    expect(stops[at(runbook)].after).toEqual({ stop: at(need.runbook) + 1, runbook: need.runbook, why: need.why });
+  }
+  for (const s of stops.filter((x) => !EXAMPLE_NEEDS[x.runbook])) expect([s.runbook, s.after]).toEqual([s.runbook, null]);
   const text = renderTour(stops).join('\n');
   expect(text).toMatch(/^ 1\. fixReadonlyData: /m);
   expect(text).toContain(`${stops.length}. `);
+  expect(text).toContain(`${at('liveMigrate') + 1}. liveMigrate: ${catalog.find((e) => e.name === 'liveMigrate')!.summary}\n      after ${at('seedRegions') + 1} (seedRegions) has finished: `);
 });

@@ -18,7 +18,7 @@ const SECONDS = {
   'fix-readonly-data-faults': 63,
   'move-project': 43,
   'worker-crash': 35,
-  cli: 32,
+  cli: 34,
   'replicate-project': 28,
   schedule: 25,
   replay: 22,

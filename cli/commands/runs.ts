@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { writeFileSync } from 'node:fs';
-import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { catalog, findRunbook } from '../../runbooks/catalog';
 import type { AuditLog } from '../../common/audit';
@@ -83,15 +83,24 @@ export async function startCommand(
   const targets = entry.targets(input);
   const workflowId = opts.id ?? entry.workflowId?.(input) ?? defaultWorkflowId(runbook, targets);
   const c = await client();
-  const handle = await c.workflow.start(runbook, {
-    // The workers' queue: `runbooks`, or RUNBOOK_TASK_QUEUE's (a canary worker, a test's worker).
-    taskQueue: workerTaskQueue(),
-    workflowId,
-    args: [input],
-    staticSummary: `${runbook}${input.mode === 'plan' ? ' (plan)' : ''} on ${targets.join(', ') || '—'}`,
-    staticDetails: `Started by \`runbook start\` with input:\n\n\`\`\`json\n${JSON.stringify(input, null, 2)}\n\`\`\``,
-    typedSearchAttributes: [{ key: RunbookName, value: runbook }, ...(targets.length ? [{ key: RunbookTargets, value: targets }] : [])],
-  });
+  const handle = await c.workflow
+    .start(runbook, {
+      // The workers' queue: `runbooks`, or RUNBOOK_TASK_QUEUE's (a canary worker, a test's worker).
+      taskQueue: workerTaskQueue(),
+      workflowId,
+      args: [input],
+      staticSummary: `${runbook}${input.mode === 'plan' ? ' (plan)' : ''} on ${targets.join(', ') || '—'}`,
+      staticDetails: `Started by \`runbook start\` with input:\n\n\`\`\`json\n${JSON.stringify(input, null, 2)}\n\`\`\``,
+      typedSearchAttributes: [{ key: RunbookName, value: runbook }, ...(targets.length ? [{ key: RunbookTargets, value: targets }] : [])],
+    })
+    .catch((err: unknown) => {
+      // One run per id at a time (a lock id: one guard per volume, one job per project; or the same
+      // --id pasted twice): the one that runs is what the operator wants to see, not a stack trace.
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        throw new CliError(`${workflowId} is already running; nothing was started. Follow it with: npm run runbook -- status ${workflowId}`, EXIT.usage);
+      }
+      throw err;
+    });
   if (!opts.wait) {
     o.out(o.json ? JSON.stringify({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId }) : `started ${handle.workflowId}`);
     return EXIT.ok;

@@ -12,10 +12,38 @@ export interface TourStop {
   command: string;
   workflowId: string;
   uiLink: string;
+  /** The earlier stop whose run this one's lab example needs finished first, and why. */
+  after: { stop: number; runbook: string; why: string } | null;
 }
 
 /** The runbook the tour starts with: the real job of the lab (seed 002's broken host). */
 const FIRST = 'fixReadonlyData';
+
+/**
+ * Lab examples that act on what another runbook's lab example leaves on the lab: on a fresh lab
+ * they fail (liveMigrate's inspect-regions finds no region.json), so the tour puts each after the
+ * stop it needs and says so.
+ */
+export const EXAMPLE_NEEDS: Record<string, { runbook: string; why: string }> = {
+  liveMigrate: { runbook: 'seedRegions', why: 'its VM boots from the three regions that run seeds on cru-sled' },
+};
+
+/** FIRST, then the catalog's order, except that a runbook whose example needs another comes right after it. */
+function tourOrder(catalog: CatalogEntry[]): CatalogEntry[] {
+  const byCatalog = [...catalog.filter((e) => e.name === FIRST), ...catalog.filter((e) => e.name !== FIRST)];
+  const present = new Set(byCatalog.map((e) => e.name));
+  const waiting = (name: string) => byCatalog.filter((e) => EXAMPLE_NEEDS[e.name]?.runbook === name);
+  const ordered: CatalogEntry[] = [];
+  const place = (e: CatalogEntry) => {
+    ordered.push(e);
+    for (const next of waiting(e.name)) place(next);
+  };
+  for (const e of byCatalog) {
+    const need = EXAMPLE_NEEDS[e.name]?.runbook;
+    if (!need || !present.has(need)) place(e);
+  }
+  return ordered;
+}
 
 function exampleFile(examplesDir: string): string | undefined {
   if (!existsSync(examplesDir)) return undefined;
@@ -35,9 +63,8 @@ export function workflowUiLink(uiUrl: string, workflowId: string): string {
  * the link is known before the run starts and a second paste after it ended starts it again.
  */
 export function tourStops(catalog: CatalogEntry[], opts: { uiUrl: string; stamp: string; repoRoot: string; examplesDir: (name: string) => string }): TourStop[] {
-  const ordered = [...catalog.filter((e) => e.name === FIRST), ...catalog.filter((e) => e.name !== FIRST)];
   const stops: TourStop[] = [];
-  for (const entry of ordered) {
+  for (const entry of tourOrder(catalog)) {
     const dir = opts.examplesDir(entry.name);
     const file = exampleFile(dir);
     if (!file) continue;
@@ -51,7 +78,11 @@ export function tourStops(catalog: CatalogEntry[], opts: { uiUrl: string; stamp:
       command: `npm run runbook -- start ${entry.name} --input ${inputPath}${locked ? '' : ` --id ${workflowId}`}`,
       workflowId,
       uiLink: workflowUiLink(opts.uiUrl, workflowId),
+      after: null,
     });
+    const need = EXAMPLE_NEEDS[entry.name];
+    const before = need ? stops.findIndex((s) => s.runbook === need.runbook) : -1;
+    if (need && before >= 0) stops[stops.length - 1].after = { stop: before + 1, runbook: need.runbook, why: need.why };
   }
   return stops;
 }
@@ -60,6 +91,7 @@ export function renderTour(stops: TourStop[]): string[] {
   const lines = ['Tour: every runbook, one command each on the lab (add --plan to see its exact commands first; --wait to follow it here):'];
   stops.forEach((s, i) => {
     lines.push(`${String(i + 1).padStart(2)}. ${s.runbook}: ${s.summary}`);
+    if (s.after) lines.push(`      after ${s.after.stop} (${s.after.runbook}) has finished: ${s.after.why}`);
     lines.push(`      ${s.command}`);
     lines.push(`      ${s.uiLink}`);
   });

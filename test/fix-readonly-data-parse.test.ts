@@ -2,7 +2,7 @@ import { storageCommands } from '../activities/lvm/commands';
 import { parseImageListing, parseLoopBackings, parseLvs, parsePvmoveProgress, parsePvs, parseVgs, PvmoveProgressReader } from '../activities/lvm/parse';
 import type { VolumeSample } from '../activities/lvm/extend';
 import { isUnder, parseLsofDeleted } from '../activities/objectService/lsof';
-import { decideExtension } from '../activities/lvm/guard-policy';
+import { bytesBeforeGrown, decideExtension } from '../activities/lvm/guard-policy';
 
 // The pure parts of fixReadonlyData and autoGrowGuard: parsers fed the formats of
 // shared/reference/domain-apis.md (D1 LVM JSON, D3 pvmove progress, D6 lsof -F), the quoting of
@@ -117,6 +117,24 @@ test('the guard extends to an absolute target, more than one step only when one 
   const b = decideExtension(sample(595, 600, 600, 96), ceiled);
   expect(a).toMatchObject({ action: 'blocked', reason: expect.stringMatching(/already at its ceiling of 600 MiB/) });
   expect(a.action === 'blocked' && b.action === 'blocked' && a.key === b.key).toBe(true);
+});
+
+test('under a fast writer the guard extends before the threshold, far enough that the room left after the grow outlasts two more grows', () => {
+  const policy = { thresholdPercent: 80, stepBytes: 63 * MiB, ceilingBytes: null };
+  // 67% used of 448 MiB: 148 MiB free is nothing to an idle volume or a 50 MB/s writer...
+  const s = sample(300, 448, 512, 96);
+  const fast = { fillBytesPerSecond: 250e6, growSeconds: 0.3, pollSeconds: 0.05 };
+  expect(decideExtension(s, policy)).toEqual({ action: 'none' });
+  expect(decideExtension(s, policy, { ...fast, fillBytesPerSecond: 50e6 })).toEqual({ action: 'none' });
+  // ...but at 250 MB/s it would not outlast two grows (2 x 250 MB/s x (0.3 s + 2 polls) = 200 MB).
+  expect(bytesBeforeGrown(fast)).toBe(200e6);
+  const d = decideExtension(s, policy, fast);
+  expect(d).toEqual({ action: 'extend', targetBytes: 828 * MiB, steps: 5, limitedBy: null, reason: '148 MiB free at 250 MB/s would not outlast growing (300 ms): 512 -> 828 MiB' });
+  // What is free once it has grown, less what the writer adds meanwhile, outlasts two more grows.
+  const grown = d.action === 'extend' ? d.targetBytes - s.lvBytes : 0;
+  expect(s.usage.availBytes + grown - fast.fillBytesPerSecond * fast.growSeconds).toBeGreaterThanOrEqual(2 * bytesBeforeGrown(fast));
+  // Still absolute and still within the VG: 20 free extents cap it at 512 + 80 MiB.
+  expect(decideExtension(sample(300, 448, 512, 20), policy, fast)).toMatchObject({ action: 'extend', targetBytes: 592 * MiB, limitedBy: 'vg-free' });
 });
 
 test("an image is matched to its loop device by device and inode, not by path (loop devices are the kernel's, paths are per mount namespace)", () => {

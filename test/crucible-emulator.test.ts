@@ -350,7 +350,21 @@ describe('run: the downstairs protocol (PROTOCOL.md) and generation rules', () =
         ok: false,
         error: "Same gen, but UUIDs u-c/s-c don't match u-e/s-e",
       });
-      const rep = await Client.connect(PORT + 4000);
+      // The repair server is HTTP, as Crucible's (dropshot): GET /region-info is the RegionDefinition
+      // (what region.json holds), GET /region-mode whether it is read-only; repair routes 501.
+      const repairUrl = `http://127.0.0.1:${PORT + 4000}`;
+      const info = await fetch(`${repairUrl}/region-info`);
+      expect(info.status).toBe(200);
+      expect(info.headers.get('content-type')).toBe('application/json');
+      expect(await info.json()).toEqual(JSON.parse(readFileSync(path.join(dir, 'imp', 'region.json'), 'utf8')));
+      expect(await (await fetch(`${repairUrl}/region-mode`)).json()).toBe(false);
+      expect((await fetch(`${repairUrl}/extent/0/files`)).status).toBe(501);
+      const missing = await fetch(`${repairUrl}/nope`);
+      expect(missing.status).toBe(404);
+      expect(await missing.json()).toEqual({ request_id: expect.any(String), message: 'Not Found' });
+      expect((await fetch(`${repairUrl}/region-info`, { method: 'PUT' })).status).toBe(405);
+      // The lab protocol's region-info (PROTOCOL.md) on the upstairs' port: the active session too.
+      const rep = await Client.connect(PORT);
       expect(await rep.req({ id: 9, op: 'region-info' })).toEqual({
         id: 9,
         ok: true,

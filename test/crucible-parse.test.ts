@@ -1,4 +1,4 @@
-import { parseFilesystemOf } from '../activities/crucible/parse';
+import { listenerState, parseFilesystemOf, parseRepairRegionInfo } from '../activities/crucible/parse';
 
 // seedRegions' look at the filesystem that would hold a region (`findmnt -J -T <dir>` and df). On
 // proper-raptor a pool is mounted over the lab's bind mount of the same directory (/crucible1), and
@@ -23,5 +23,42 @@ test('one mount: that one', () => {
     source: 'cru0',
     fstype: 'fuse.zfs',
     availBytes: 123,
+  });
+});
+
+// seedRegions asks a port what it serves as Crucible's own tools would: GET /region-info on the
+// repair server (port + 4000), `curl -sS -w '\n%{http_code}\n'`; the upstairs' port only has to
+// take connections.
+describe('what answers on a downstairs port', () => {
+  const def = {
+    block_size: 512,
+    extent_size: { value: 131072, shift: 9 },
+    extent_count: 1,
+    uuid: '5a2f1b6e-8a1d-4c3e-9f0a-2b7c6d5e4f30',
+    encrypted: false,
+    database_read_version: 1,
+    database_write_version: 1,
+  };
+
+  test('a downstairs: its RegionDefinition names the region', () => {
+    expect(parseRepairRegionInfo(0, `${JSON.stringify(def)}\n200\n`)).toEqual({
+      state: 'serving',
+      info: { region: { block_size: 512, blocks_per_extent: 131072, extent_count: 1, uuid: def.uuid } },
+    });
+  });
+
+  test('nothing listening (curl exit 7), or something that is not a downstairs', () => {
+    expect(parseRepairRegionInfo(7, '\n000\n')).toEqual({ state: 'free' });
+    expect(parseRepairRegionInfo(0, '{"request_id":"x","message":"Not Found"}\n404\n')).toMatchObject({ state: 'not-downstairs', detail: expect.stringContaining('HTTP 404') });
+    expect(parseRepairRegionInfo(0, '{"hello":"world"}\n200\n')).toMatchObject({ state: 'not-downstairs' });
+    expect(parseRepairRegionInfo(1, '\n000\n')).toMatchObject({ state: 'not-downstairs', detail: expect.stringContaining('curl exit 1') });
+  });
+
+  test("the upstairs' port is judged by its repair server", () => {
+    const serving = parseRepairRegionInfo(0, `${JSON.stringify(def)}\n200\n`);
+    expect(listenerState(0, 12810, serving)).toEqual(serving);
+    expect(listenerState(7, 12810, serving)).toEqual({ state: 'free' });
+    expect(listenerState(0, 12810, { state: 'free' })).toEqual({ state: 'not-downstairs', detail: 'takes connections, but nothing answers GET /region-info on port 12810' });
+    expect(listenerState(124, 12810, { state: 'free' })).toMatchObject({ state: 'not-downstairs' });
   });
 });

@@ -61,7 +61,7 @@ function complete(uuid: string, over: { maxGen?: number; anyDirty?: boolean; any
 
 const serving = (uuid: string): RegionFacts['listener'] => ({
   state: 'serving',
-  info: { ok: true, region: { block_size: 512, blocks_per_extent: g.extentSize, extent_count: g.extentCount, uuid }, max_stored_gen: 0, max_flush: 1 },
+  info: { region: { block_size: 512, blocks_per_extent: g.extentSize, extent_count: g.extentCount, uuid } },
 });
 
 /** The downstairs' runit service, running (a rerun finds it so). */
@@ -144,13 +144,13 @@ test('blockers (nothing is changed): written-to region, pool not ONLINE, no room
 
   const ports = decide(
     facts([
-      region(0, { listener: { state: 'not-downstairs', detail: 'exit 0, answered "SSH-2.0"' } }),
+      region(0, { listener: { state: 'not-downstairs', detail: 'takes connections, but nothing answers GET /region-info on port 12810' } }),
       region(1, { repairListener: serving('0f0f0f0f-0000-4000-8000-00000000f0f0') }),
       region(2, { state: complete(UUIDS[2]), contentSha: PADDED, listener: serving(UUIDS[2]), repairListener: serving(UUIDS[2]) }),
     ]),
   );
   expect(ports.blockers).toEqual([
-    'port 8810 on 127.0.0.41 is taken by something that is not a downstairs (exit 0, answered "SSH-2.0")',
+    'port 8810 on 127.0.0.41 is taken by something that is not a downstairs (takes connections, but nothing answers GET /region-info on port 12810)',
     "port 12820 on 127.0.0.41 serves region 0f0f0f0f-0000-4000-8000-00000000f0f0, not /pool/disk1/region/8820's; stop that downstairs first",
     'port 8830 serves this region from a downstairs no supervisor runs (started by hand?); stop it so runit can run it',
     'port 12830 serves this region from a downstairs no supervisor runs (started by hand?); stop it so runit can run it',

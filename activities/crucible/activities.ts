@@ -3,7 +3,7 @@ import { sharedPool } from '../ssh/shared-pool';
 import type { StepOutput, VerifyOutcome } from '../../common/step';
 import { crucibleCommands as c, runScript, type CreateSpec, type ServiceSpec } from './commands';
 import { parseDump, parseFilesystemOf, parsePoolHealth, type FilesystemFacts } from './parse';
-import { paddedImageSha, readDirState, readPort, readService, refuse, regionContentSha, type DirState, type PortState } from './read';
+import { paddedImageSha, readDirState, readListeners, readService, refuse, regionContentSha, type DirState, type PortState } from './read';
 
 // The activities of runbook seedRegions (workflows/seedRegions.ts). Every act checks before it acts
 // and gets absolute targets (directories, uuids, geometry) decided by the workflow, so running it
@@ -81,8 +81,7 @@ export async function inspectSeeding(host: string, image: string, blockSize: num
       filesystem,
       ...(filesystemError ? { filesystemError } : {}),
       pool,
-      listener: await readPort(s, address, t.port),
-      repairListener: await readPort(s, address, t.port + 4000),
+      ...(await readListeners(s, address, t.port)),
       service: { supervised: svc.supervised, state: svc.state, pid: svc.pid, runScript: svc.runScript },
     });
   }
@@ -204,7 +203,7 @@ async function waitServing(s: HostSession, address: string, port: number, uuid: 
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
-    const p = await readPort(s, address, port);
+    const p = (await readListeners(s, address, port)).listener;
     if (p.state === 'serving' && p.info.region.uuid === uuid) return null;
     last = p.state === 'serving' ? `serves region ${p.info.region.uuid}` : p.state === 'free' ? 'nothing listens' : p.detail;
     if (Date.now() > deadline) return last;
@@ -245,14 +244,14 @@ export async function superviseDownstairs(host: string, dsBin: string, services:
   return s.output(out);
 }
 
-/** The start step's verify: each port answers region-info with its region's uuid, under a running service. */
+/** The start step's verify: each port takes connections and its repair server names its region's uuid, under a running service. */
 export async function checkDownstairs(host: string, services: ServiceSpec[]): Promise<StepOutput<VerifyOutcome>> {
   const s = hostSession(host);
   const problems: string[] = [];
   for (const svc of services) {
     const st = await readService(s, svc.svdir);
     if (st.state !== 'run') problems.push(`${svc.svdir} is ${st.supervised ? st.state : 'not supervised'}`);
-    const p = await readPort(s, svc.address, svc.port);
+    const p = (await readListeners(s, svc.address, svc.port)).listener;
     if (p.state !== 'serving' || p.info.region.uuid !== svc.uuid) problems.push(`${svc.address}:${svc.port} ${p.state === 'serving' ? `serves ${p.info.region.uuid}` : p.state}`);
   }
   return s.output({ ok: problems.length === 0, detail: problems.length ? problems.join('; ') : `${services.length} downstairs serve their regions under runsv` });

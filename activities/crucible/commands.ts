@@ -36,7 +36,8 @@ export function runScript(dsBin: string, s: ServiceSpec): string[] {
 
 export const LOG_RUN_SCRIPT = ['#!/bin/sh', 'exec svlogd -tt ./main'];
 
-const REGION_INFO_SCRIPT = 'exec 3<>"/dev/tcp/$0/$1" || exit 7; printf \'%s\\n\' \'{"id":1,"op":"region-info"}\' >&3; head -n1 <&3';
+/** Exit 0 when something accepts a TCP connection on $0:$1, 7 when it is refused. */
+const TCP_ACCEPTS_SCRIPT = 'exec 3<>"/dev/tcp/$0/$1" || exit 7';
 
 export const crucibleCommands = {
   /** Where the tools are; the service's run script names the downstairs by absolute path. */
@@ -61,8 +62,14 @@ else echo files; ls -A ${dir} | head -n 5; fi`,
 crucible-downstairs export -d ${dir} -e "$tmp" --count ${count} >/dev/null && sha256sum "$tmp"; rc=$?; rm -f "$tmp"; exit $rc`,
   create: (c: CreateSpec) => sh`crucible-downstairs create -d ${c.dir} -u ${c.uuid} --block-size ${c.blockSize} --extent-size ${c.extentSize} --extent-count ${c.extentCount} --import-path ${c.image}`,
   removeDir: (dir: string) => sh`rm -rf -- ${dir}`,
-  /** One region-info request to a downstairs (the lab protocol, PROTOCOL.md), from the host itself. */
-  regionInfo: (address: string, port: number) => sh`timeout 5 bash -c ${REGION_INFO_SCRIPT} ${address} ${port}`,
+  /** Whether the downstairs port takes connections (the upstairs' port), from the host itself. */
+  tcpAccepts: (address: string, port: number) => sh`timeout 5 bash -c ${TCP_ACCEPTS_SCRIPT} ${address} ${port}`,
+  /**
+   * Crucible's repair server (port + 4000, dropshot, unversioned): GET /region-info answers the
+   * region's RegionDefinition, which names the region a port serves. curl exits 7 when nothing
+   * listens; the status code follows the body on a line of its own.
+   */
+  repairRegionInfo: (address: string, repairPort: number) => sh`curl -sS --max-time 5 -w ${'\n%{http_code}\n'} ${`http://${address}:${repairPort}/region-info`}`,
   readRunScript: (svdir: string) => sh`cat ${svdir}/run 2>/dev/null || true`,
   svStatus: (svdir: string) => sh`sv status ${svdir}`,
   /** Write the service directory (run script, log service), each file through a temp file and rename. */

@@ -92,23 +92,38 @@ export function parsePoolHealth(stdout: string): { pool: string; health: string;
   return { pool, health, freeBytes: Number(free) };
 }
 
-const regionInfoSchema = z.object({
-  ok: z.literal(true),
-  region: z.object({ block_size: z.number().int(), blocks_per_extent: z.number().int(), extent_count: z.number().int(), uuid: z.string() }),
-  max_stored_gen: z.number().int(),
-  max_flush: z.number().int(),
-});
-export type RegionInfo = z.infer<typeof regionInfoSchema>;
+/** What a port tells of the region it serves (from the repair server's RegionDefinition). */
+export interface RegionInfo {
+  region: { block_size: number; blocks_per_extent: number; extent_count: number; uuid: string };
+}
+export type PortState = { state: 'free' } | { state: 'serving'; info: RegionInfo } | { state: 'not-downstairs'; detail: string };
 
-/** The answer of a downstairs, or why there is none: free (nothing listens), or not-downstairs (something else does). */
-export function parseRegionInfo(code: number, stdout: string): { state: 'free' } | { state: 'serving'; info: RegionInfo } | { state: 'not-downstairs'; detail: string } {
+/** `curl -sS -w '\n%{http_code}\n' http://ADDR:PORT+4000/region-info`: a downstairs, nothing (curl 7), or something else. */
+export function parseRepairRegionInfo(code: number, stdout: string): PortState {
   if (code === 7) return { state: 'free' };
-  const line = stdout.trim().split('\n')[0] ?? '';
+  const lines = stdout.trimEnd().split('\n');
+  const status = lines.pop() ?? '';
+  const body = lines.join('\n');
+  const what = `curl exit ${code}, HTTP ${status || 'none'}, answered ${JSON.stringify(body.slice(0, 120))}`;
+  if (code !== 0 || status !== '200') return { state: 'not-downstairs', detail: what };
   try {
-    return { state: 'serving', info: regionInfoSchema.parse(JSON.parse(line)) };
+    const def = regionDefSchema.parse(JSON.parse(body));
+    return { state: 'serving', info: { region: { block_size: def.block_size, blocks_per_extent: def.extent_size.value, extent_count: def.extent_count, uuid: def.uuid } } };
   } catch {
-    return { state: 'not-downstairs', detail: `exit ${code}, answered ${JSON.stringify(line.slice(0, 120))}` };
+    return { state: 'not-downstairs', detail: what };
   }
+}
+
+/**
+ * The upstairs' port: nothing (7), or whatever accepts there judged by its repair server: a
+ * downstairs answers region-info on port + 4000; a port that takes connections without one is
+ * somebody else's.
+ */
+export function listenerState(tcpExit: number, repairPort: number, repair: PortState): PortState {
+  if (tcpExit === 7) return { state: 'free' };
+  if (tcpExit !== 0) return { state: 'not-downstairs', detail: `connecting timed out or failed (exit ${tcpExit})` };
+  if (repair.state === 'serving') return repair;
+  return { state: 'not-downstairs', detail: `takes connections, but nothing answers GET /region-info on port ${repairPort}` };
 }
 
 export interface SvStatus {

@@ -1,7 +1,10 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { HostSession } from '../ssh/session';
 import { crucibleCommands as c } from './commands';
-import { parseDump, parseRegionInfo, parseRegionJson, parseSvStatus, type RegionDefFile, type SvStatus } from './parse';
+import { listenerState, parseDump, parseRegionJson, parseRepairRegionInfo, parseSvStatus, type PortState, type RegionDefFile, type SvStatus } from './parse';
+
+/** Crucible's REPAIR_PORT_OFFSET: a downstairs on port P runs its repair server on P + 4000. */
+export const REPAIR_PORT_OFFSET = 4000;
 
 // Reads shared by the seedRegions activities: what a region directory holds, a region's content
 // hash over the image's blocks, what listens on a port, what runit says about a service.
@@ -76,11 +79,15 @@ export async function paddedImageSha(session: HostSession, image: string, bytes:
   return sha;
 }
 
-export type PortState = ReturnType<typeof parseRegionInfo>;
+export type { PortState };
 
-export async function readPort(session: HostSession, address: string, port: number): Promise<PortState> {
-  const r = await session.run(c.regionInfo(address, port));
-  return parseRegionInfo(r.record.exitCode ?? -1, r.stdout);
+/** What answers on a downstairs port and on its repair port (port + 4000), as Crucible's own tools would ask. */
+export async function readListeners(session: HostSession, address: string, port: number): Promise<{ listener: PortState; repairListener: PortState }> {
+  const repairPort = port + REPAIR_PORT_OFFSET;
+  const info = await session.run(c.repairRegionInfo(address, repairPort));
+  const repairListener = parseRepairRegionInfo(info.record.exitCode ?? -1, info.stdout);
+  const tcp = await session.run(c.tcpAccepts(address, port));
+  return { listener: listenerState(tcp.record.exitCode ?? -1, repairPort, repairListener), repairListener };
 }
 
 export async function readService(session: HostSession, svdir: string): Promise<SvStatus & { runScript: string }> {

@@ -1,11 +1,15 @@
+import http from 'node:http';
 import net from 'node:net';
+import { errorBody, methodNotAllowed, newRequestId, notFound, type HttpError } from '../propolis/dropshot';
 import { UsageError, one, parse, required, uint, type OptSpec } from './args';
 import { CommandError, logCommand, type Io } from './io';
 import { Region, regionJsonPath } from './region';
 
 // `crucible-downstairs run`: serves one region over the lab's line protocol (PROTOCOL.md), on PORT,
-// with the repair server on PORT+4000 (which answers region-info). The generation rules are the
-// downstairs' own (domain-apis.md B4): checked at negotiation, in Crucible's order and words.
+// with the repair server on PORT+4000: HTTP as Crucible's (dropshot, unversioned), of which the lab
+// answers what an operator's tools ask: GET /region-info (the RegionDefinition, as region.json holds
+// it) and GET /region-mode (read-only or not). The generation rules are the downstairs' own
+// (domain-apis.md B4): checked at negotiation, in Crucible's order and words.
 
 export const RUN_OPTS: OptSpec[] = [
   { long: 'address', short: 'a', value: 'ADDRESS' },
@@ -113,8 +117,31 @@ export class Downstairs {
     }
   }
 
+  /**
+   * One request to the repair server. Real Crucible also serves extent files to a repairing
+   * downstairs there (/newextent, /extent/{eid}/files, /extent/{eid}/repair-ready, /work); the lab
+   * does not repair, so those answer 501 rather than pretend.
+   */
+  serveRepair(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const requestId = newRequestId();
+    const send = (status: number, body: unknown) => {
+      const text = JSON.stringify(body);
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'x-request-id': requestId });
+      res.end(text);
+    };
+    const fail = (err: HttpError) => send(err.status, errorBody(err, requestId));
+    const route = (req.url ?? '/').split('?')[0];
+    const answers: Record<string, () => unknown> = { '/region-info': () => this.region.def, '/region-mode': () => this.readOnly };
+    const known = route in answers || /^\/(newextent\/\d+\/[a-z_]+|extent\/\d+\/(files|repair-ready)|work)$/.test(route);
+    if (!known) return fail(notFound());
+    if (req.method !== 'GET') return fail(methodNotAllowed());
+    const answer = answers[route];
+    if (!answer) return send(501, { request_id: requestId, message: `${route} is not modelled by the lab's downstairs (it does not repair)` });
+    send(200, answer());
+  }
+
   /** Serves one connection: JSON lines in, JSON lines out. */
-  serve(socket: net.Socket, repair: boolean): void {
+  serve(socket: net.Socket): void {
     let session: Session | null = null;
     let buffered = '';
     socket.setEncoding('utf8');
@@ -139,7 +166,7 @@ export class Downstairs {
         const id = req.id ?? null;
         let res: Record<string, unknown>;
         try {
-          if (req.op === 'negotiate' && !repair) {
+          if (req.op === 'negotiate') {
             const n = this.negotiate(req, socket);
             if ('error' in n) {
               socket.end(`${JSON.stringify({ id, ok: false, error: n.error })}\n`);
@@ -148,8 +175,6 @@ export class Downstairs {
             session = n.session;
             const { maxGen, maxFlush } = this.region.maxGenFlush();
             res = { ok: true, region: this.regionInfo(), max_stored_gen: maxGen, max_flush: maxFlush };
-          } else if (repair && req.op !== 'region-info' && req.op !== 'ping') {
-            res = { ok: false, error: 'the repair port answers region-info and ping only' };
           } else {
             res = this.handle(req, session);
           }
@@ -187,8 +212,8 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
   const ds = new Downstairs(region, mode === 'ro');
   io.out(`Opened existing region file ${JSON.stringify(regionJsonPath(dir))}\n`);
   io.out(`UUID: ${region.def.uuid}\nBlocks per extent:${region.blocksPerExtent} Total Extents: ${region.extentCount}\n`);
-  const main = net.createServer((s) => ds.serve(s, false));
-  const repair = net.createServer((s) => ds.serve(s, true));
+  const main = net.createServer((s) => ds.serve(s));
+  const repair = http.createServer((req, res) => ds.serveRepair(req, res));
   try {
     await listen(main, port, address);
     await listen(repair, port + REPAIR_PORT_OFFSET, address);

@@ -14,13 +14,11 @@
 //        the sweeps' batchSize (children per run); BENCH_COMPARE_LANES=1 also runs the no-change sweep
 //        with the change probes one after another per host; BENCH_COMPARE_DESTROY=1 also runs it with
 //        the probes destroyed by one zfs destroy -r per host and chunk instead of each in its lane;
-//        BENCH_SWEEP_REPS, default 3: no-change sweeps after the machine went quiet, median reported;
-//        BENCH_COMPARE_READ_LANES=1 also runs each with one copy read per host at a time)
+//        BENCH_SWEEP_REPS, default 3: no-change sweeps after the machine went quiet, median reported)
 // Prints the no-change sweep's cost per project and where it goes (bench/sweep-breakdown.ts).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { sweepReadLanes } from '../activities/zfs-replication/sweep-scan';
 import { generateProjects } from '../lab/scenarios/zfs-projects';
 import { ensureTemporalDevServer, stopTemporalDevServer } from '../lab/temporal-dev-server';
 import { connectClient } from '../workers/connection';
@@ -151,32 +149,12 @@ async function main(): Promise<void> {
     );
     const reps = Math.max(1, Number(process.env.BENCH_SWEEP_REPS ?? 3));
     const idles: Array<Awaited<ReturnType<typeof sweep>>> = [];
-    // BENCH_COMPARE_READ_LANES=1: each rep also sweeps with one copy read per host at a time (the
-    // order alternating, so neither always runs on the warmer caches), medians side by side.
-    const compareReadLanes = process.env.BENCH_COMPARE_READ_LANES === '1';
-    const oneLane: number[] = [];
-    const oneLaneSweep = async (k: number) => {
-      process.env.RUNBOOK_SWEEP_READ_LANES = '1';
-      try {
-        const one = await sweep({ concurrency: 8, ...batch });
-        process.stdout.write(`  no-change sweep ${k + 1}/${reps}, 1 read per host: ${(one.ms / 1000).toFixed(2)} s (${(one.ms / N).toFixed(2)} ms/project)\n`);
-        oneLane.push(one.ms);
-      } finally {
-        delete process.env.RUNBOOK_SWEEP_READ_LANES;
-      }
-    };
     for (let k = 0; k < reps; k++) {
-      if (compareReadLanes && k % 2 === 0) await oneLaneSweep(k);
       const one = await sweep({ concurrency: 8, ...batch });
       process.stdout.write(`  no-change sweep ${k + 1}/${reps}: ${(one.ms / 1000).toFixed(2)} s (${(one.ms / N).toFixed(2)} ms/project)\n`);
       idles.push(one);
-      if (compareReadLanes && k % 2 === 1) await oneLaneSweep(k);
     }
     const idle = [...idles].sort((x, y) => x.ms - y.ms)[idles.length >> 1];
-    if (compareReadLanes)
-      process.stdout.write(
-        `copy reads: ${sweepReadLanes()} per host at once ${(idle.ms / 1000).toFixed(2)} s vs 1 at a time ${(median(oneLane) / 1000).toFixed(2)} s (median of ${reps} each; ratio ${(idle.ms / median(oneLane)).toFixed(2)}x)\n`,
-      );
     const perProject = idle.r.totals.roundTrips / N;
     process.stdout.write(
       `no-change sweep: ${(idle.ms / 1000).toFixed(1)} s for ${N} projects (${(idle.ms / N).toFixed(1)} ms/project), ${idle.r.totals.roundTrips} SSH round trips (${perProject.toFixed(3)}/project), ${JSON.stringify(idle.r.totals)}\n`,

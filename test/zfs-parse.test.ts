@@ -10,7 +10,6 @@ import {
   txgSyncCommand,
 } from '../activities/zfs-replication/sweep-check';
 import { copiesFromObjects } from '../activities/zfs-replication/copy-state';
-import { slices } from '../activities/zfs-replication/sweep-scan';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -603,18 +602,5 @@ describe('changeFromAccounting: whether a source changed since its newest snapsh
   test('the txg sync is a zfs inherit of a property nobody sets, on a validated pool name', () => {
     expect(txgSyncCommand('projects').text).toBe('zfs inherit durable-runbooks:sweep-sync projects');
     expect(() => txgSyncCommand('projects; reboot')).toThrow();
-  });
-});
-
-describe("the sweep reads a host's copies in slices at once", () => {
-  it('cuts the copies into contiguous slices, every copy in exactly one, none empty', () => {
-    const copies = Array.from({ length: 1001 }, (_, i) => `projects/p${i}`);
-    const two = slices(copies, 2);
-    expect(two.map((s) => s.length)).toEqual([501, 500]);
-    expect(two.flat()).toEqual(copies);
-    expect(slices(copies.slice(0, 1), 4)).toEqual([['projects/p0']]);
-    expect(slices(copies.slice(0, 5), 4).flat()).toEqual(copies.slice(0, 5));
-    expect(slices(copies.slice(0, 5), 4).every((s) => s.length > 0)).toBe(true);
-    expect(slices([], 2)).toEqual([]);
   });
 });

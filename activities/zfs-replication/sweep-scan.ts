@@ -23,8 +23,8 @@ import {
 
 // The sweep's whole look at the hosts, in ONE activity per run: every host's copies listed once
 // (one `zfs get -d 1` per host), each host's open transaction group synced, placed, then the
-// projects after the cursor read in chunks (a few `zfs get` at once per host per chunk, over the
-// copies it holds; the space accounting tells whether a source changed, see changeFromAccounting) and the
+// projects after the cursor read in chunks (one `zfs get` per host per chunk over the copies it
+// holds; the space accounting tells whether a source changed, see changeFromAccounting) and the
 // few it cannot tell probed (one change-probe script per source host per chunk) until `maxWork`
 // projects that need a child are found or every project was looked at. The workflow gets back only
 // those projects and counts: an unchanged project costs it nothing, so a no-change sweep of 18,000
@@ -52,27 +52,6 @@ export function sweepProbeDestroy(): 'each' | 'after' {
   const v = process.env.RUNBOOK_SWEEP_PROBE_DESTROY;
   return v === 'each' || v === 'after' ? v : DEFAULT_SWEEP_PROBE_DESTROY;
 }
-/**
- * Concurrent `zfs get` reads per host per chunk, each over a contiguous slice of the copies it holds.
- * zfs-fuse answers several clients at once, and one read leaves its daemon waiting on the client
- * about a third of the time: measured on 2,000 copies with a snapshot each, one read took 3.3 s of
- * wall time and two at once 2.2 s, for the same daemon CPU. RUNBOOK_SWEEP_READ_LANES overrides it.
- */
-export const DEFAULT_SWEEP_READ_LANES = 2;
-export function sweepReadLanes(): number {
-  const n = Number(process.env.RUNBOOK_SWEEP_READ_LANES ?? DEFAULT_SWEEP_READ_LANES);
-  return Number.isInteger(n) && n >= 1 && n <= 16 ? n : DEFAULT_SWEEP_READ_LANES;
-}
-
-/** `items` cut into at most `lanes` contiguous slices of near-equal length (none empty). */
-export function slices<T>(items: readonly T[], lanes: number): T[][] {
-  const n = Math.max(1, Math.min(lanes, items.length));
-  const size = Math.ceil(items.length / n);
-  const out: T[][] = [];
-  for (let k = 0; k < items.length; k += size) out.push(items.slice(k, k + size));
-  return out;
-}
-
 export function sweepChunk(): number {
   const n = Number(process.env.RUNBOOK_SWEEP_CHUNK ?? DEFAULT_SWEEP_CHUNK);
   return Number.isInteger(n) && n >= 1 && n <= 2000 ? n : DEFAULT_SWEEP_CHUNK;
@@ -116,22 +95,16 @@ async function checkChunk(a: SweepScanArgs, chunk: Placement[], sessions: Map<st
   const byHost = new Map<string, string[]>();
   for (const p of chunk) for (const h of [p.source, ...p.replicas]) byHost.set(h, [...(byHost.get(h) ?? []), datasetOf(a.pool, p.project)]);
   const copies = new Map<string, Map<string, CopyState>>();
-  const lanes = sweepReadLanes();
   await Promise.all(
-    [...byHost].flatMap(([host, all]) =>
-      slices(all, lanes).map(async (datasets) => {
-        const s = sessions.get(host) as HostSession;
-        const command = inspectCopiesCommand(datasets, a.features[host]?.writtenProperty ?? false);
-        // The audit shows what was read, not 1,000 dataset names.
-        const r = await s.run({ text: command.text, display: `zfs get -Hp -d 1 <${datasets.length} copies: ${datasets[0]} ... ${datasets.at(-1)}>` }, { tailChars: 300 });
-        // A missing dataset makes zfs get exit 1 after printing the others; any other failure leaves
-        // those projects to their children, which report it properly.
-        if (r.record.exitCode !== 0 && !isMissingDataset(r.stderr)) return;
-        const read = copies.get(host) ?? new Map<string, CopyState>();
-        for (const [dataset, copy] of copiesFromObjects(host, parseZfsGet(r.stdout), datasets)) read.set(dataset, copy);
-        copies.set(host, read);
-      }),
-    ),
+    [...byHost].map(async ([host, datasets]) => {
+      const s = sessions.get(host) as HostSession;
+      const command = inspectCopiesCommand(datasets, a.features[host]?.writtenProperty ?? false);
+      // The audit shows what was read, not 1,000 dataset names.
+      const r = await s.run({ text: command.text, display: `zfs get -Hp -d 1 <${datasets.length} copies: ${datasets[0]} ... ${datasets.at(-1)}>` }, { tailChars: 300 });
+      // A missing dataset makes zfs get exit 1 after printing the others; any other failure leaves
+      // those projects to their children, which report it properly.
+      if (r.record.exitCode === 0 || isMissingDataset(r.stderr)) copies.set(host, copiesFromObjects(host, parseZfsGet(r.stdout), datasets));
+    }),
   );
   // Probes a scan cut short left behind go first (not in plan mode, which changes nothing): judged
   // with them, a project would look behind on every replica, and its next probe would measure from

@@ -1,4 +1,4 @@
-import { listenerState, parseFilesystemOf, parseRepairRegionInfo } from '../activities/crucible/parse';
+import { listenerState, parseFilesystemOf, parseImageSectorSize, parseRepairRegionInfo } from '../activities/crucible/parse';
 
 // seedRegions' look at the filesystem that would hold a region (`findmnt -J -T <dir>` and df). On
 // proper-raptor a pool is mounted over the lab's bind mount of the same directory (/crucible1), and
@@ -60,5 +60,18 @@ describe('what answers on a downstairs port', () => {
     expect(listenerState(7, 12810, serving)).toEqual({ state: 'free' });
     expect(listenerState(0, 12810, { state: 'free' })).toEqual({ state: 'not-downstairs', detail: 'takes connections, but nothing answers GET /region-info on port 12810' });
     expect(listenerState(124, 12810, { state: 'free' })).toMatchObject({ state: 'not-downstairs' });
+  });
+});
+
+// The image's logical sector size (seedRegions' default block size), from where its GPT header sits.
+// Outputs captured from imageGptSignatures on a 4 MiB file labelled by sfdisk, on the same file
+// behind `losetup --sector-size 4096`, and on an ext4 image without a partition table.
+describe("the image's sector size from its GPT", () => {
+  test('a GPT at byte 512: 512-byte sectors; at 4096: 4096-byte; none: null', () => {
+    expect(parseImageSectorSize('512 4546492050415254\n4096 0000000000000000\n')).toBe(512);
+    expect(parseImageSectorSize('512 0000000000000000\n4096 4546492050415254\n')).toBe(4096);
+    expect(parseImageSectorSize('512 0000000000000000\n4096 0000000000000000\n')).toBeNull();
+    // An image shorter than 4 KiB: dd prints nothing for the second offset.
+    expect(parseImageSectorSize('512 0000000000000000\n4096 \n')).toBeNull();
   });
 });

@@ -76,6 +76,22 @@ test("geometry: Omicron's 64 MiB extents (131072 blocks at 512 B, 16384 at 4096 
   expect(geometryFor({ ...example, extentCount: 9 }, 200 * 1024 ** 2).extentCount).toBe(9);
 });
 
+test("block size: the input's, else the image's sector size from its GPT, else 512; an extent the image's sector size makes too big blocks the run", () => {
+  expect(geometryFor(example, 200 * 1024 ** 2, 4096)).toMatchObject({ blockSize: 4096, extentSize: 16384, extentCount: 4 });
+  expect(geometryFor({ ...example, blockSize: 512 }, 200 * 1024 ** 2, 4096)).toMatchObject({ blockSize: 512, extentSize: 131072 });
+  expect(geometryFor(example, 200 * 1024 ** 2, null).blockSize).toBe(512);
+  // An inspection recorded before the sector size was read has none: 512, as those runs decided.
+  expect(geometryFor(example, 200 * 1024 ** 2).blockSize).toBe(512);
+  const gpt4k = facts(undefined, { image: { ...facts().image, sectorSize: 4096 } });
+  expect(decide(gpt4k).geometry.blockSize).toBe(4096);
+  expect(decide(gpt4k).blockers).toEqual([]);
+  // 262144 blocks: 128 MiB files at 512 B, but 1 GiB at the image's 4096.
+  expect(decide(facts(), { ...example, extentSize: 262144 }).blockers).toEqual([]);
+  expect(decide(gpt4k, { ...example, extentSize: 262144 }).blockers).toEqual([
+    "extent files over 512 MiB: 262144 blocks × 4096 bytes = 1024 MiB (the block size 4096 is the image's sector size): give a smaller extentSize, or a blockSize",
+  ]);
+});
+
 test('each directory: absent or empty -> create; complete and matching -> keep; a failed import of this run -> recreate; anything else -> replace-foreign', () => {
   const d = decide(
     facts([

@@ -43,8 +43,9 @@ export async function seedRegions(input: unknown): Promise<RunbookResult<SeedReg
       name: 'inspect',
       host,
       description: `the image ${i.image.path}, the three region directories, their pools, ports and services`,
-      run: () => acts.inspectSeeding(host, i.image.path, i.blockSize, address, targets),
-      summarize: (f) => `image ${f.image.bytes} bytes sha256 ${f.image.sha256.slice(0, 12)}…; ${f.regions.map((r) => `${r.dir}: ${r.state.kind}`).join(', ')}`,
+      run: () => acts.inspectSeeding(host, i.image.path, i.blockSize ?? null, address, targets),
+      summarize: (f) =>
+        `image ${f.image.bytes} bytes sha256 ${f.image.sha256.slice(0, 12)}…${f.image.sectorSize ? ` (GPT, ${f.image.sectorSize}-byte sectors)` : ''}; ${f.regions.map((r) => `${r.dir}: ${r.state.kind}`).join(', ')}`,
     });
     const decision = decideSeeding(i, facts, () => uuid4());
     const g = decision.geometry;

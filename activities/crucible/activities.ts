@@ -2,7 +2,8 @@ import { HostSession } from '../ssh/session';
 import { sharedPool } from '../ssh/shared-pool';
 import type { StepOutput, VerifyOutcome } from '../../common/step';
 import { crucibleCommands as c, runScript, type CreateSpec, type ServiceSpec } from './commands';
-import { parseDump, parseFilesystemOf, parsePoolHealth, type FilesystemFacts } from './parse';
+import { FALLBACK_BLOCK_SIZE } from '../../runbooks/seedRegions/schema';
+import { parseDump, parseFilesystemOf, parseImageSectorSize, parsePoolHealth, type FilesystemFacts } from './parse';
 import { paddedImageSha, readDirState, readListeners, readService, refuse, regionContentSha, type DirState, type PortState } from './read';
 
 // The activities of runbook seedRegions (workflows/seedRegions.ts). Every act checks before it acts
@@ -31,7 +32,8 @@ export interface RegionFacts {
 
 export interface SeedFacts {
   tools: { crucibleDownstairs: string | null; runsv: string | null; sv: string | null; svlogd: string | null };
-  image: { path: string; bytes: number; sha256: string; paddedSha256: string };
+  /** sectorSize: the image's logical sector size from its GPT, null without one (absent in inspections recorded before it was read). */
+  image: { path: string; bytes: number; sha256: string; paddedSha256: string; sectorSize?: number | null };
   regions: RegionFacts[];
 }
 
@@ -40,7 +42,8 @@ function hostSession(host: string): HostSession {
 }
 
 /** Step 1: everything the workflow decides from, read-only. */
-export async function inspectSeeding(host: string, image: string, blockSize: number, address: string, targets: SeedTarget[]): Promise<StepOutput<SeedFacts>> {
+/** @param blockSize the input's; null: the image's sector size decides (as decideSeeding does) */
+export async function inspectSeeding(host: string, image: string, blockSize: number | null | undefined, address: string, targets: SeedTarget[]): Promise<StepOutput<SeedFacts>> {
   const s = hostSession(host);
   const toolLines = (await s.check(c.tools())).stdout.split('\n').filter((l) => l.startsWith('/'));
   const find = (name: string) => toolLines.find((l) => l.endsWith(`/${name}`)) ?? null;
@@ -52,7 +55,8 @@ export async function inspectSeeding(host: string, image: string, blockSize: num
   const sha256 = shaLine.split(/\s+/)[0];
   if (!Number.isSafeInteger(bytes) || !/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`unexpected stat/sha256sum output: ${JSON.stringify(img.stdout.slice(0, 200))}`);
   if (bytes === 0) refuse(`the image ${image} is empty`, 'ImageEmpty');
-  const paddedSha256 = await paddedImageSha(s, image, bytes, blockSize);
+  const sectorSize = parseImageSectorSize((await s.check(c.imageGptSignatures(image), { what: `reading ${image}'s GPT header` })).stdout);
+  const paddedSha256 = await paddedImageSha(s, image, bytes, blockSize ?? sectorSize ?? FALLBACK_BLOCK_SIZE);
   const regions: RegionFacts[] = [];
   for (const t of targets) {
     const state = await readDirState(s, t.dir);
@@ -85,7 +89,7 @@ export async function inspectSeeding(host: string, image: string, blockSize: num
       service: { supervised: svc.supervised, state: svc.state, pid: svc.pid, runScript: svc.runScript },
     });
   }
-  return s.output({ tools, image: { path: image, bytes, sha256, paddedSha256 }, regions });
+  return s.output({ tools, image: { path: image, bytes, sha256, paddedSha256, sectorSize }, regions });
 }
 
 /** Before the undo is registered: the directories are still as inspected (nobody made a region there meanwhile). */

@@ -39,10 +39,16 @@ export const LOG_RUN_SCRIPT = ['#!/bin/sh', 'exec svlogd -tt ./main'];
 /** Exit 0 when something accepts a TCP connection on $0:$1, 7 when it is refused. */
 const TCP_ACCEPTS_SCRIPT = 'exec 3<>"/dev/tcp/$0/$1" || exit 7';
 
+/** LBA 1 of a disk with 512- and with 4096-byte logical sectors. */
+export const GPT_HEADER_OFFSETS = [512, 4096] as const;
+
 export const crucibleCommands = {
   /** Where the tools are; the service's run script names the downstairs by absolute path. */
   tools: () => sh`command -v crucible-downstairs; command -v runsv; command -v sv; command -v svlogd; true`,
   imageFacts: (image: string) => sh`stat -L -c %s ${image} && sha256sum ${image}`,
+  /** The 8 bytes at 512 and at 4096, in hex: a GPT header's signature ("EFI PART") sits at LBA 1, so where it is tells the image's logical sector size. */
+  imageGptSignatures: (image: string) =>
+    sh`for at in ${GPT_HEADER_OFFSETS.map(String)}; do printf '%s ' "$at"; dd if=${image} bs=1 skip="$at" count=8 2>/dev/null | od -An -tx1 | tr -d ' \n'; echo; done`,
   /** sha256 of the image zero-padded to a whole number of blocks: what an export of its blocks must equal. */
   paddedImageSha: (image: string, padBytes: number) => sh`{ cat ${image} && head -c ${padBytes} /dev/zero; } | sha256sum`,
   /** absent | not-a-directory | empty | region (then region.json) | files (then a few names). */

@@ -92,6 +92,18 @@ export function parsePoolHealth(stdout: string): { pool: string; health: string;
   return { pool, health, freeBytes: Number(free) };
 }
 
+/** "EFI PART", the GPT header's signature, as od -An -tx1 prints it without spaces. */
+const GPT_SIGNATURE_HEX = '4546492050415254';
+
+/** imageGptSignatures' output → the image's logical sector size (where its GPT header is), or null without a GPT. */
+export function parseImageSectorSize(stdout: string): number | null {
+  for (const line of stdout.split('\n')) {
+    const [at, hex] = line.trim().split(' ');
+    if (hex === GPT_SIGNATURE_HEX && /^\d+$/.test(at)) return Number(at);
+  }
+  return null;
+}
+
 /** What a port tells of the region it serves (from the repair server's RegionDefinition). */
 export interface RegionInfo {
   region: { block_size: number; blocks_per_extent: number; extent_count: number; uuid: string };

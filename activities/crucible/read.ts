@@ -2,9 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { HostSession } from '../ssh/session';
 import { crucibleCommands as c } from './commands';
 import { listenerState, parseDump, parseRegionJson, parseRepairRegionInfo, parseSvStatus, type PortState, type RegionDefFile, type SvStatus } from './parse';
-
-/** Crucible's REPAIR_PORT_OFFSET: a downstairs on port P runs its repair server on P + 4000. */
-export const REPAIR_PORT_OFFSET = 4000;
+import { REPAIR_PORT_OFFSET } from '../../runbooks/seedRegions/schema';
 
 // Reads shared by the seedRegions activities: what a region directory holds, a region's content
 // hash over the image's blocks, what listens on a port, what runit says about a service.

@@ -1,6 +1,6 @@
 import type { RegionFacts, SeedFacts } from '../../activities/crucible/activities';
 import type { SeedRegionsInput } from '../../runbooks/seedRegions/schema';
-import { OMICRON_EXTENT_BYTES } from '../../runbooks/seedRegions/schema';
+import { extentFileTooBig, FALLBACK_BLOCK_SIZE, OMICRON_EXTENT_BYTES } from '../../runbooks/seedRegions/schema';
 
 // Pure decisions of seedRegions from one inspection: the geometry, what to do with each directory,
 // and what blocks the run. No I/O: the workflow calls it, tests can too.
@@ -36,8 +36,9 @@ export interface SeedDecision {
   blockers: string[];
 }
 
-export function geometryFor(input: SeedRegionsInput, imageBytes: number): Geometry {
-  const blockSize = input.blockSize;
+/** @param imageSectorSize the image's logical sector size from its GPT (absent: none, or an inspection from before it was read) */
+export function geometryFor(input: SeedRegionsInput, imageBytes: number, imageSectorSize?: number | null): Geometry {
+  const blockSize = input.blockSize ?? imageSectorSize ?? FALLBACK_BLOCK_SIZE;
   const extentSize = input.extentSize ?? OMICRON_EXTENT_BYTES / blockSize;
   const imageBlocks = Math.ceil(imageBytes / blockSize);
   const needed = Math.max(1, Math.ceil(imageBlocks / extentSize));
@@ -61,8 +62,10 @@ export function regionBytesNeeded(g: Geometry): number {
  * @param newUuid a fresh uuid for regions without one in the input (the workflow's deterministic uuid4)
  */
 export function decideSeeding(input: SeedRegionsInput, facts: SeedFacts, newUuid: () => string): SeedDecision {
-  const g = geometryFor(input, facts.image.bytes);
+  const g = geometryFor(input, facts.image.bytes, facts.image.sectorSize);
   const blockers: string[] = [];
+  const tooBig = extentFileTooBig(input.extentSize, g.blockSize);
+  if (tooBig) blockers.push(`${tooBig} (the block size ${g.blockSize} is the image's sector size): give a smaller extentSize, or a blockSize`);
   const host = input.host;
   if (!facts.tools.crucibleDownstairs) blockers.push(`crucible-downstairs is not on the PATH of ${host}: install it (seed 003: cargo build --release -p crucible-downstairs) before seeding`);
   if (!facts.tools.runsv || !facts.tools.sv || !facts.tools.svlogd) blockers.push(`runit (runsv, sv, svlogd) is not installed on ${host}: the downstairs are supervised by it (apt-get install runit)`);

@@ -301,3 +301,15 @@ test("verify-regions' check fails on a region whose blocks are not the image (on
     closeSharedPool();
   }
 });
+
+// Last in the file: it takes the lab down.
+test('lab down stops the downstairs a run left under runit first, so every pool exports without force', async () => {
+  await reset();
+  expect((await result(await start(example))).outcome).toBe('succeeded');
+  expect(await Promise.all(example.regions.map((r) => svPid(r.port)))).toEqual([expect.any(Number), expect.any(Number), expect.any(Number)]);
+  const log: string[] = [];
+  await labDown({ log: (l) => log.push(l) });
+  // Without stopping them first the downstairs hold region files open, and every export, the forced
+  // one too, is refused: 'pool export: no' after about 40 s of tries.
+  expect(log.filter((l) => /zfs-fuse stopped/.test(l))).toEqual([expect.stringContaining('pool export: yes')]);
+}, 120_000);

@@ -10,7 +10,7 @@ const Sequencer = require('@jest/test-sequencer').default;
 const SECONDS = {
   'fix-readonly-data-crash': 200,
   'maas-repartition': 165,
-  'seed-regions': 100,
+  'seed-regions': 105,
   'live-migrate': 130,
   'sled-chain': 25,
   'replicate-sweep': 100,

@@ -236,7 +236,7 @@ for pool in ${layout.pools.map((x) => x.name)}; do
   if pid=$(daemon_pid) && zpool list -H -o name "$pool" >/dev/null 2>&1; then
     one=no
     for i in 1 2 3 4 5; do
-      if zpool export "$pool" 2>/dev/null; then one=yes; exported=yes; break; fi
+      if zpool export "$pool" 2>/dev/null; then one=yes; [ $exported = forced ] || exported=yes; break; fi
       sleep 0.5
     done
     [ $one = yes ] || { zpool export -f "$pool" && exported=forced; } || true

@@ -3,6 +3,7 @@ import type { LabScenario } from '../types';
 import { buildCrucible } from './build';
 import { checkCrucible } from './check';
 import { CRUCIBLE_HOST, POOL_LAYOUT } from './layout';
+import { stopSupervisedDownstairs } from './stop-downstairs';
 
 // Scenario crucible: the storage host of seeds 003/004 before seeding (three zfs-fuse pools with an
 // empty region directory each, the crucible-downstairs/dsc emulator, an OS image). Its check passes
@@ -17,6 +18,8 @@ export const crucibleScenario: LabScenario = {
   build: buildCrucible,
   check: (ctx) => checkCrucible(ctx),
   async teardown(ctx) {
+    // Downstairs that seedRegions started hold region files open: stop them before the export.
+    await stopSupervisedDownstairs(ctx);
     await stopZfsFuse(ctx, POOL_LAYOUT);
   },
 };

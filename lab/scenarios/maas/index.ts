@@ -1,5 +1,6 @@
 import { removeInventoryMaas } from '../../inventory-file';
 import { stopZfsFuse } from '../../zfs/daemon';
+import { stopSupervisedDownstairs } from '../crucible/stop-downstairs';
 import { installCrucibleTools } from '../crucible/tools';
 import type { CheckReport, LabScenario, ScenarioContext } from '../types';
 import { checkCruciblePools } from './check';
@@ -38,11 +39,8 @@ export function createMaasScenario(o: { name?: string; machine?: { name: string;
     },
     async teardown(ctx: ScenarioContext) {
       if (ctx.host === machine.name) {
-        // Downstairs that seedRegions started (runit services) hold region files open on the pools:
-        // stop them first, or the export below waits on busy pools.
-        await ctx.exec('for d in /run/sv/crucible-downstairs-* /etc/sv/crucible-downstairs-*; do [ -d "$d" ] || continue; sv force-stop "$d"; sv exit "$d" "$d/log"; done >/dev/null 2>&1; true', {
-          timeoutMs: 60_000,
-        });
+        // Downstairs that seedRegions started hold region files open: stop them before the export.
+        await stopSupervisedDownstairs(ctx);
         // Export every pool a run made (stopZfsFuse exports only the zfs-projects pool), so a rebuilt
         // machine's new zfs-fuse does not import stale pools from zpool.cache.
         await ctx.exec('for p in $(zpool list -H -o name 2>/dev/null); do zpool export -f "$p" || true; done; rm -f /var/lib/zfs/zpool.cache', { timeoutMs: 60_000 });

@@ -35,8 +35,8 @@ const SAMPLE = Number(process.env.BENCH_SYNCOID_SAMPLE ?? 0);
 
 function cpuTimes(): { idle: number; total: number } {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  // iowait is not idle here: after generating thousands of projects zfs-fuse writes back for minutes
-  // with the CPUs mostly waiting on the disk, and a sweep measured then is a third slower.
+  // iowait is not idle: a machine waiting on its disk (zfs-fuse writing back the generated projects)
+  // is not quiet. That alone does not make the measurement quiet: see the replicateProjects README.
   return { idle: f[3], total: f.reduce((a, b) => a + b, 0) };
 }
 

@@ -41,8 +41,10 @@ function hostSession(host: string): HostSession {
   return new HostSession(sharedPool(), host);
 }
 
-/** Step 1: everything the workflow decides from, read-only. */
-/** @param blockSize the input's; null: the image's sector size decides (as decideSeeding does) */
+/**
+ * Step 1: everything the workflow decides from, read-only.
+ * @param blockSize the input's; null: the image's sector size decides (as decideSeeding does)
+ */
 export async function inspectSeeding(host: string, image: string, blockSize: number | null | undefined, address: string, targets: SeedTarget[]): Promise<StepOutput<SeedFacts>> {
   const s = hostSession(host);
   const toolLines = (await s.check(c.tools())).stdout.split('\n').filter((l) => l.startsWith('/'));

@@ -14,7 +14,8 @@
 //        the sweeps' batchSize (children per run); BENCH_COMPARE_LANES=1 also runs the no-change sweep
 //        with the change probes one after another per host; BENCH_COMPARE_DESTROY=1 also runs it with
 //        the probes destroyed by one zfs destroy -r per host and chunk instead of each in its lane;
-//        BENCH_SWEEP_REPS, default 3: no-change sweeps after the machine went quiet, median reported)
+//        BENCH_SWEEP_REPS, default 3: no-change sweeps after the machine went quiet, median reported;
+//        BENCH_COMPARE_READ=1 alternates each with one whose first run reads the copies chunk by chunk)
 // Prints the no-change sweep's cost per project and where it goes (bench/sweep-breakdown.ts).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -149,17 +150,34 @@ async function main(): Promise<void> {
     );
     const reps = Math.max(1, Number(process.env.BENCH_SWEEP_REPS ?? 3));
     const idles: Array<Awaited<ReturnType<typeof sweep>>> = [];
+    // BENCH_COMPARE_READ=1: each rep also sweeps with the copies read as a sweep's later runs read
+    // them (listing, then chunks by name), alternating, so both see the same machine.
+    const compareRead = process.env.BENCH_COMPARE_READ === '1';
+    const chunked: Array<Awaited<ReturnType<typeof sweep>>> = [];
     for (let k = 0; k < reps; k++) {
       const one = await sweep({ concurrency: 8, ...batch });
       process.stdout.write(`  no-change sweep ${k + 1}/${reps}: ${(one.ms / 1000).toFixed(2)} s (${(one.ms / N).toFixed(2)} ms/project)\n`);
       idles.push(one);
+      if (compareRead) {
+        process.env.RUNBOOK_SWEEP_READ = 'chunks';
+        const other = await sweep({ concurrency: 8, ...batch });
+        delete process.env.RUNBOOK_SWEEP_READ;
+        process.stdout.write(`  the same, copies read by listing + chunks: ${(other.ms / 1000).toFixed(2)} s (${(other.ms / N).toFixed(2)} ms/project)\n`);
+        chunked.push(other);
+      }
     }
+    const chunkedMedian = chunked.length ? [...chunked].sort((x, y) => x.ms - y.ms)[chunked.length >> 1] : null;
     const idle = [...idles].sort((x, y) => x.ms - y.ms)[idles.length >> 1];
     const perProject = idle.r.totals.roundTrips / N;
     process.stdout.write(
       `no-change sweep: ${(idle.ms / 1000).toFixed(1)} s for ${N} projects (${(idle.ms / N).toFixed(1)} ms/project), ${idle.r.totals.roundTrips} SSH round trips (${perProject.toFixed(3)}/project), ${JSON.stringify(idle.r.totals)}\n`,
     );
     process.stdout.write(`where the no-change sweep's time goes (load average after: ${load()}):\n${formatBreakdown(idle.breakdown, N)}\n`);
+    if (chunkedMedian) {
+      process.stdout.write(
+        `side by side (median of ${reps} each): pool-wide read ${(idle.ms / 1000).toFixed(1)} s, listing + chunks ${(chunkedMedian.ms / 1000).toFixed(1)} s: ${(chunkedMedian.ms / idle.ms).toFixed(2)}x faster\nwhere listing + chunks spends it:\n${formatBreakdown(chunkedMedian.breakdown, N)}\n`,
+      );
+    }
     const perProjectMs = idle.ms / N;
     process.stdout.write(`extrapolated to 18,000 projects at this cost per project: ${((perProjectMs * 18000) / 1000).toFixed(0)} s (goal: 60 s, 3.3 ms/project)\n`);
 
@@ -200,7 +218,24 @@ async function main(): Promise<void> {
     mkdirSync(out, { recursive: true });
     writeFileSync(
       path.join(out, `zfs-sweep-${Date.now()}.json`),
-      JSON.stringify({ projects: N, inline, after, generateMs: manifest?.timingsMs ?? inlineMade?.timingsMs, first, serial, idle, idleMs: idles.map((x) => x.ms), settled, syncoid }, null, 2),
+      JSON.stringify(
+        {
+          projects: N,
+          inline,
+          after,
+          generateMs: manifest?.timingsMs ?? inlineMade?.timingsMs,
+          first,
+          serial,
+          idle,
+          idleMs: idles.map((x) => x.ms),
+          chunkedMs: chunked.map((x) => x.ms),
+          chunked: chunkedMedian,
+          settled,
+          syncoid,
+        },
+        null,
+        2,
+      ),
     );
   } finally {
     worker.shutdown();

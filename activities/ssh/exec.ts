@@ -21,6 +21,8 @@ export interface RemoteRunOptions {
   onStderr?: (chunk: Buffer) => void;
   /** Full output kept for parsing; tails in the record are much smaller. */
   maxCaptureBytes?: number;
+  /** Stdout goes to onStdout only, none of it kept (output parsed as it streams, too big to hold). */
+  discardStdout?: boolean;
   tailChars?: number;
 }
 
@@ -94,7 +96,7 @@ export async function runRemote(pool: SshPool, host: string, command: ShellComma
   };
   channel.on('data', (chunk: Buffer) => {
     stdoutBytes += chunk.length;
-    keep(stdout, chunk, stdoutBytes);
+    if (!opts.discardStdout) keep(stdout, chunk, stdoutBytes);
     lastLine = lastNonEmptyLine(chunk) ?? lastLine;
     opts.onStdout?.(chunk);
   });
@@ -155,7 +157,7 @@ export async function runRemote(pool: SshPool, host: string, command: ShellComma
     durationMs: Date.now() - started,
     stdoutTail: outTail.text,
     stderrTail: errTail.text,
-    truncated: outTail.truncated || errTail.truncated || stdoutBytes > maxCapture || stderrBytes > maxCapture,
+    truncated: outTail.truncated || errTail.truncated || opts.discardStdout === true || stdoutBytes > maxCapture || stderrBytes > maxCapture,
     ...(timedOut ? { timedOut } : {}),
     ...(cancelled ? { cancelled } : {}),
   };

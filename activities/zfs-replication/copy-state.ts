@@ -53,8 +53,12 @@ const BASE_PROPERTIES = ['type', 'guid', 'createtxg', 'creation', 'referenced', 
  */
 export function inspectCopyCommand(dataset: string, withWritten: boolean): ShellCommand {
   datasetNameSchema.parse(dataset);
-  const props = [...BASE_PROPERTIES, ...(withWritten ? ['written'] : []), ...LEDGER_PROPERTIES, CHANGED_AFTER_TXG];
-  return zfsGetCommand(props, dataset, { kind: 'depth', depth: 1 });
+  return zfsGetCommand(inspectCopyProperties(withWritten), dataset, { kind: 'depth', depth: 1 });
+}
+
+/** What a copy is read with (inspectCopyCommand, and the sweep's pool-wide read). */
+export function inspectCopyProperties(withWritten: boolean): string[] {
+  return [...BASE_PROPERTIES, ...(withWritten ? ['written'] : []), ...LEDGER_PROPERTIES, CHANGED_AFTER_TXG];
 }
 
 /** zfs's words for "there is no such dataset" (zfs-fuse and OpenZFS alike). */

@@ -1,5 +1,5 @@
 import { sh, type ShellCommand } from '../ssh/command';
-import { outputLines, ZfsOutputError } from '../zfs/errors';
+import { parseZfsGet, type ZfsObject } from '../zfs/get';
 import { datasetNameSchema } from '../zfs/names';
 import { LEDGER } from './ledger';
 
@@ -32,26 +32,26 @@ export function listCopiesCommand(pool: string): ShellCommand {
 
 /** Parse listCopiesCommand output: one summary per project dataset (pool/<uuid>); anything else is skipped. */
 export function parseCopies(pool: string, stdout: string): CopySummary[] {
-  const byProject = new Map<string, CopySummary>();
-  outputLines(stdout).forEach((line, i) => {
-    const f = line.split('\t');
-    if (f.length < 4) throw new ZfsOutputError('zfs get -H -d 1 -o name,property,value,source', i + 1, line, 'expected 4 fields');
-    const [name, property, value, source] = [f[0], f[1], f.slice(2, -1).join('\t'), f[f.length - 1]];
-    if (!name.startsWith(`${pool}/`) || !PROJECT.test(name.slice(pool.length + 1))) return;
-    const project = name.slice(pool.length + 1);
-    let c = byProject.get(project);
-    if (!c) {
-      c = { project, mounted: false, canmount: null, role: null, promotedAt: null, replicationFactor: null };
-      byProject.set(project, c);
-    }
-    const own = source === 'local' || source === 'received';
-    if (property === 'mounted') c.mounted = value === 'yes';
-    else if (property === 'canmount') c.canmount = value;
-    else if (property === LEDGER.role && own) c.role = value;
-    else if (property === LEDGER.promotedAt && own) c.promotedAt = value;
-    else if (property === REPLICATION_FACTOR_PROPERTY && own && /^\d+$/.test(value)) c.replicationFactor = Number(value);
-  });
-  return [...byProject.values()];
+  return parseZfsGet(stdout).flatMap((o) => copySummaryOf(pool, o) ?? []);
+}
+
+/** A project copy's summary from its filesystem as zfs get read it (with at least listCopiesCommand's properties); null for anything that is not a project dataset. */
+export function copySummaryOf(pool: string, o: ZfsObject): CopySummary | null {
+  if (o.kind !== 'filesystem' || !o.name.startsWith(`${pool}/`) || !PROJECT.test(o.name.slice(pool.length + 1))) return null;
+  // Only the copy's own values count: an inherited role or factor was set for another dataset.
+  const own = (property: string) => {
+    const p = o.userProperties[property];
+    return p && (p.source === 'local' || p.source === 'received') ? p.value : null;
+  };
+  const factor = own(REPLICATION_FACTOR_PROPERTY);
+  return {
+    project: o.name.slice(pool.length + 1),
+    mounted: o.mounted === true,
+    canmount: o.canmount,
+    role: own(LEDGER.role),
+    promotedAt: own(LEDGER.promotedAt),
+    replicationFactor: factor !== null && /^\d+$/.test(factor) ? Number(factor) : null,
+  };
 }
 
 export interface HostCopies {

@@ -1,11 +1,13 @@
+import { StringDecoder } from 'node:string_decoder';
 import { Context } from '@temporalio/activity';
 import type { StepOutput } from '../../common/step';
 import { HostSession } from '../ssh/session';
 import { sharedPool } from '../ssh/shared-pool';
 import type { ZfsFeatures } from '../zfs/features';
 import { parseZfsGet } from '../zfs/get';
-import { copiesFromObjects, inspectCopiesCommand, isMissingDataset, newestSnapshot, type CopyState } from './copy-state';
-import { listCopiesCommand, parseCopies, placeProjects, type Placement, type PlacementProblem } from './placement';
+import { copiesFromObjects, inspectCopiesCommand, isMissingDataset, missingCopy, newestSnapshot, type CopyState } from './copy-state';
+import { inspectPoolCommand, PoolCopiesReader } from './pool-copies';
+import { listCopiesCommand, parseCopies, placeProjects, type CopySummary, type Placement, type PlacementProblem } from './placement';
 import {
   changeFromAccounting,
   destroyStaleProbesCommand,
@@ -52,6 +54,15 @@ export function sweepProbeDestroy(): 'each' | 'after' {
   const v = process.env.RUNBOOK_SWEEP_PROBE_DESTROY;
   return v === 'each' || v === 'after' ? v : DEFAULT_SWEEP_PROBE_DESTROY;
 }
+/**
+ * How a sweep's first run reads the copies: 'pool', one pool-wide read per host (pool-copies.ts); or
+ * 'chunks', as its later runs do. RUNBOOK_SWEEP_READ=chunks sets the latter, for comparison
+ * (bench/zfs-sweep.ts BENCH_COMPARE_READ=1).
+ */
+export function sweepRead(): 'pool' | 'chunks' {
+  return process.env.RUNBOOK_SWEEP_READ === 'chunks' ? 'chunks' : 'pool';
+}
+
 export function sweepChunk(): number {
   const n = Number(process.env.RUNBOOK_SWEEP_CHUNK ?? DEFAULT_SWEEP_CHUNK);
   return Number.isInteger(n) && n >= 1 && n <= 2000 ? n : DEFAULT_SWEEP_CHUNK;
@@ -91,12 +102,23 @@ export interface SweepScan {
 const datasetOf = (pool: string, project: string) => `${pool}/${project}`;
 
 /** What a chunk of projects needs: read every copy, probe the candidates, classify. */
-async function checkChunk(a: SweepScanArgs, chunk: Placement[], sessions: Map<string, HostSession>, synced: ReadonlySet<string>): Promise<Map<string, string | null>> {
+async function checkChunk(
+  a: SweepScanArgs,
+  chunk: Placement[],
+  sessions: Map<string, HostSession>,
+  synced: ReadonlySet<string>,
+  preRead: ReadonlyMap<string, ReadonlyMap<string, CopyState>> | null,
+): Promise<Map<string, string | null>> {
   const byHost = new Map<string, string[]>();
   for (const p of chunk) for (const h of [p.source, ...p.replicas]) byHost.set(h, [...(byHost.get(h) ?? []), datasetOf(a.pool, p.project)]);
   const copies = new Map<string, Map<string, CopyState>>();
   await Promise.all(
     [...byHost].map(async ([host, datasets]) => {
+      const read = preRead?.get(host);
+      if (read) {
+        copies.set(host, new Map(datasets.map((d) => [d, read.get(d) ?? missingCopy(host, d)])));
+        return;
+      }
       const s = sessions.get(host) as HostSession;
       const command = inspectCopiesCommand(datasets, a.features[host]?.writtenProperty ?? false);
       // The audit shows what was read, not 1,000 dataset names.
@@ -194,38 +216,83 @@ async function destroyStaleProbes(copies: Map<string, Map<string, CopyState>>, s
   );
 }
 
+/** One host's every copy (inspectPoolCommand), parsed as it streams in; unreachable when the read fails. */
+async function readPool(
+  s: HostSession,
+  pool: string,
+  withWritten: boolean,
+): Promise<{ host: string; summaries: CopySummary[]; copies: Map<string, CopyState> } | { host: string; unreachable: string }> {
+  const reader = new PoolCopiesReader(s.host, pool);
+  const utf8 = new StringDecoder('utf8');
+  // A line zfs should not print stops the parsing; thrown from the stream's callback it would escape the activity.
+  const parse: { error?: Error } = {};
+  const feed = (text: string) => {
+    if (parse.error) return;
+    try {
+      reader.push(text);
+    } catch (err) {
+      parse.error = err as Error;
+    }
+  };
+  try {
+    const command = inspectPoolCommand(pool, withWritten);
+    // The audit shows what was read, not two dozen property names.
+    const r = await s.run(
+      { text: command.text, display: `zfs get -Hp -d 2 <every copy in ${pool} and its snapshots>` },
+      { tailChars: 200, discardStdout: true, timeoutMs: 30 * 60_000, onStdout: (chunk) => feed(utf8.write(chunk)) },
+    );
+    if (r.record.exitCode !== 0) return { host: s.host, unreachable: `zfs get over ${pool} exited ${r.record.exitCode}: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}` };
+    feed(utf8.end());
+    if (parse.error) throw parse.error;
+    reader.end();
+    return { host: s.host, summaries: reader.summaries, copies: reader.copies };
+  } catch (err) {
+    return { host: s.host, unreachable: (err as Error).message };
+  }
+}
+
 export async function zfsSweepScan(a: SweepScanArgs): Promise<StepOutput<SweepScan>> {
   const pool = sharedPool();
   const sessions = new Map(a.hosts.map((h) => [h, new HostSession(pool, h)]));
-  const listed = await Promise.all(
-    [...sessions.values()].map(async (s) => {
-      try {
-        const r = await s.check(listCopiesCommand(a.pool), { tailChars: 200 });
-        return { host: s.host, copies: parseCopies(a.pool, r.stdout) };
-      } catch (err) {
-        return { host: s.host, unreachable: (err as Error).message };
-      }
-    }),
-  );
-  const { placements, problems } = placeProjects({ hosts: listed, replicationFactor: a.replicationFactor, only: a.only });
-  const after = (p: { project: string }) => a.after === undefined || p.project > a.after;
-  const pending = placements.filter(after);
   // Every change made before the scan must count: sync each host's open transaction group once, so
-  // the space accounting the chunks read includes it (a plan writes nothing, so it reads as it is).
+  // the space accounting read after it includes it (a plan writes nothing, so it reads as it is).
   const synced = new Set<string>();
-  if (a.probe !== null) {
-    await Promise.all(
-      listed.map(async (l) => {
-        if ('unreachable' in l) return;
+  const sync = async (host: string) => {
+    try {
+      const r = await (sessions.get(host) as HostSession).run(txgSyncCommand(a.pool), { tailChars: 200 });
+      if (r.record.exitCode === 0) synced.add(host);
+    } catch {
+      // Not synced: its projects fall back to probe snapshots, which report what is wrong.
+    }
+  };
+  // The first run of a sweep reads every copy on every host at once (pool-copies.ts): the cheapest
+  // read of all, and in a sweep where little changed the only one. A later run exists only because
+  // the run before it filled its batch: it lists the pools and reads chunk by chunk from its cursor,
+  // so it reads no more than its own batch needs.
+  const whole = a.after === undefined && sweepRead() === 'pool';
+  let listed: Array<{ host: string; copies: CopySummary[] } | { host: string; unreachable: string }>;
+  let preRead: Map<string, Map<string, CopyState>> | null = null;
+  if (whole) {
+    if (a.probe !== null) await Promise.all(a.hosts.map(sync));
+    const read = await Promise.all([...sessions.values()].map((s) => readPool(s, a.pool, a.features[s.host]?.writtenProperty ?? false)));
+    listed = read.map((r) => ('unreachable' in r ? r : { host: r.host, copies: r.summaries }));
+    preRead = new Map(read.flatMap((r) => ('copies' in r ? [[r.host, r.copies] as const] : [])));
+  } else {
+    listed = await Promise.all(
+      [...sessions.values()].map(async (s) => {
         try {
-          const r = await (sessions.get(l.host) as HostSession).run(txgSyncCommand(a.pool), { tailChars: 200 });
-          if (r.record.exitCode === 0) synced.add(l.host);
-        } catch {
-          // Not synced: its projects fall back to probe snapshots, which report what is wrong.
+          const r = await s.check(listCopiesCommand(a.pool), { tailChars: 200 });
+          return { host: s.host, copies: parseCopies(a.pool, r.stdout) };
+        } catch (err) {
+          return { host: s.host, unreachable: (err as Error).message };
         }
       }),
     );
+    if (a.probe !== null) await Promise.all(listed.flatMap((l) => ('unreachable' in l ? [] : [sync(l.host)])));
   }
+  const { placements, problems } = placeProjects({ hosts: listed, replicationFactor: a.replicationFactor, only: a.only });
+  const after = (p: { project: string }) => a.after === undefined || p.project > a.after;
+  const pending = placements.filter(after);
   const chunkSize = sweepChunk();
   const work: SweepScan['work'] = [];
   let unchanged = 0;
@@ -234,7 +301,7 @@ export async function zfsSweepScan(a: SweepScanArgs): Promise<StepOutput<SweepSc
   while (covered < pending.length && work.length < a.maxWork) {
     const chunk = pending.slice(covered, covered + chunkSize);
     chunks++;
-    const verdict = await checkChunk(a, chunk, sessions, synced);
+    const verdict = await checkChunk(a, chunk, sessions, synced, preRead);
     for (const p of chunk) {
       const why = verdict.get(p.project);
       covered++;

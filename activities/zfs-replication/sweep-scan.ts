@@ -23,14 +23,16 @@ import {
   whyNotInSync,
 } from './sweep-check';
 
-// The sweep's whole look at the hosts, in ONE activity per run: every host's copies listed once
-// (one `zfs get -d 1` per host), each host's open transaction group synced, placed, then the
-// projects after the cursor read in chunks (one `zfs get` per host per chunk over the copies it
-// holds; the space accounting tells whether a source changed, see changeFromAccounting) and the
-// few it cannot tell probed (one change-probe script per source host per chunk) until `maxWork`
-// projects that need a child are found or every project was looked at. The workflow gets back only
-// those projects and counts: an unchanged project costs it nothing, so a no-change sweep of 18,000
-// projects is one run with one activity and a history of a few KB.
+// The sweep's whole look at the hosts, in ONE activity per run: each host's open transaction group
+// synced, every copy read and placed, then the projects after the cursor judged in chunks (the space
+// accounting tells whether a source changed, see changeFromAccounting) and the few it cannot tell
+// probed (one change-probe script per source host per chunk) until `maxWork` projects that need a
+// child are found or every project was looked at. A sweep's first run reads every copy with one
+// pool-wide `zfs get` per host (pool-copies.ts); a later run, which exists only because the one
+// before filled its batch, lists each pool (one `zfs get -d 1` per host) and reads the copies chunk
+// by chunk (one `zfs get` per host per chunk), so it reads no more than its batch needs. The
+// workflow gets back only those projects and counts: an unchanged project costs it nothing, so a
+// no-change sweep of 18,000 projects is one run with one activity and a history of a few KB.
 
 /**
  * Change probes run at once per host (see sweepProbeCommand). RUNBOOK_SWEEP_PROBE_LANES overrides it

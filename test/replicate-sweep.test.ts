@@ -213,6 +213,13 @@ describe(`${COUNT} projects`, () => {
     const childStarts = ((await handle.fetchHistory()).events ?? []).filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes);
     expect(childStarts).toHaveLength(0);
     expect(r.value.runs).toBe(1);
+    // Each host was read once: every copy with its snapshots in one pool-wide zfs get (pool-copies.ts),
+    // not a listing and then the copies by name.
+    const reads = r.audit.steps
+      .filter((st) => st.name === 'scan-projects')
+      .flatMap((st) => st.commands)
+      .filter((c) => c.command.startsWith('zfs get'));
+    expect(reads.map((c) => `${c.host}: ${c.command}`).sort()).toEqual(HOSTS.map((h) => `${h}: zfs get -Hp -d 2 <every copy in projects and its snapshots>`).sort());
     // The UI's current details show the counts.
     const meta = (await handle.query('__temporal_workflow_metadata')) as { currentDetails?: string };
     expect(meta.currentDetails).toContain('| scheduled | replicated | unchanged | refused | failed | locked | bytesSent | roundTrips |');

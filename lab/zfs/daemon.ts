@@ -231,17 +231,19 @@ export async function stopZfsFuse(ctx: ScenarioContext, layout: ZfsPoolLayout = 
   const out = await run(
     ctx,
     'stopping zfs-fuse',
-    bash`exported=no
+    bash`any=no forced=no failed=no
 for pool in ${layout.pools.map((x) => x.name)}; do
   if pid=$(daemon_pid) && zpool list -H -o name "$pool" >/dev/null 2>&1; then
-    one=no
+    any=yes one=no
     for i in 1 2 3 4 5; do
-      if zpool export "$pool" 2>/dev/null; then one=yes; [ $exported = forced ] || exported=yes; break; fi
+      if zpool export "$pool" 2>/dev/null; then one=yes; break; fi
       sleep 0.5
     done
-    [ $one = yes ] || { zpool export -f "$pool" && exported=forced; } || true
+    [ $one = yes ] || { zpool export -f "$pool" && forced=yes; } || failed=yes
   fi
 done
+# none: no pool was imported (e.g. the maas scenario exported its own first); no: one refused even -f.
+if [ $any = no ]; then exported=none; elif [ $failed = yes ]; then exported=no; elif [ $forced = yes ]; then exported=forced; else exported=yes; fi
 stopped=none
 if pid=$(daemon_pid); then
   kill -TERM "$pid"

@@ -7,8 +7,10 @@
 // zfs-fuse daemon, and all of them share this machine's CPUs (and the other users of the machine),
 // so next to the wall time each mode reports the CPU it cost per GiB: in this process (the worker),
 // inside compute1 and inside compute2 (bench/host-cpu.ts). BENCH_PROFILE=1 adds the parts on their
-// own (see below). Usage: sudo npx tsx bench/zfs-stream.ts   (env BENCH_MIB, default 300; BENCH_REPS, default 3)
+// own (see below), BENCH_TRANSPORTS=1 the transports no runbook uses (bench/socket-relay.ts).
+// Usage: sudo npx tsx bench/zfs-stream.ts   (env BENCH_MIB, default 300; BENCH_REPS, default 3)
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
@@ -18,6 +20,7 @@ import { SshPool } from '../activities/ssh/pool';
 import { InventoryProvider } from '../activities/ssh/inventory-provider';
 import { pipeBetweenHosts, type PipeOptions } from '../activities/zfs-replication/pipe';
 import { hostCpuSeconds, ownCpuSeconds } from './host-cpu';
+import { PSK_CIPHER, startRelay, type RelayKind } from './socket-relay';
 import { median } from './stats';
 import { must, startBenchLab } from './zfs-lab';
 
@@ -113,6 +116,58 @@ async function main(): Promise<void> {
             const r = await pipeBetweenHosts(pool, { from: { host: 'compute1', command: sh`head -c ${bytes} /dev/zero` }, to: { host: 'compute2', command: sh`cat >/dev/null` } });
             if (r.senderExit.code !== 0 || r.receiverExit.code !== 0) throw new Error(`relay failed: ${r.senderStderr} ${r.receiverStderr}`);
           },
+        },
+      } satisfies Record<string, Mode>);
+    }
+
+    // BENCH_TRANSPORTS=1: the other transports the worker could relay through (bench/socket-relay.ts):
+    // each host connects out to this process, the receiver first. Measured for the README's "what
+    // would move it"; no runbook uses them.
+    if (process.env.BENCH_TRANSPORTS === '1') {
+      const relayed = async (kind: RelayKind, receive: (port: number, key: string) => ReturnType<typeof sh>, sendTo: (port: number, key: string) => ReturnType<typeof sh>) => {
+        const key = randomBytes(16);
+        const relay = await startRelay(kind, key);
+        try {
+          const receiving = onHost('compute2', receive(relay.port, key.toString('hex')));
+          await Promise.race([relay.receiverConnected, receiving]);
+          await Promise.all([receiving, onHost('compute1', sendTo(relay.port, key.toString('hex'))), relay.done]);
+        } finally {
+          relay.close();
+        }
+      };
+      const tcp = (port: number) => `/dev/tcp/127.0.0.1/${port}`;
+      const sClient = (port: number, key: string, identity: string) =>
+        sh`openssl s_client -connect ${`127.0.0.1:${port}`} -psk ${key} -psk_identity ${identity} -tls1_2 -cipher ${PSK_CIPHER} -quiet -nocommands`;
+      Object.assign(modes, {
+        'T plain TCP': {
+          run: () =>
+            relayed(
+              'tcp',
+              (port) => sh`zfs recv -u projects/bench-t <${tcp(port)}`,
+              (port) => sh`zfs send ${`${DS}@s1`} >${tcp(port)}`,
+            ),
+          after: () => destroy(lab.ctx.compute2, 'projects/bench-t'),
+        },
+        // Encrypted by the hosts (AES-NI), but unauthenticated: CTR is malleable.
+        'T aes-128-ctr over TCP': {
+          run: () => {
+            const iv = randomBytes(16).toString('hex');
+            return relayed(
+              'tcp',
+              (port, key) => sh`set -o pipefail; openssl enc -d -aes-128-ctr -K ${key} -iv ${iv} -bufsize 262144 <${tcp(port)} | zfs recv -u projects/bench-e`,
+              (port, key) => sh`set -o pipefail; zfs send ${`${DS}@s1`} | openssl enc -aes-128-ctr -K ${key} -iv ${iv} -bufsize 262144 >${tcp(port)}`,
+            );
+          },
+          after: () => destroy(lab.ctx.compute2, 'projects/bench-e'),
+        },
+        'T TLS-PSK s_client': {
+          run: () =>
+            relayed(
+              'tls-psk',
+              (port, key) => sh`set -o pipefail; ${sClient(port, key, 'recv')} </dev/null 2>/dev/null | zfs recv -u projects/bench-s`,
+              (port, key) => sh`set -o pipefail; zfs send ${`${DS}@s1`} | ${sClient(port, key, 'send')} -no_ign_eof >/dev/null 2>/dev/null`,
+            ),
+          after: () => destroy(lab.ctx.compute2, 'projects/bench-s'),
         },
       } satisfies Record<string, Mode>);
     }

@@ -1,5 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { MiB } from '../activities/lvm/commands';
+import { clearFaults, writeFaults } from '../lab/emulators/lvm';
 import { fillTest, HOST } from '../lab/scenarios/readonly-data';
 import { scenarioContext } from '../lab/scenario-context';
 import type { AuditLog } from '../common/audit';
@@ -27,6 +28,7 @@ beforeAll(async () => {
   const fix = await lab.start(lab.input({ approve: ['rebuild-offset-pvs', 'release-deleted-files'], guard: { enabled: false }, probe: { enabled: false } }));
   await fix.result();
 }, 300_000);
+afterEach(() => clearFaults(lab.paths.lvmState));
 afterAll(async () => {
   await lab.tearDown();
   await closeTestClient();
@@ -117,6 +119,41 @@ test('at its ceiling it says so once and stops extending, keeps watching, and co
   const d = await handle.describe();
   expect(d.runId).not.toBe(handle.firstExecutionRunId);
   expect(d.historyLength).toBeLessThan(200);
+  await handle.terminate('next test');
+  await lab.host('rm -rf /data/guard-test');
+}, 120_000);
+
+test('an lvextend that grows the LV but fails its filesystem resize: the watcher reads the volume, runs the same absolute target again (which only grows the filesystem) and keeps watching', async () => {
+  const seen = lvmExtends().length;
+  const lvBefore = lvMiB();
+  const fsMiB = async () => Number((await lab.host('df -BM --output=size /data | tail -1')).stdout.trim().replace(/M$/, ''));
+  const fsBefore = await fsMiB();
+  writeFaults({ lvextendResize: { times: 1 } }, lab.paths.lvmState);
+  // Short windows: each watch step ends and puts its commands in the audit within seconds.
+  const handle = await startGuard({ windowSeconds: 2 });
+  await lab.waitForGuardWatching();
+  await fillTo(85);
+  // Without the second run the LV would be bigger and /data as full as before: df counts the
+  // filesystem without its own overhead, so it grows by what the LV grew.
+  const target = await waitFor(
+    'the LV extended',
+    async () => lvMiB(),
+    (v) => v > lvBefore,
+  );
+  await waitFor('/data to grow with the LV', fsMiB, (v) => v >= fsBefore + (target - lvBefore));
+  const audit = await waitFor(
+    'both lvextends in the audit',
+    () => handle.query(auditQuery),
+    (a) => extendCommands(a).length >= 2,
+  );
+  const lvextends = audit.steps.flatMap((st) => st.commands).filter((c) => c.command.startsWith('lvextend'));
+  expect(lvextends.map((c) => [c.command, c.exitCode])).toEqual([
+    [`lvextend -L ${target}m --resizefs vg0/data0`, 5],
+    [`lvextend -L ${target}m --resizefs vg0/data0`, 0],
+  ]);
+  expect(lvmExtends().slice(seen)).toEqual([`lvextend -L ${target}m --resizefs vg0/data0`, `lvextend -L ${target}m --resizefs vg0/data0`]);
+  expect(audit.steps.filter((st) => st.status === 'failed')).toEqual([]);
+  expect((await handle.query(guardStatusQuery)).extensions).toBe(1);
   await handle.terminate('next test');
   await lab.host('rm -rf /data/guard-test');
 }, 120_000);

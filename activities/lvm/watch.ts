@@ -141,8 +141,14 @@ export async function watchVolume(host: string, vg: string, lv: string, mountPoi
       const now = await readLvm(session, vg);
       lvBytes = now.lvs.find((l) => l.name === lv)?.sizeBytes ?? lvBytes;
       vgFreeExtents = now.vg?.freeExtents ?? vgFreeExtents;
-      if (lvBytes >= targetBytes) return;
-      assertSucceeded(r, [0], `extending ${vg}/${lv} to ${targetBytes / MiB} MiB`);
+      if (lvBytes > targetBytes) return;
+      if (lvBytes < targetBytes) assertSucceeded(r, [0], `extending ${vg}/${lv} to ${targetBytes / MiB} MiB`);
+      // The LV is exactly at the target but the command failed: its filesystem resize did (fsadm can
+      // fail after the LV grew), and the filesystem would stay full however far the LV grows. The same
+      // absolute target again changes no extent and only resizes the filesystem.
+      const again = await runRemote(sharedPool(), host, c.extendTo(vg, lv, targetBytes / MiB), { timeoutMs: 10 * 60_000 });
+      session.commands.push(again.record);
+      assertSucceeded(again, [0], `growing the filesystem on ${vg}/${lv} to its ${targetBytes / MiB} MiB`);
     }
     const growMs = Date.now() - t0;
     growTimes.push(growMs);

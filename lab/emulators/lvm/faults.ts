@@ -12,6 +12,8 @@ import { stateDir, statePath, withStateLock, writeJsonAtomic } from './state';
 //          test does not control: {"pvmove": {"failAfterExtents": 1, "mode": "kill", "times": 1},
 //          "pvmoveMsPerExtent": 200}. "times" counts down; the entry goes when it reaches 0, so
 //          the runbook's retry or compensation then runs against a healthy emulator.
+//          {"lvextendResize": {"times": 1}}: an `lvextend --resizefs` grows the LV, then fails as if
+//          its filesystem resize had (exit 5, the filesystem left at its old size), as fsadm can.
 
 export const faultsSchema = z
   .object({
@@ -24,6 +26,10 @@ export const faultsSchema = z
       .strict()
       .optional(),
     pvmoveMsPerExtent: z.number().nonnegative().optional(),
+    lvextendResize: z
+      .object({ times: z.number().int().positive().default(1) })
+      .strict()
+      .optional(),
   })
   .strict();
 export type Faults = z.infer<typeof faultsSchema>;
@@ -65,16 +71,27 @@ export function takePvmoveFault(file = statePath()): PvmoveFault | null {
     const mode = process.env.LVM_EMU_FAIL_PVMOVE_MODE === 'error' ? 'error' : 'kill';
     return { afterExtents: n, mode };
   }
+  const taken = takeFileFault('pvmove', file);
+  return taken ? { afterExtents: taken.failAfterExtents, mode: taken.mode } : null;
+}
+
+/** Whether this `lvextend --resizefs` fails its filesystem resize (consumed like takePvmoveFault). */
+export function takeLvextendResizeFault(file = statePath()): boolean {
+  return takeFileFault('lvextendResize', file) !== null;
+}
+
+/** A faults.json entry, its `times` counted down under the state lock (the entry goes at 0). */
+function takeFileFault<K extends 'pvmove' | 'lvextendResize'>(key: K, file: string): NonNullable<Faults[K]> | null {
   return withStateLock(() => {
     const faults = readFaults(file);
-    if (!faults.pvmove) return null;
-    const taken = { afterExtents: faults.pvmove.failAfterExtents, mode: faults.pvmove.mode };
-    const left = faults.pvmove.times - 1;
-    const rest: Faults = { ...faults, pvmove: left > 0 ? { ...faults.pvmove, times: left } : undefined };
-    if (rest.pvmove === undefined) delete rest.pvmove;
+    const entry = faults[key];
+    if (!entry) return null;
+    const rest: Faults = { ...faults };
+    if (entry.times > 1) rest[key] = { ...entry, times: entry.times - 1 } as Faults[K];
+    else delete rest[key];
     if (Object.keys(rest).length === 0) clearFaults(file);
     else writeFaults(rest, file);
-    return taken;
+    return entry as NonNullable<Faults[K]>;
   }, file);
 }
 

@@ -7,6 +7,7 @@ import { has, parseArgs, value, type OptionSpec } from '../args';
 import { deviceNumbers, dmPath, isBlockDevice } from '../devices';
 import { ECMD_FAILED, EINVALID_CMD_LINE, LvmError, allocateForExtend, leCount, lvExtents, setLvExtents, vgExtentCount, vgFreeCount } from '../model';
 import { error, print, printUnlessQuiet, verbose } from '../output';
+import { takeLvextendResizeFault } from '../faults';
 import { requireLv, requirePv } from '../resolve';
 import { displaySize, parseSizeArg } from '../sizes';
 import { updateState } from '../state';
@@ -198,7 +199,10 @@ export function lvextend(command: 'lvextend' | 'lvresize', argv: string[]): numb
       const type = fsType(device);
       if (type === 'ext2' || type === 'ext3' || type === 'ext4' || type === 'xfs') {
         const current = fsBytes(device, type);
-        if (outcome.kind === 'changed' || current === null || current < outcome.newBytes) {
+        if (outcome.kind === 'changed' && takeLvextendResizeFault()) {
+          error(`Filesystem resize of ${device} failed (fault injected by faults.json); the LV keeps its new size.`);
+          ok = false;
+        } else if (outcome.kind === 'changed' || current === null || current < outcome.newBytes) {
           ok = extendFilesystem(outcome.vg, outcome.lv, device, type, outcome.newBytes, has(args, 'nofsck'));
         } else {
           verbose(`File system ${type} on ${outcome.vg}/${outcome.lv} already fills the LV.`);

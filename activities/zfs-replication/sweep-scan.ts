@@ -267,10 +267,7 @@ export async function zfsSweepScan(a: SweepScanArgs): Promise<StepOutput<SweepSc
       // Not synced: its projects fall back to probe snapshots, which report what is wrong.
     }
   };
-  // The first run of a sweep reads every copy on every host at once (pool-copies.ts): the cheapest
-  // read of all, and in a sweep where little changed the only one. A later run exists only because
-  // the run before it filled its batch: it lists the pools and reads chunk by chunk from its cursor,
-  // so it reads no more than its own batch needs.
+  // A first run reads whole pools, a later one chunks from its cursor (see the top of this file).
   const whole = a.after === undefined && sweepRead() === 'pool';
   let listed: Array<{ host: string; copies: CopySummary[] } | { host: string; unreachable: string }>;
   let preRead: Map<string, Map<string, CopyState>> | null = null;

@@ -21,7 +21,7 @@ export interface Relay {
 /** TLS 1.2 with a pre-shared key: what `openssl s_client -psk` speaks without certificates. */
 export const PSK_CIPHER = 'PSK-AES128-GCM-SHA256';
 
-export async function startRelay(kind: RelayKind, psk?: Buffer): Promise<Relay> {
+export async function startRelay(kind: RelayKind, psk?: Buffer, twoWay = false): Promise<Relay> {
   let receiver: net.Socket | undefined;
   let onReceiver!: () => void;
   const receiverConnected = new Promise<void>((r) => (onReceiver = r));
@@ -40,6 +40,12 @@ export async function startRelay(kind: RelayKind, psk?: Buffer): Promise<Relay> 
     if (!receiver) return fail(new Error('the sender connected before the receiver'));
     s.on('data', (chunk: Buffer) => (bytes += chunk.length));
     s.pipe(receiver);
+    // Hosts that run TLS between themselves need the way back for the handshake. The receiver's side
+    // ends only once read to the end, so it is drained when the sender's socket is gone.
+    if (twoWay) {
+      receiver.pipe(s);
+      s.on('close', () => receiver?.resume());
+    }
   };
   let bytes = 0;
   let connections = 0;

@@ -122,11 +122,12 @@ async function main(): Promise<void> {
 
     // BENCH_TRANSPORTS=1: the other transports the worker could relay through (bench/socket-relay.ts):
     // each host connects out to this process, the receiver first. Measured for the README's "what
-    // would move it"; no runbook uses them.
+    // would move it"; no runbook uses them. The receiver-to-sender direction is relayed too only where
+    // a handshake needs it (twoWay).
     if (process.env.BENCH_TRANSPORTS === '1') {
-      const relayed = async (kind: RelayKind, receive: (port: number, key: string) => ReturnType<typeof sh>, sendTo: (port: number, key: string) => ReturnType<typeof sh>) => {
+      const relayed = async (kind: RelayKind, receive: (port: number, key: string) => ReturnType<typeof sh>, sendTo: (port: number, key: string) => ReturnType<typeof sh>, twoWay = false) => {
         const key = randomBytes(16);
-        const relay = await startRelay(kind, key);
+        const relay = await startRelay(kind, key, twoWay);
         try {
           const receiving = onHost('compute2', receive(relay.port, key.toString('hex')));
           await Promise.race([relay.receiverConnected, receiving]);
@@ -136,6 +137,11 @@ async function main(): Promise<void> {
         }
       };
       const tcp = (port: number) => `/dev/tcp/127.0.0.1/${port}`;
+      const tlsEndpoint = path.join(__dirname, 'tls-endpoint.py');
+      const oneTimeCertificate = () =>
+        runLocally(
+          sh`openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=stream -keyout ${path.join(lab.labDir, 'key.pem')} -out ${path.join(lab.labDir, 'cert.pem')}`.text,
+        );
       const sClient = (port: number, key: string, identity: string) =>
         sh`openssl s_client -connect ${`127.0.0.1:${port}`} -psk ${key} -psk_identity ${identity} -tls1_2 -cipher ${PSK_CIPHER} -quiet -nocommands`;
       Object.assign(modes, {
@@ -159,6 +165,30 @@ async function main(): Promise<void> {
             );
           },
           after: () => destroy(lab.ctx.compute2, 'projects/bench-e'),
+        },
+        // Two encryption passes instead of SSH's four: the hosts run TLS 1.3 end to end through the
+        // relay (bench/tls-endpoint.py; Python's ssl module, the receiver pins nothing, the sender pins
+        // the receiver's one-time certificate), the worker sees only ciphertext. "py TCP" is the same
+        // endpoint without TLS: what the extra process and pipe copy cost on their own.
+        'T py TCP': {
+          run: () =>
+            relayed(
+              'tcp',
+              (port) => sh`set -o pipefail; python3 ${tlsEndpoint} recv ${String(port)} plain ${lab.labDir} | zfs recv -u projects/bench-p`,
+              (port) => sh`set -o pipefail; zfs send ${`${DS}@s1`} | python3 ${tlsEndpoint} send ${String(port)} plain ${lab.labDir}`,
+            ),
+          after: () => destroy(lab.ctx.compute2, 'projects/bench-p'),
+        },
+        'T py TLS 1.3 host-host': {
+          before: oneTimeCertificate,
+          run: () =>
+            relayed(
+              'tcp',
+              (port) => sh`set -o pipefail; python3 ${tlsEndpoint} recv ${String(port)} tls ${lab.labDir} | zfs recv -u projects/bench-y`,
+              (port) => sh`set -o pipefail; zfs send ${`${DS}@s1`} | python3 ${tlsEndpoint} send ${String(port)} tls ${lab.labDir}`,
+              true,
+            ),
+          after: () => destroy(lab.ctx.compute2, 'projects/bench-y'),
         },
         'T TLS-PSK s_client': {
           run: () =>

@@ -124,8 +124,10 @@ test('a failed run exits 1; status, approve (refused), cancel and history behave
 });
 
 test('a finished sweep that left a host unswept: status prints what needs an operator and exits 5, as start --wait does', async () => {
-  // node1 (base lab) has no ZFS pool: the sweep completes with node1 blocked. Started through the
-  // client (one CLI process less); `start --wait` prints the same report, see replicate-sweep.test.ts.
+  // node1 (base lab) answers over SSH but has no ZFS pool: the sweep completes with node1 blocked,
+  // reported as the host's own error (not as unreachable, which would send the operator after sshd
+  // and suggest moving its projects). Started through the client (one CLI process less); `start
+  // --wait` prints the same report, see replicate-sweep.test.ts.
   const id = `cli-test/sweep-${randomUUID()}`;
   const handle = await startRunbook('replicateProjects', { hosts: ['node1'] }, { workflowId: id });
   await handle.result();
@@ -135,8 +137,10 @@ test('a finished sweep that left a host unswept: status prints what needs an ope
   expect(status.stdout).toContain(`${id} (replicateProjects): COMPLETED`);
   expect(status.stdout).toContain('totals: scheduled 0, replicated 0, unchanged 0, refused 0, failed 0');
   expect(status.stdout).toContain('NEEDS AN OPERATOR (1):');
-  expect(status.stdout).toMatch(/BLOCKED node1: unreachable, its projects were not swept/);
-  expect(status.stdout).toContain('remedy: check node1');
+  expect(status.stdout).toMatch(/BLOCKED node1: its projects were not swept: the host answered, with an error: zfs get over projects exited 1: .*zfs-fuse daemon/);
+  expect(status.stdout).not.toContain('unreachable');
+  expect(status.stdout).toContain('remedy: fix what the error says on node1');
+  expect(status.stdout).toContain('no reason to move its projects');
   expect(status.stdout).toContain(`${id}: completed, but 1 target NEED AN OPERATOR (exit 5)`);
 });
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { retroFromHistory } from '../cli/retro';
+import { startSshd, stopSshd } from '../lab/lab';
 import { runbookDataConverter } from '../workers/data-converter';
 import { auditQuery } from '../workflows/engine/messages';
 import type { RunbookResult } from '../workflows/engine/runbook';
@@ -134,6 +135,26 @@ test('a sweep stops scheduling once its failure threshold is reached; `runbook s
 const COUNT = 80;
 const ALL = COUNT + 20; // the threshold test's 20 (10 diverged, healed here by pre-approved rollbacks) and these
 const BATCH = 25;
+
+test('a host that does not answer is reported unreachable, with the remedy for a host that is down (one that answers with an error is not: cli.test.ts)', async () => {
+  await stopSshd('compute3');
+  try {
+    const r = await resultWithin<Result>(await lab.start('replicateProjects', { hosts: ['compute3'] }, `replicateProjects/down/${randomUUID()}`), 60_000);
+    expect(r.value.totals.scheduled).toBe(0);
+    expect(r.value.unreachableHosts).toEqual([expect.objectContaining({ host: 'compute3', answered: false })]);
+    expect(r.value.unreachableHosts[0].error).toMatch(/^the feature probe failed: /);
+    expect(r.value.needsOperator).toEqual([
+      expect.objectContaining({
+        target: 'compute3',
+        kind: 'blocked',
+        problem: expect.stringMatching(/^unreachable, its projects were not swept: the feature probe failed: /),
+        remedy: expect.stringContaining('check compute3 (sshd, the network)'),
+      }),
+    ]);
+  } finally {
+    await startSshd('compute3');
+  }
+});
 
 describe(`${COUNT} projects`, () => {
   let first: Result;

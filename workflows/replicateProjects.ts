@@ -2,7 +2,8 @@ import { condition, continueAsNew, defineQuery, ParentClosePolicy, setHandler, s
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type * as replication from '../activities/zfs-replication/activities';
 import type { Placement } from '../activities/zfs-replication/placement';
-import type { SweepScan } from '../activities/zfs-replication/sweep-scan';
+import type { SweepScan, UnsweptHost } from '../activities/zfs-replication/sweep-scan';
+import { hostAnswered } from '../activities/ssh/errors';
 import type { ZfsFeatures } from '../activities/zfs/features';
 import { replicationSnapshotShortName } from '../activities/zfs/names';
 import { projectLock } from '../runbooks/replicateProject/definition';
@@ -11,6 +12,7 @@ import type { ReplicateProjectsInput, SweepState } from '../runbooks/replicatePr
 import type { ReplicateProjectChildInput } from '../runbooks/replicateProject/schema';
 import { operatorReportMarkdown, type NeedsOperator } from './engine/operator-report';
 import { childNeedsOperator, onlyRefused } from './replication/child-failure';
+import { describeError } from './engine/retry';
 import { Runbook, type RunbookResult } from './engine/runbook';
 import { replicateProject, type ReplicateProjectResult } from './replicateProject';
 
@@ -31,9 +33,10 @@ export interface SweepResult {
   endedAt: string;
   totals: SweepState['totals'];
   failures: SweepState['failures'];
-  unreachableHosts: Array<{ host: string; error: string }>;
+  /** Hosts whose projects were not swept: unreachable, or `answered` with an error (see UnsweptHost). */
+  unreachableHosts: UnsweptHost[];
   /**
-   * Every refused or failed project (one entry per replica), and every unreachable host, each with its
+   * Every refused or failed project (one entry per replica), and every unswept host, each with its
    * remedy: the convention the CLI (`runbook start --wait` exits 5) and the UI read.
    */
   needsOperator: NeedsOperator[];
@@ -68,16 +71,27 @@ function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
 
-/** What the operator must act on: refused and failed projects, then hosts the sweep could not reach. */
-function needsOperatorOf(failures: SweepState['failures'], unreachable: Array<{ host: string; error: string }>): NeedsOperator[] {
+/** What the operator must act on: refused and failed projects, then hosts the sweep could not read. */
+function needsOperatorOf(failures: SweepState['failures'], unswept: UnsweptHost[]): NeedsOperator[] {
   return [
     ...failures.flatMap((f) => (f.needsOperator.length ? f.needsOperator : [{ target: f.project, kind: 'failed' as const, problem: f.reason, remedy: 'see the reason', workflowId: f.workflowId }])),
-    ...unreachable.map((u): NeedsOperator => ({
-      target: u.host,
-      kind: 'blocked',
-      problem: `unreachable, its projects were not swept: ${u.error}`,
-      remedy: `check ${u.host} (sshd, its pool) and run the sweep again; if a project's source was there, move it with moveProject`,
-    })),
+    ...unswept.map((u): NeedsOperator =>
+      // A host that answered with an error is up: moving its projects away would not help, and
+      // "unreachable" would send the operator after sshd and the network instead of the pool.
+      u.answered
+        ? {
+            target: u.host,
+            kind: 'blocked',
+            problem: `its projects were not swept: the host answered, with an error: ${u.error}`,
+            remedy: `fix what the error says on ${u.host} (is its pool imported? does the command in the step's audit work there by hand?) and run the sweep again; the host is up, so this is no reason to move its projects`,
+          }
+        : {
+            target: u.host,
+            kind: 'blocked',
+            problem: `unreachable, its projects were not swept: ${u.error}`,
+            remedy: `check ${u.host} (sshd, the network) and run the sweep again; if a project's source was there, move it with moveProject`,
+          },
+    ),
   ];
 }
 
@@ -86,7 +100,7 @@ export function sweepTotals(t: SweepState['totals']): Record<string, number> {
   return { scheduled: t.scheduled, replicated: t.replicated, unchanged: t.unchanged, refused: t.refused, failed: t.failed, locked: t.locked, bytesSent: t.bytesSent, roundTrips: t.roundTrips };
 }
 
-function progressMarkdown(i: ReplicateProjectsInput, p: SweepProgress, unreachable: Array<{ host: string; error: string }>): string {
+function progressMarkdown(i: ReplicateProjectsInput, p: SweepProgress, unreachable: UnsweptHost[]): string {
   const t = p.totals;
   const lines = [
     `**replicateProjects** on ${i.only ? `projects served by ${i.only}` : i.hosts.join(', ')}: run ${p.run}${p.stopped ? ' — **stopped: failure threshold reached**' : ''}`,
@@ -118,7 +132,7 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
     // heartbeats after every chunk (and its commands every second), so a dead worker is still noticed fast.
     const scanActs = rb.on<typeof replication>(undefined, { startToCloseTimeout: '2 hours' });
     const progress: SweepProgress = { run: state.run, totals: state.totals, running: [], busy: {}, queued: 0, remainingAfterBatch: 0, stopped: false, failures: state.failures };
-    let unreachableSoFar: Array<{ host: string; error: string }> = [];
+    let unreachableSoFar: UnsweptHost[] = [];
     rb.detailsHeader(() => progressMarkdown(i, progress, unreachableSoFar));
     const render = () => rb.refreshDetails();
     setHandler(sweepProgressQuery, () => progress, { description: 'Live counts: scheduled, replicated, unchanged, failed, locked, bytes sent; running children; failures with reasons.' });
@@ -140,8 +154,14 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
         );
       }),
     );
-    const down = toProbe.filter((_, k) => probed[k].status === 'rejected');
-    const reachable = i.hosts.filter((h) => !down.includes(h));
+    // Why each probe failed, as the host's own error when it answered: a host without the pool is up.
+    const down = toProbe.flatMap((host, k): UnsweptHost[] => {
+      const p = probed[k];
+      if (p.status !== 'rejected') return [];
+      const { message, type } = describeError(p.reason);
+      return [{ host, error: `the feature probe failed: ${message}`, answered: hostAnswered(type) }];
+    });
+    const reachable = i.hosts.filter((h) => !down.some((d) => d.host === h));
     // ONE look at the hosts per run: listed, placed, every copy read and each source's change told
     // (OpenZFS: `written`; zfs-fuse: the space accounting, a probe snapshot where that cannot tell),
     // in chunks, until a batch of projects that need a child is found. Unchanged
@@ -170,7 +190,7 @@ export async function replicateProjects(input: unknown): Promise<RunbookResult<S
               run: () => scanActs.zfsSweepScan(scanArgs(`sweep-probe-${replicationSnapshotShortName(new Date(Date.now())).slice(3)}`)),
               summarize,
             })) ?? empty);
-    const unreachableHosts = [...down.map((host) => ({ host, error: 'the feature probe failed (host unreachable?)' })), ...scan.unreachable];
+    const unreachableHosts = [...down, ...scan.unreachable];
     unreachableSoFar = unreachableHosts;
     progress.remainingAfterBatch = scan.remaining;
     render();

@@ -17,3 +17,11 @@ export function hostKeyMismatch(host: string, pinned: string, presented: string)
     { host, pinned, presented },
   );
 }
+
+/** Failures that mean the host never ran the command or never answered; any other failure of a remote command is the host's own answer. */
+const NO_ANSWER = new Set([HOST_UNREACHABLE, COMMAND_TIMED_OUT, UNKNOWN_HOST, MISSING_CREDENTIALS, HOST_KEY_MISMATCH]);
+
+/** Whether a failure of this ApplicationFailure type (or Temporal timeout, `Timeout:*`) came back from the host itself. */
+export function hostAnswered(type: string | null | undefined): boolean {
+  return !type || !(NO_ANSWER.has(type) || type.startsWith('Timeout'));
+}

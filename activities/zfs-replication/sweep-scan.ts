@@ -1,6 +1,8 @@
 import { StringDecoder } from 'node:string_decoder';
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type { StepOutput } from '../../common/step';
+import { hostAnswered } from '../ssh/errors';
 import { HostSession } from '../ssh/session';
 import { sharedPool } from '../ssh/shared-pool';
 import type { ZfsFeatures } from '../zfs/features';
@@ -70,6 +72,23 @@ export function sweepChunk(): number {
   return Number.isInteger(n) && n >= 1 && n <= 2000 ? n : DEFAULT_SWEEP_CHUNK;
 }
 
+/**
+ * A host whose copies a run could not read. `answered`: it ran the command and its answer was an
+ * error (no such pool, zfs failing, output this runbook cannot parse), so it is up and moving its
+ * projects would not help; otherwise it could not be reached (or did not answer in time).
+ */
+export interface UnsweptHost {
+  host: string;
+  error: string;
+  answered: boolean;
+}
+
+/** Why a host's read failed, from what the SSH layer threw (its ApplicationFailure type) or a parse error. */
+function unswept(host: string, err: unknown): { host: string; unreachable: string; answered: boolean } {
+  const type = err instanceof ApplicationFailure ? err.type : 'unparseable output';
+  return { host, unreachable: (err as Error).message, answered: hostAnswered(type) };
+}
+
 export interface SweepScanArgs {
   hosts: string[];
   pool: string;
@@ -95,7 +114,7 @@ export interface SweepScan {
   coveredUpTo?: string;
   /** Placed projects after coveredUpTo. */
   remaining: number;
-  unreachable: Array<{ host: string; error: string }>;
+  unreachable: UnsweptHost[];
   /** Projects on the hosts (placed) and how many chunks were read: the operator's sense of scale. */
   projects: number;
   chunks: number;
@@ -223,7 +242,7 @@ async function readPool(
   s: HostSession,
   pool: string,
   withWritten: boolean,
-): Promise<{ host: string; summaries: CopySummary[]; copies: Map<string, CopyState> } | { host: string; unreachable: string }> {
+): Promise<{ host: string; summaries: CopySummary[]; copies: Map<string, CopyState> } | { host: string; unreachable: string; answered: boolean }> {
   const reader = new PoolCopiesReader(s.host, pool);
   const utf8 = new StringDecoder('utf8');
   // A line zfs should not print stops the parsing; thrown from the stream's callback it would escape the activity.
@@ -243,13 +262,13 @@ async function readPool(
       { text: command.text, display: `zfs get -Hp -d 2 <every copy in ${pool} and its snapshots>` },
       { tailChars: 200, discardStdout: true, timeoutMs: 30 * 60_000, onStdout: (chunk) => feed(utf8.write(chunk)) },
     );
-    if (r.record.exitCode !== 0) return { host: s.host, unreachable: `zfs get over ${pool} exited ${r.record.exitCode}: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}` };
+    if (r.record.exitCode !== 0) return { host: s.host, unreachable: `zfs get over ${pool} exited ${r.record.exitCode}: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`, answered: true };
     feed(utf8.end());
     if (parse.error) throw parse.error;
     reader.end();
     return { host: s.host, summaries: reader.summaries, copies: reader.copies };
   } catch (err) {
-    return { host: s.host, unreachable: (err as Error).message };
+    return unswept(s.host, err);
   }
 }
 
@@ -269,7 +288,7 @@ export async function zfsSweepScan(a: SweepScanArgs): Promise<StepOutput<SweepSc
   };
   // A first run reads whole pools, a later one chunks from its cursor (see the top of this file).
   const whole = a.after === undefined && sweepRead() === 'pool';
-  let listed: Array<{ host: string; copies: CopySummary[] } | { host: string; unreachable: string }>;
+  let listed: Array<{ host: string; copies: CopySummary[] } | { host: string; unreachable: string; answered: boolean }>;
   let preRead: Map<string, Map<string, CopyState>> | null = null;
   if (whole) {
     if (a.probe !== null) await Promise.all(a.hosts.map(sync));
@@ -283,7 +302,7 @@ export async function zfsSweepScan(a: SweepScanArgs): Promise<StepOutput<SweepSc
           const r = await s.check(listCopiesCommand(a.pool), { tailChars: 200 });
           return { host: s.host, copies: parseCopies(a.pool, r.stdout) };
         } catch (err) {
-          return { host: s.host, unreachable: (err as Error).message };
+          return unswept(s.host, err);
         }
       }),
     );
@@ -323,7 +342,7 @@ export async function zfsSweepScan(a: SweepScanArgs): Promise<StepOutput<SweepSc
       problems: problems.filter(inRange),
       ...(coveredUpTo !== undefined ? { coveredUpTo } : {}),
       remaining: pending.length - covered,
-      unreachable: listed.flatMap((l) => ('unreachable' in l && l.unreachable !== undefined ? [{ host: l.host, error: l.unreachable }] : [])),
+      unreachable: listed.flatMap((l) => ('unreachable' in l ? [{ host: l.host, error: l.unreachable, answered: l.answered }] : [])),
       projects: placements.length,
       chunks,
     },

@@ -129,8 +129,10 @@ test('an lvextend that grows the LV but fails its filesystem resize: the watcher
   const fsMiB = async () => Number((await lab.host('df -BM --output=size /data | tail -1')).stdout.trim().replace(/M$/, ''));
   const fsBefore = await fsMiB();
   writeFaults({ lvextendResize: { times: 1 } }, lab.paths.lvmState);
-  // Short windows: each watch step ends and puts its commands in the audit within seconds.
-  const handle = await startGuard({ windowSeconds: 2 });
+  // Short windows: each watch step ends and puts its commands in the audit within seconds. The
+  // ceiling keeps this one extension small: sized from a fill rate measured off one fallocate, it
+  // took the whole VG on a faster machine and left the last test nothing to extend into.
+  const handle = await startGuard({ windowSeconds: 2, ceilingMiB: lvBefore + 64 });
   await lab.waitForGuardWatching();
   await fillTo(85);
   // Without the second run the LV would be bigger and /data as full as before: df counts the
@@ -160,6 +162,17 @@ test('an lvextend that grows the LV but fails its filesystem resize: the watcher
 
 test("a writer at the disk's full speed fills /data back to back: no write fails until the VG is out of space, then one clear report", async () => {
   const from = lvMiB();
+  const vgMiB = () => {
+    const vg = lab.lvmState().vgs[0];
+    return (
+      lab
+        .lvmState()
+        .pvs.filter((p) => vg.pvs.includes(p.uuid))
+        .reduce((n, p) => n + p.peCount, 0) * 4
+    );
+  };
+  // The tests before this one must have left the VG room to extend into, or nothing here is tested.
+  expect(vgMiB() - from).toBeGreaterThanOrEqual(128);
   const handle = await startGuard({});
   await lab.waitForGuardWatching();
   const fill = await fillTest(
@@ -170,13 +183,7 @@ test("a writer at the disk's full speed fills /data back to back: no write fails
   process.stderr.write(`fill at disk speed until the VG is full: ${fill.detail}\n`);
   expect(fill.failure?.errno).toBe('ENOSPC');
   expect(fill.ok).toBe(true);
-  const vg = lab.lvmState().vgs[0];
-  const vgMiB =
-    lab
-      .lvmState()
-      .pvs.filter((p) => vg.pvs.includes(p.uuid))
-      .reduce((n, p) => n + p.peCount, 0) * 4;
-  expect(lvMiB()).toBe(vgMiB);
+  expect(lvMiB()).toBe(vgMiB());
   const audit = await waitFor(
     'the report',
     () => handle.query(auditQuery),

@@ -32,6 +32,13 @@ if [[ ! -x .tools/bin/temporal ]]; then
   GOBIN="$PWD/.tools/bin" GOFLAGS=-mod=mod go install "github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}"
 fi
 
+# test/maas-emulator.test.ts builds an unmodified Go MAAS client inside a test shard's network
+# namespace, which has no network: fetch its modules here (nothing to fetch once they are cached).
+if ! (cd lab/emulators/maas/client-check && GOPROXY=off go mod download 2>/dev/null); then
+  log "fetching the Go modules of the MAAS client check (lab/emulators/maas/client-check)"
+  (cd lab/emulators/maas/client-check && go mod download)
+fi
+
 node scripts/check-lock.js
 if ! node scripts/check-lock.js installed; then
   log "installing npm packages (npm ci: exactly the locked versions)"

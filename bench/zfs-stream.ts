@@ -96,6 +96,11 @@ async function main(): Promise<void> {
           run: () => throughWorker({ host: 'compute2', command: sh`zfs recv -u projects/bench-m` }, { bytesPerSecond: 1e15 }),
           after: () => destroy(lab.ctx.compute2, 'projects/bench-m'),
         },
+        // The receiver on the kernel's default 64 KiB stdin pipe, as before session 9.
+        'P worker, 64 KiB pipe': {
+          run: () => throughWorker({ host: 'compute2', command: sh`zfs recv -u projects/bench-k` }, { largeReceivePipe: false }),
+          after: () => destroy(lab.ctx.compute2, 'projects/bench-k'),
+        },
         'P worker, no heartbeat': {
           run: () => throughWorker({ host: 'compute2', command: sh`zfs recv -u projects/bench-h` }, { onProgress: undefined }),
           after: () => destroy(lab.ctx.compute2, 'projects/bench-h'),

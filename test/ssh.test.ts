@@ -9,6 +9,7 @@ import { defaultInventoryPath } from '../activities/ssh/inventory';
 import { SshPool } from '../activities/ssh/pool';
 import { fingerprintOfPublicKeyLine } from '../activities/ssh/host-key';
 import { execInHost } from '../lab/exec';
+import { pipeBetweenHosts } from '../activities/zfs-replication/pipe';
 
 const pool = new SshPool();
 afterAll(() => pool.close());
@@ -85,4 +86,15 @@ test('an abort signal (activity cancellation) stops the remote command', async (
   await new Promise((res) => setTimeout(res, 4_500));
   const left = await execInHost('node1', `test -e ${marker} && echo yes || echo no`);
   expect(left.stdout.trim()).toBe('no');
+});
+
+test("a stream's receiver reads from a 1 MiB stdin pipe, not the kernel's 64 KiB, and every byte arrives", async () => {
+  // F_GETPIPE_SZ is 1032 on Linux; the pipe is the one sshd feeds from the worker's channel.
+  const r = await pipeBetweenHosts(pool, {
+    from: { host: 'node1', command: sh`head -c 3000000 /dev/urandom` },
+    to: { host: 'node2', command: sh`perl -e ${'print STDERR fcntl(STDIN, 1032, 0), "\n"'} && wc -c >&2` },
+  });
+  expect([r.senderExit.code, r.receiverExit.code]).toEqual([0, 0]);
+  expect(r.bytes).toBe(3_000_000);
+  expect(r.receiverStderr.trim().split(/\s+/)).toEqual(['1048576', '3000000']);
 });

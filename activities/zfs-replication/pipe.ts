@@ -32,6 +32,8 @@ export interface PipeOptions {
   bytesPerSecond?: number;
   onProgress?: (p: PipeProgress) => void;
   progressIntervalMs?: number;
+  /** The receiver's stdin grows to 1 MiB first (remote-process.ts LARGE_STDIN_PIPE); default true. */
+  largeReceivePipe?: boolean;
 }
 
 export interface PipeResult {
@@ -71,7 +73,7 @@ class Meter extends Transform {
 export async function pipeBetweenHosts(pool: SshPool, opts: PipeOptions): Promise<PipeResult> {
   const started = Date.now();
   // Open the receiver first: if the replica is unreachable nothing is sent at all.
-  const receiver = await startRemoteProcess(pool, opts.to.host, opts.to.command);
+  const receiver = await startRemoteProcess(pool, opts.to.host, opts.to.command, { largeStdinPipe: opts.largeReceivePipe ?? true });
   let sender: RemoteProcess;
   try {
     sender = await startRemoteProcess(pool, opts.from.host, opts.from.command);

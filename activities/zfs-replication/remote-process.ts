@@ -1,6 +1,6 @@
 import type { ClientChannel } from 'ssh2';
 import type { CommandRecord } from '../../common/step';
-import type { ShellCommand } from '../ssh/command';
+import { sh, type ShellCommand } from '../ssh/command';
 import { PGID_PREFIX, PgidReader } from '../ssh/exec';
 import type { ExitStatus, SshPool } from '../ssh/pool';
 import { redact, tail } from '../ssh/redact';
@@ -28,9 +28,24 @@ export interface RemoteProcess {
   record(extra?: Partial<CommandRecord>): CommandRecord;
 }
 
-export async function startRemoteProcess(pool: SshPool, host: string, command: ShellCommand): Promise<RemoteProcess> {
+/**
+ * Run before a stream's receiver: its stdin, the pipe sshd fills one SSH packet at a time, grows
+ * from the kernel's 64 KiB to 1 MiB (F_SETPIPE_SZ, 1031 on Linux; 1 MiB is the most a pipe gets
+ * without privileges, /proc/sys/fs/pipe-max-size), so zfs recv's daemon reads in larger gulps:
+ * bench/zfs-stream.ts measured streams 10% faster and the replica host's CPU per GiB 15% lower.
+ * Best effort: perl-base is essential on Debian and Ubuntu, and where perl is missing or the kernel
+ * refuses, the stream runs on the default pipe.
+ */
+export const LARGE_STDIN_PIPE = `${sh`perl -e ${'fcntl(STDIN, 1031, 1 << 20)'}`.text} 2>/dev/null; `;
+
+export interface StartOptions {
+  /** Give the command's stdin a 1 MiB pipe first (LARGE_STDIN_PIPE); for the receiving side of a stream. */
+  largeStdinPipe?: boolean;
+}
+
+export async function startRemoteProcess(pool: SshPool, host: string, command: ShellCommand, opts: StartOptions = {}): Promise<RemoteProcess> {
   const startedAt = new Date();
-  const { channel, exit } = await pool.exec(host, PGID_PREFIX + command.text);
+  const { channel, exit } = await pool.exec(host, PGID_PREFIX + (opts.largeStdinPipe ? LARGE_STDIN_PIPE : '') + command.text);
   const pgid = new PgidReader();
   const errChunks: Buffer[] = [];
   let errBytes = 0;

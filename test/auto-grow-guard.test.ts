@@ -131,7 +131,7 @@ test('an lvextend that grows the LV but fails its filesystem resize: the watcher
   writeFaults({ lvextendResize: { times: 1 } }, lab.paths.lvmState);
   // Short windows: each watch step ends and puts its commands in the audit within seconds. The
   // ceiling keeps this one extension small: sized from a fill rate measured off one fallocate, it
-  // took the whole VG on a faster machine and left the last test nothing to extend into.
+  // took the whole VG on one machine and left the last test nothing to extend into.
   const handle = await startGuard({ windowSeconds: 2, ceilingMiB: lvBefore + 64 });
   await lab.waitForGuardWatching();
   await fillTo(85);

@@ -5,7 +5,8 @@ import tls from 'node:tls';
 // over sockets instead of SSH channels. Each host connects out to the port this process listens on
 // (the receiver first), the sender's socket is pipe()d into the receiver's, and the relay ends when
 // the receiver's socket closes. Not used by any runbook: see runbooks/replicateProject/README.md
-// (plain TCP is unencrypted and unauthenticated; the TLS endpoints a host has are slower than SSH).
+// (plain TCP is unencrypted and unauthenticated; `openssl s_client` is slower than SSH; TLS between
+// the hosts, bench/tls-endpoint.py, is faster but needs python3 on them and a port here they can dial).
 
 export type RelayKind = 'tcp' | 'tls-psk';
 

@@ -1,6 +1,6 @@
 // Benchmark: does a sweep's pool-wide read (inspectPoolCommand: `zfs get -Hp -d 2` over every copy
-// and its snapshots) cost more when the copies are mounted, as a host's sources are? zfs-fuse answers
-// `mounted` from the mount table, so a lookup per dataset could grow with the number of mounts. The
+// and its snapshots) cost more when the copies are mounted, as a host's sources are? If zfs-fuse
+// answered `mounted` by scanning the mount table, each lookup would grow with the number of mounts. The
 // sweep benchmark (bench/zfs-sweep.ts) keeps its sources unmounted, because zfs-fuse mounts at most
 // 1,000 filesystems per daemon (see lab/zfs/README.md); this one measures the same read, side by
 // side in one run, unmounted, mounted and unmounted again, on N datasets with one snapshot each on

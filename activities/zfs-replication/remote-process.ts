@@ -36,7 +36,7 @@ export interface RemoteProcess {
  * Best effort: perl-base is essential on Debian and Ubuntu, and where perl is missing or the kernel
  * refuses, the stream runs on the default pipe.
  */
-export const LARGE_STDIN_PIPE = `${sh`perl -e ${'fcntl(STDIN, 1031, 1 << 20)'}`.text} 2>/dev/null; `;
+const LARGE_STDIN_PIPE = `${sh`perl -e ${'fcntl(STDIN, 1031, 1 << 20)'}`.text} 2>/dev/null; `;
 
 export interface StartOptions {
   /** Give the command's stdin a 1 MiB pipe first (LARGE_STDIN_PIPE); for the receiving side of a stream. */
